@@ -1,0 +1,39 @@
+// The common face of every float graph (ViT/DeiT, Swin): batched forward with optional quantization hooks, and the
+// list of weight-quantized layers so calibration can fit and fake-quantize them.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fqvit/core/tensor.h"
+#include "fqvit/io/model_config.h"
+#include "fqvit/model/quant_hooks.h"
+
+namespace fqvit {
+
+// A Linear or Conv layer whose weight the reference quantizes (QLinear / QConv2d), under its module name.
+// weight is [out, ...]: output channel first, as in the checkpoint.
+struct WeightRef {
+  std::string name;  // e.g. "blocks.0.attn.qkv", "patch_embed.proj", "head"
+  Tensor* weight = nullptr;
+  Tensor* bias = nullptr;  // may be null (Swin patch-merging reduction)
+};
+
+class VisionModel {
+ public:
+  virtual ~VisionModel() = default;
+  virtual const ModelConfig& config() const = 0;
+  // images: normalized [B, in_chans, img_size, img_size]. Returns logits [B, num_classes].
+  virtual Tensor forward(const Tensor& images, QuantHooks* hooks = nullptr) const = 0;
+  // Weight-quantized layers in dataflow order; pointers stay valid for the model's lifetime.
+  virtual std::vector<WeightRef> weights() = 0;
+  // Activation quantizer names in dataflow order, as forward() calls them.
+  virtual std::vector<std::string> activation_points() const = 0;
+  virtual std::unique_ptr<VisionModel> clone() const = 0;
+};
+
+// Loads `<dir>/config.json` and `<dir>/model.safetensors`; the family comes from the architecture name.
+std::unique_ptr<VisionModel> load_model(const std::string& checkpoint_dir);
+
+}  // namespace fqvit

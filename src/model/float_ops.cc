@@ -1,0 +1,88 @@
+#include "fqvit/model/float_ops.h"
+
+#include <dnnl.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+namespace fqvit {
+
+void sgemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
+           bool b_transposed, float* c, int64_t ldc) {
+  const dnnl_status_t status =
+      dnnl_sgemm('N', b_transposed ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, 0.0f, c, ldc);
+  if (status != dnnl_success) {
+    throw std::runtime_error("dnnl_sgemm failed with status " + std::to_string(static_cast<int>(status)));
+  }
+}
+
+void linear(const float* x, int64_t rows, int64_t in, int64_t x_stride, const Tensor& weight, const Tensor* bias,
+            float* y) {
+  assert(weight.rank() == 2 && weight.dim(1) == in);
+  const int64_t out = weight.dim(0);
+  sgemm(rows, out, in, 1.0f, x, x_stride, weight.data(), in, /*b_transposed=*/true, y, out);
+  if (bias != nullptr) {
+    const float* b = bias->data();
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      float* row = y + r * out;
+      for (int64_t c = 0; c < out; ++c) row[c] += b[c];
+    }
+  }
+}
+
+void layer_norm(const float* x, int64_t rows, int64_t channels, const Tensor& gamma, const Tensor& beta, float eps,
+                float* y) {
+  const float* g = gamma.data();
+  const float* b = beta.data();
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* in = x + r * channels;
+    float* out = y + r * channels;
+    double sum = 0.0;
+    for (int64_t c = 0; c < channels; ++c) sum += in[c];
+    const double mean = sum / static_cast<double>(channels);
+    double sq = 0.0;
+    for (int64_t c = 0; c < channels; ++c) {
+      const double d = in[c] - mean;
+      sq += d * d;
+    }
+    const double inv_std = 1.0 / std::sqrt(sq / static_cast<double>(channels) + static_cast<double>(eps));
+    const float m = static_cast<float>(mean);
+    const float s = static_cast<float>(inv_std);
+    for (int64_t c = 0; c < channels; ++c) out[c] = (in[c] - m) * s * g[c] + b[c];
+  }
+}
+
+void gelu_erf(float* x, int64_t n) {
+  constexpr float kInvSqrt2 = 0.70710678118654752440f;
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * kInvSqrt2));
+}
+
+void softmax_rows(float* x, int64_t rows, int64_t cols) {
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = x + r * cols;
+    float max = row[0];
+    for (int64_t c = 1; c < cols; ++c) max = std::max(max, row[c]);
+    float sum = 0.0f;
+    for (int64_t c = 0; c < cols; ++c) {
+      row[c] = std::exp(row[c] - max);
+      sum += row[c];
+    }
+    const float inv = 1.0f / sum;
+    for (int64_t c = 0; c < cols; ++c) row[c] *= inv;
+  }
+}
+
+void add_inplace(float* y, const float* x, int64_t n) {
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) y[i] += x[i];
+}
+
+}  // namespace fqvit

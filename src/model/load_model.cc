@@ -1,0 +1,25 @@
+#include <filesystem>
+
+#include "fqvit/core/error.h"
+#include "fqvit/io/safetensors.h"
+#include "fqvit/model/vision_model.h"
+#include "fqvit/model/vit_model.h"
+
+namespace fqvit {
+
+std::unique_ptr<VisionModel> load_model(const std::string& checkpoint_dir) {
+  if (!std::filesystem::is_directory(checkpoint_dir)) {
+    fail(checkpoint_dir, "model", "not a directory", "a checkpoint directory with model.safetensors and config.json");
+  }
+  ModelConfig config = load_model_config(checkpoint_dir);
+  const SafetensorsFile file = SafetensorsFile::open(checkpoint_dir + "/model.safetensors");
+  switch (config.family) {
+    case ModelFamily::kVit:
+      return VitModel::load(file, std::move(config));
+    case ModelFamily::kSwin:
+      break;
+  }
+  fail(checkpoint_dir + "/config.json", "architecture", config.architecture, "a supported family (vit, deit)");
+}
+
+}  // namespace fqvit

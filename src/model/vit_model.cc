@@ -1,0 +1,317 @@
+#include "fqvit/model/vit_model.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "fqvit/core/error.h"
+#include "fqvit/model/float_ops.h"
+#include "fqvit/model/patch_embed.h"
+#include "fqvit/model/vit_names.h"
+
+namespace fqvit {
+namespace {
+
+// Counts blocks.{i}.norm1.weight from 0 upwards.
+int count_blocks(const SafetensorsFile& file) {
+  int depth = 0;
+  while (file.contains(vit_tensor_name(VitTensor::kNorm1Weight, depth))) ++depth;
+  return depth;
+}
+
+void require(bool ok, const std::string& file, const std::string& field, const std::string& found,
+             const std::string& expected) {
+  if (!ok) fail(file, field, found, expected);
+}
+
+}  // namespace
+
+int VitModel::num_patches() const {
+  const int side = config_.img_size / config_.patch_size;
+  return side * side;
+}
+
+std::unique_ptr<VitModel> VitModel::load(const SafetensorsFile& file, ModelConfig config) {
+  const std::string& path = file.path();
+  auto model = std::make_unique<VitModel>();
+  VitWeights& w = model->w_;
+
+  // Dimensions from the tensors: embed_dim from cls_token, patch size and channels from the patch conv.
+  const TensorInfo& cls = file.info(vit_tensor_name(VitTensor::kClsToken));
+  require(cls.shape.size() == 3 && cls.shape[0] == 1 && cls.shape[1] == 1, path, "cls_token.shape",
+          shape_to_string(cls.shape), "[1, 1, embed_dim]");
+  const int64_t d = cls.shape[2];
+  if (config.embed_dim > 0) {
+    require(config.embed_dim == d, path, "cls_token.shape", shape_to_string(cls.shape),
+            "embed_dim " + std::to_string(config.embed_dim) + " of " + config.architecture);
+  }
+  config.embed_dim = static_cast<int>(d);
+
+  const TensorInfo& patch = file.info(vit_tensor_name(VitTensor::kPatchWeight));
+  require(patch.shape.size() == 4 && patch.shape[0] == d && patch.shape[2] == patch.shape[3], path,
+          "patch_embed.proj.weight.shape", shape_to_string(patch.shape), "[embed_dim, in_chans, P, P]");
+  config.in_chans = static_cast<int>(patch.shape[1]);
+  config.patch_size = static_cast<int>(patch.shape[2]);
+
+  config.distilled = file.contains(vit_tensor_name(VitTensor::kDistToken));
+  const int64_t prefix = config.distilled ? 2 : 1;
+  const TensorInfo& pos = file.info(vit_tensor_name(VitTensor::kPosEmbed));
+  require(pos.shape.size() == 3 && pos.shape[0] == 1 && pos.shape[2] == d && pos.shape[1] > prefix, path,
+          "pos_embed.shape", shape_to_string(pos.shape), "[1, " + std::to_string(prefix) + " + patches, embed_dim]");
+  const int64_t patches = pos.shape[1] - prefix;
+  const auto side = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(patches))));
+  require(side * side == patches, path, "pos_embed.shape", shape_to_string(pos.shape),
+          "a square number of patches after " + std::to_string(prefix) + " prefix token(s)");
+  const int img_size = static_cast<int>(side) * config.patch_size;
+  require(img_size == config.img_size, path, "pos_embed.shape", shape_to_string(pos.shape),
+          std::to_string(config.img_size / config.patch_size) + "^2 patches for img_size " +
+              std::to_string(config.img_size) + " (model_args.img_size in config.json)");
+
+  const int depth = count_blocks(file);
+  if (config.depth > 0) {
+    require(depth == config.depth, path, "blocks", std::to_string(depth) + " blocks",
+            std::to_string(config.depth) + " (depth of " + config.architecture + ")");
+  }
+  require(depth > 0, path, "blocks", "no blocks.0.norm1.weight", "at least one transformer block");
+  config.depth = depth;
+  require(config.num_heads > 0 && d % config.num_heads == 0, path, "embed_dim", std::to_string(d),
+          "a multiple of num_heads " + std::to_string(config.num_heads));
+
+  const TensorInfo& fc1 = file.info(vit_tensor_name(VitTensor::kFc1Weight, 0));
+  require(fc1.shape.size() == 2 && fc1.shape[1] == d, path, "blocks.0.mlp.fc1.weight.shape",
+          shape_to_string(fc1.shape), "[hidden, " + std::to_string(d) + "]");
+  const int64_t hidden = fc1.shape[0];
+  config.mlp_ratio = static_cast<double>(hidden) / static_cast<double>(d);
+
+  const TensorInfo& head = file.info(vit_tensor_name(VitTensor::kHeadWeight));
+  require(head.shape.size() == 2 && head.shape[1] == d, path, "head.weight.shape", shape_to_string(head.shape),
+          "[num_classes, " + std::to_string(d) + "]");
+  require(head.shape[0] == config.num_classes, path, "head.weight.shape", shape_to_string(head.shape),
+          "num_classes " + std::to_string(config.num_classes) + " from config.json");
+
+  auto load = [&](VitTensor t, const Shape& shape, int block = -1) {
+    return file.load_float(vit_tensor_name(t, block), shape);
+  };
+  w.cls_token = load(VitTensor::kClsToken, {1, 1, d});
+  if (config.distilled) w.dist_token = load(VitTensor::kDistToken, {1, 1, d});
+  w.pos_embed = load(VitTensor::kPosEmbed, {1, prefix + patches, d});
+  w.patch_weight = load(VitTensor::kPatchWeight, {d, config.in_chans, config.patch_size, config.patch_size});
+  w.patch_bias = load(VitTensor::kPatchBias, {d});
+  for (int i = 0; i < depth; ++i) {
+    VitBlockWeights b;
+    b.norm1_weight = load(VitTensor::kNorm1Weight, {d}, i);
+    b.norm1_bias = load(VitTensor::kNorm1Bias, {d}, i);
+    b.qkv_weight = load(VitTensor::kQkvWeight, {3 * d, d}, i);
+    b.qkv_bias = load(VitTensor::kQkvBias, {3 * d}, i);
+    b.proj_weight = load(VitTensor::kProjWeight, {d, d}, i);
+    b.proj_bias = load(VitTensor::kProjBias, {d}, i);
+    b.norm2_weight = load(VitTensor::kNorm2Weight, {d}, i);
+    b.norm2_bias = load(VitTensor::kNorm2Bias, {d}, i);
+    b.fc1_weight = load(VitTensor::kFc1Weight, {hidden, d}, i);
+    b.fc1_bias = load(VitTensor::kFc1Bias, {hidden}, i);
+    b.fc2_weight = load(VitTensor::kFc2Weight, {d, hidden}, i);
+    b.fc2_bias = load(VitTensor::kFc2Bias, {d}, i);
+    w.blocks.push_back(std::move(b));
+  }
+  w.norm_weight = load(VitTensor::kNormWeight, {d});
+  w.norm_bias = load(VitTensor::kNormBias, {d});
+  w.head_weight = load(VitTensor::kHeadWeight, {config.num_classes, d});
+  w.head_bias = load(VitTensor::kHeadBias, {config.num_classes});
+  if (config.distilled) {
+    w.head_dist_weight = load(VitTensor::kHeadDistWeight, {config.num_classes, d});
+    w.head_dist_bias = load(VitTensor::kHeadDistBias, {config.num_classes});
+  }
+  model->config_ = std::move(config);
+  model->build_names();
+  return model;
+}
+
+void VitModel::build_names() {
+  names_.clear();
+  for (int i = 0; i < config_.depth; ++i) {
+    const std::string p = "blocks." + std::to_string(i) + ".";
+    names_.push_back({p, p + "qact1", p + "attn.qact1", p + "attn.qact_attn1", p + "attn.log_int_softmax",
+                      p + "attn.qact2", p + "attn.qact3", p + "qact2", p + "qact3", p + "mlp.qact1",
+                      p + "mlp.qact2", p + "qact4"});
+  }
+}
+
+std::vector<std::string> VitModel::activation_points() const {
+  std::vector<std::string> points;
+  if (config_.quantize_input) points.push_back("qact_input");
+  for (const char* n : {"patch_embed.qact", "qact_embed", "qact_pos", "qact1"}) points.push_back(n);
+  for (const BlockNames& b : names_) {
+    for (const std::string* n : {&b.qact1, &b.attn_qact1, &b.attn_qact_attn1, &b.attn_softmax, &b.attn_qact2,
+                                 &b.attn_qact3, &b.qact2, &b.qact3, &b.mlp_qact1, &b.mlp_qact2, &b.qact4}) {
+      points.push_back(*n);
+    }
+  }
+  points.push_back("qact2");
+  points.push_back("act_out");
+  if (config_.distilled) points.push_back("act_out_dist");
+  return points;
+}
+
+std::vector<WeightRef> VitModel::weights() {
+  std::vector<WeightRef> refs;
+  refs.push_back({"patch_embed.proj", &w_.patch_weight, &w_.patch_bias});
+  for (int i = 0; i < config_.depth; ++i) {
+    VitBlockWeights& b = w_.blocks[static_cast<size_t>(i)];
+    const std::string& p = names_[static_cast<size_t>(i)].prefix;
+    refs.push_back({p + "attn.qkv", &b.qkv_weight, &b.qkv_bias});
+    refs.push_back({p + "attn.proj", &b.proj_weight, &b.proj_bias});
+    refs.push_back({p + "mlp.fc1", &b.fc1_weight, &b.fc1_bias});
+    refs.push_back({p + "mlp.fc2", &b.fc2_weight, &b.fc2_bias});
+  }
+  refs.push_back({"head", &w_.head_weight, &w_.head_bias});
+  if (config_.distilled) refs.push_back({"head_dist", &w_.head_dist_weight, &w_.head_dist_bias});
+  return refs;
+}
+
+namespace {
+
+// LayerNorm through the hooks: the integer LayerNorm of PTF when the hooks provide it, else float.
+void norm_through(QuantHooks* hooks, const std::string& in_q, const std::string& out_q, const float* x,
+                  int64_t rows, int64_t d, const Tensor& gamma, const Tensor& beta, float eps, float* y) {
+  if (hooks != nullptr && hooks->layer_norm(in_q, out_q, x, rows, d, gamma, beta, y)) return;
+  layer_norm(x, rows, d, gamma, beta, eps, y);
+}
+
+void act(QuantHooks* hooks, const std::string& name, float* x, int64_t rows, int64_t cols) {
+  if (hooks != nullptr) hooks->activation(name, x, rows, cols);
+}
+
+}  // namespace
+
+void VitModel::run_block(int index, Tensor& x, int64_t batch, QuantHooks* hooks,
+                         const std::string& last_quantizer) const {
+  const VitBlockWeights& b = w_.blocks[static_cast<size_t>(index)];
+  const BlockNames& n = names_[static_cast<size_t>(index)];
+  const int64_t d = config_.embed_dim;
+  const int64_t heads = config_.num_heads;
+  const int64_t dh = d / heads;
+  const int64_t tokens = x.dim(1);
+  const int64_t rows = batch * tokens;
+  const float eps = config_.norm_eps;
+
+  // Attention branch.
+  Tensor h({batch, tokens, d});
+  norm_through(hooks, last_quantizer, n.qact1, x.data(), rows, d, b.norm1_weight, b.norm1_bias, eps, h.data());
+  act(hooks, n.qact1, h.data(), rows, d);
+
+  Tensor qkv({batch, tokens, 3 * d});
+  linear(h.data(), rows, d, d, b.qkv_weight, &b.qkv_bias, qkv.data());
+  act(hooks, n.attn_qact1, qkv.data(), rows, 3 * d);
+
+  // scores[b, h] = (q k^T) * dh^-0.5, in the reference's order (product first, then the scale).
+  Tensor scores({batch, heads, tokens, tokens});
+  const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
+  const int64_t ld = 3 * d;
+#pragma omp parallel for schedule(dynamic)
+  for (int64_t bh = 0; bh < batch * heads; ++bh) {
+    const int64_t bi = bh / heads, hi = bh % heads;
+    const float* q = qkv.data() + bi * tokens * ld + hi * dh;
+    float* s = scores.data() + bh * tokens * tokens;
+    sgemm(tokens, tokens, dh, 1.0f, q, ld, q + d, ld, /*b_transposed=*/true, s, tokens);
+    for (int64_t i = 0; i < tokens * tokens; ++i) s[i] *= scale;
+  }
+  const int64_t score_rows = batch * heads * tokens;
+  act(hooks, n.attn_qact_attn1, scores.data(), score_rows, tokens);
+  if (hooks == nullptr || !hooks->softmax(n.attn_softmax, n.attn_qact_attn1, scores.data(), score_rows, tokens)) {
+    softmax_rows(scores.data(), score_rows, tokens);
+    act(hooks, n.attn_softmax, scores.data(), score_rows, tokens);
+  }
+
+  // context[b, t, h*dh + j] = sum_s attn[b, h, t, s] v[b, s, h*dh + j]
+#pragma omp parallel for schedule(dynamic)
+  for (int64_t bh = 0; bh < batch * heads; ++bh) {
+    const int64_t bi = bh / heads, hi = bh % heads;
+    const float* v = qkv.data() + bi * tokens * ld + 2 * d + hi * dh;
+    float* out = h.data() + bi * tokens * d + hi * dh;
+    sgemm(tokens, dh, tokens, 1.0f, scores.data() + bh * tokens * tokens, tokens, v, ld, /*b_transposed=*/false,
+          out, d);
+  }
+  act(hooks, n.attn_qact2, h.data(), rows, d);
+
+  Tensor branch({batch, tokens, d});
+  linear(h.data(), rows, d, d, b.proj_weight, &b.proj_bias, branch.data());
+  act(hooks, n.attn_qact3, branch.data(), rows, d);
+  add_inplace(x.data(), branch.data(), rows * d);
+  act(hooks, n.qact2, x.data(), rows, d);
+
+  // MLP branch.
+  norm_through(hooks, n.qact2, n.qact3, x.data(), rows, d, b.norm2_weight, b.norm2_bias, eps, h.data());
+  act(hooks, n.qact3, h.data(), rows, d);
+  const int64_t hidden = b.fc1_weight.dim(0);
+  Tensor mid({batch, tokens, hidden});
+  linear(h.data(), rows, d, d, b.fc1_weight, &b.fc1_bias, mid.data());
+  gelu_erf(mid.data(), mid.numel());
+  act(hooks, n.mlp_qact1, mid.data(), rows, hidden);
+  linear(mid.data(), rows, hidden, hidden, b.fc2_weight, &b.fc2_bias, branch.data());
+  act(hooks, n.mlp_qact2, branch.data(), rows, d);
+  add_inplace(x.data(), branch.data(), rows * d);
+  act(hooks, n.qact4, x.data(), rows, d);
+}
+
+Tensor VitModel::forward(const Tensor& images, QuantHooks* hooks) const {
+  const int64_t batch = images.dim(0);
+  const int64_t d = config_.embed_dim;
+  const int64_t prefix = prefix_tokens();
+  const int64_t patches = num_patches();
+  const int64_t tokens = prefix + patches;
+
+  const Tensor* input = &images;
+  Tensor quantized_input;
+  if (hooks != nullptr && config_.quantize_input) {
+    quantized_input = images;
+    act(hooks, "qact_input", quantized_input.data(), quantized_input.numel() / images.dim(-1), images.dim(-1));
+    input = &quantized_input;
+  }
+
+  Tensor patch_out = patch_embed(*input, w_.patch_weight, w_.patch_bias);  // [B, N, D]
+  act(hooks, "patch_embed.qact", patch_out.data(), batch * patches, d);
+
+  Tensor x({batch, tokens, d});
+  for (int64_t bi = 0; bi < batch; ++bi) {
+    float* dst = x.data() + bi * tokens * d;
+    std::memcpy(dst, w_.cls_token.data(), static_cast<size_t>(d) * sizeof(float));
+    if (config_.distilled) std::memcpy(dst + d, w_.dist_token.data(), static_cast<size_t>(d) * sizeof(float));
+    std::memcpy(dst + prefix * d, patch_out.data() + bi * patches * d,
+                static_cast<size_t>(patches * d) * sizeof(float));
+  }
+  act(hooks, "qact_embed", x.data(), batch * tokens, d);
+  Tensor pos = w_.pos_embed;
+  act(hooks, "qact_pos", pos.data(), tokens, d);
+  for (int64_t bi = 0; bi < batch; ++bi) add_inplace(x.data() + bi * tokens * d, pos.data(), tokens * d);
+  act(hooks, "qact1", x.data(), batch * tokens, d);
+
+  std::string last = "qact1";
+  for (int i = 0; i < config_.depth; ++i) {
+    run_block(i, x, batch, hooks, last);
+    last = names_[static_cast<size_t>(i)].qact4;
+  }
+
+  // Final LayerNorm on all tokens (as the reference does), then the prefix token(s).
+  norm_through(hooks, last, "qact2", x.data(), batch * tokens, d, w_.norm_weight, w_.norm_bias, config_.norm_eps,
+               x.data());
+  Tensor feats({batch, prefix, d});
+  for (int64_t bi = 0; bi < batch; ++bi) {
+    std::memcpy(feats.data() + bi * prefix * d, x.data() + bi * tokens * d,
+                static_cast<size_t>(prefix * d) * sizeof(float));
+  }
+  act(hooks, "qact2", feats.data(), batch * prefix, d);
+
+  const int64_t classes = config_.num_classes;
+  Tensor logits({batch, classes});
+  linear(feats.data(), batch, d, prefix * d, w_.head_weight, &w_.head_bias, logits.data());
+  act(hooks, "act_out", logits.data(), batch, classes);
+  if (config_.distilled) {
+    // DeiT distilled at eval: the mean of the class-token head and the distillation-token head.
+    Tensor dist({batch, classes});
+    linear(feats.data() + d, batch, d, prefix * d, w_.head_dist_weight, &w_.head_dist_bias, dist.data());
+    act(hooks, "act_out_dist", dist.data(), batch, classes);
+    for (int64_t i = 0; i < logits.numel(); ++i) logits[i] = 0.5f * (logits[i] + dist[i]);
+  }
+  return logits;
+}
+
+}  // namespace fqvit
