@@ -1,0 +1,45 @@
+// Top-1 / top-5 evaluation of any engine over an image list, with the prefetching loader and throughput figures.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "fqvit/core/tensor.h"
+#include "fqvit/io/dataset.h"
+
+namespace fqvit {
+
+// Logits [B, classes] for a normalized batch [B, 3, S, S].
+using ForwardFn = std::function<Tensor(const Tensor&)>;
+
+struct EvalOptions {
+  int batch_size = 8;
+  int decode_threads = 1;
+  bool keep_logits = false;
+  bool progress = true;
+};
+
+struct EvalResult {
+  int64_t images = 0;         // evaluated (decoded) images
+  int64_t top1_correct = 0;
+  int64_t top5_correct = 0;
+  std::vector<std::string> skipped;  // one error line per image that could not be decoded
+  double seconds = 0.0;              // wall time, decode overlapped with the model
+  double model_seconds = 0.0;        // time inside forward() only
+  Tensor logits;                     // [images, classes] in list order, when keep_logits
+  std::vector<std::string> image_paths;  // relative paths of the evaluated images, in order
+  std::vector<int> predictions;          // top-1 class per evaluated image
+
+  double top1() const { return images ? 100.0 * static_cast<double>(top1_correct) / static_cast<double>(images) : 0; }
+  double top5() const { return images ? 100.0 * static_cast<double>(top5_correct) / static_cast<double>(images) : 0; }
+  double images_per_second() const { return seconds > 0 ? static_cast<double>(images) / seconds : 0.0; }
+};
+
+// True when `label` is among the k largest of `logits[0..classes)` (ties count against the label).
+bool in_top_k(const float* logits, int64_t classes, int label, int k);
+
+EvalResult evaluate(const ForwardFn& forward, const std::vector<LabeledImage>& images,
+                    const PreprocessConfig& preprocess, const EvalOptions& options);
+
+}  // namespace fqvit

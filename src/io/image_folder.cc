@@ -1,0 +1,178 @@
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "fqvit/core/error.h"
+#include "fqvit/io/dataset.h"
+
+namespace fqvit {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool is_image_file(const fs::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
+}
+
+std::string trim(const std::string& s) {
+  const auto b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return {};
+  const auto e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+bool parse_index(const std::string& text, int* value) {
+  if (text.empty() || text.size() > 9) return false;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+  }
+  *value = std::stoi(text);
+  return true;
+}
+
+// Class list: "index wnid [name...]" or "wnid" per line. Returns wnid -> index and fills names by index.
+std::map<std::string, int> read_class_list(const std::string& path, std::vector<std::string>* names) {
+  std::ifstream in(path);
+  if (!in) fail(path, "class list", "a file that cannot be opened", "a readable class list (--class-list)");
+  std::map<std::string, int> index;
+  std::string line;
+  int line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    line = trim(line);
+    if (line.empty()) continue;
+    std::istringstream fields(line);
+    std::string first, second;
+    fields >> first >> second;
+    int idx = 0;
+    std::string wnid;
+    if (!second.empty() && parse_index(first, &idx)) {
+      wnid = second;
+    } else if (second.empty()) {
+      idx = static_cast<int>(index.size());
+      wnid = first;
+    } else {
+      fail(path, "line " + std::to_string(line_no), "\"" + line + "\"", "\"index wnid [name]\" or \"wnid\"");
+    }
+    if (index.count(wnid) != 0) {
+      fail(path, "line " + std::to_string(line_no), "wnid " + wnid + " a second time", "each wnid once");
+    }
+    index[wnid] = idx;
+    if (names->size() <= static_cast<size_t>(idx)) names->resize(static_cast<size_t>(idx) + 1);
+    (*names)[static_cast<size_t>(idx)] = wnid;
+  }
+  if (index.empty()) fail(path, "class list", "no classes", "at least one line");
+  return index;
+}
+
+std::string relative_string(const fs::path& p, const fs::path& root) {
+  return fs::relative(p, root).generic_string();
+}
+
+}  // namespace
+
+ImageFolder ImageFolder::open(const std::string& root, const DatasetOptions& options) {
+  ImageFolder folder;
+  folder.root_ = root;
+  std::error_code ec;
+  if (!fs::is_directory(root, ec)) fail(root, "dataset folder", "no such directory", "an ImageFolder directory");
+
+  std::vector<std::string> class_names;
+  std::map<std::string, int> class_index;
+  if (!options.class_list.empty()) class_index = read_class_list(options.class_list, &class_names);
+
+  std::vector<fs::path> class_dirs;
+  for (const auto& entry : fs::directory_iterator(root)) {
+    if (entry.is_directory()) class_dirs.push_back(entry.path());
+  }
+  std::sort(class_dirs.begin(), class_dirs.end());
+
+  if (options.class_list.empty()) {
+    for (const auto& dir : class_dirs) {
+      class_index[dir.filename().string()] = static_cast<int>(class_names.size());
+      class_names.push_back(dir.filename().string());
+    }
+  }
+
+  for (const auto& dir : class_dirs) {
+    const std::string wnid = dir.filename().string();
+    auto it = class_index.find(wnid);
+    std::vector<fs::path> files;
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      if (entry.is_regular_file() && is_image_file(entry.path())) files.push_back(entry.path());
+    }
+    if (files.empty()) continue;
+    if (it == class_index.end() && options.labels_file.empty()) {
+      fail(options.class_list, "class folder " + wnid, "a folder not in the class list",
+           "every class folder of " + root + " listed");
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) {
+      LabeledImage image{f.string(), relative_string(f, root), it == class_index.end() ? -1 : it->second};
+      folder.images_.push_back(std::move(image));
+    }
+  }
+
+  if (!options.labels_file.empty()) {
+    // The label file fixes both the list and the labels.
+    std::ifstream in(options.labels_file);
+    if (!in) fail(options.labels_file, "label file", "a file that cannot be opened", "a readable label file (--labels)");
+    std::vector<LabeledImage> listed;
+    std::string line;
+    int line_no = 0;
+    while (std::getline(in, line)) {
+      ++line_no;
+      line = trim(line);
+      if (line.empty()) continue;
+      const auto space = line.find_last_of(" \t");
+      int label = 0;
+      if (space == std::string::npos || !parse_index(trim(line.substr(space + 1)), &label)) {
+        fail(options.labels_file, "line " + std::to_string(line_no), "\"" + line + "\"", "\"relative/path index\"");
+      }
+      const std::string rel = trim(line.substr(0, space));
+      const fs::path full = fs::path(root) / rel;
+      if (!fs::is_regular_file(full, ec)) {
+        fail(options.labels_file, "line " + std::to_string(line_no), "\"" + rel + "\" (no such file under " + root + ")",
+             "an existing image path relative to the dataset folder");
+      }
+      listed.push_back({full.string(), fs::path(rel).generic_string(), label});
+    }
+    folder.images_ = std::move(listed);
+  }
+
+  if (folder.images_.empty()) {
+    fail(root, "dataset folder", "no images (.jpg .jpeg .png) in class subfolders",
+         "an ImageFolder layout: one subfolder of images per class");
+  }
+  folder.class_names_ = std::move(class_names);
+  return folder;
+}
+
+std::vector<LabeledImage> select_images(const ImageFolder& folder, const std::string& list_file) {
+  std::ifstream in(list_file);
+  if (!in) fail(list_file, "image list", "a file that cannot be opened", "a readable list of relative paths");
+  std::map<std::string, size_t> by_relative;
+  for (size_t i = 0; i < folder.images().size(); ++i) by_relative[folder.images()[i].relative] = i;
+  std::vector<LabeledImage> selected;
+  std::string line;
+  int line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    line = trim(line);
+    if (line.empty()) continue;
+    auto it = by_relative.find(fs::path(line).generic_string());
+    if (it == by_relative.end()) {
+      fail(list_file, "line " + std::to_string(line_no), "\"" + line + "\"",
+           "an image of " + folder.root() + " (paths relative to it)");
+    }
+    selected.push_back(folder.images()[it->second]);
+  }
+  if (selected.empty()) fail(list_file, "image list", "no paths", "at least one image path");
+  return selected;
+}
+
+}  // namespace fqvit
