@@ -1,0 +1,229 @@
+// Swin Transformer forward pass (official / FQ-ViT dataflow), batched. Quantizer names and their placement: see
+// swin_model.cc. Tokens are row-major [B, H*W, C]; window attention runs on [B*nW, N = win^2, C] windows.
+#include <cmath>
+#include <cstring>
+
+#include "fqvit/model/float_ops.h"
+#include "fqvit/model/patch_embed.h"
+#include "fqvit/model/swin_model.h"
+#include "fqvit/model/swin_window.h"
+
+namespace fqvit {
+namespace {
+
+// LayerNorm through the hooks: the integer LayerNorm of PTF when the hooks provide it, else float.
+void norm_through(QuantHooks* hooks, const std::string& in_q, const std::string& out_q, const float* x,
+                  int64_t rows, int64_t d, const Tensor& gamma, const Tensor& beta, float eps, float* y) {
+  if (hooks != nullptr && hooks->layer_norm(in_q, out_q, x, rows, d, gamma, beta, y)) return;
+  layer_norm(x, rows, d, gamma, beta, eps, y);
+}
+
+void act(QuantHooks* hooks, const std::string& name, float* x, int64_t rows, int64_t cols) {
+  if (hooks != nullptr) hooks->activation(name, x, rows, cols);
+}
+
+}  // namespace
+
+Tensor SwinModel::window_attention(int stage, int block, const Tensor& h, int64_t batch, QuantHooks* hooks) const {
+  const SwinStageGeometry& g = geometry_[static_cast<size_t>(stage)];
+  const SwinBlockWeights& b = w_.stages[static_cast<size_t>(stage)].blocks[static_cast<size_t>(block)];
+  const BlockNames& n = block_names_[static_cast<size_t>(stage)][static_cast<size_t>(block)];
+  const int64_t c = g.dim, heads = g.heads, dh = c / heads, res = g.resolution, win = g.window;
+  const int64_t shift = block % 2 == 1 ? g.shift : 0;
+  const int64_t tokens = win * win;             // N
+  const int64_t nw = (res / win) * (res / win);  // windows per image
+  const int64_t windows = batch * nw;
+  const int64_t rows = windows * tokens;  // == batch * res * res
+
+  // Cyclic shift by -shift, then partition into windows.
+  Tensor win_x({windows, tokens, c});
+  if (shift > 0) {
+    Tensor rolled({batch, res * res, c});
+    roll_hw(h.data(), batch, res, res, c, -shift, rolled.data());
+    window_partition(rolled.data(), batch, res, res, c, win, win_x.data());
+  } else {
+    window_partition(h.data(), batch, res, res, c, win, win_x.data());
+  }
+
+  Tensor qkv({windows, tokens, 3 * c});
+  linear(win_x.data(), rows, c, c, b.qkv_weight, &b.qkv_bias, qkv.data());
+  act(hooks, n.attn_qact1, qkv.data(), rows, 3 * c);
+
+  // scores[w, h] = (q k^T) * dh^-0.5 over each window and head.
+  Tensor scores({windows, heads, tokens, tokens});
+  const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
+  const int64_t ld = 3 * c;
+  const int64_t square = tokens * tokens;
+#pragma omp parallel for schedule(dynamic)
+  for (int64_t wh = 0; wh < windows * heads; ++wh) {
+    const int64_t wi = wh / heads, hi = wh % heads;
+    const float* q = qkv.data() + wi * tokens * ld + hi * dh;
+    sgemm(tokens, tokens, dh, scale, q, ld, q + c, ld, /*b_transposed=*/true, scores.data() + wh * square, tokens);
+  }
+  const int64_t score_rows = windows * heads * tokens;
+  act(hooks, n.attn_qact_attn1, scores.data(), score_rows, tokens);
+
+  // + relative position bias, gathered from the (possibly quantized) table: bias[h, i, j] = table[index[i, j], h].
+  Tensor table = b.rel_pos_bias_table;
+  act(hooks, n.attn_qact_table, table.data(), table.dim(0), heads);
+  Tensor bias({heads, tokens, tokens});
+  for (int64_t hi = 0; hi < heads; ++hi) {
+    for (int64_t ij = 0; ij < square; ++ij) {
+      bias[hi * square + ij] = table[g.rel_index[static_cast<size_t>(ij)] * heads + hi];
+    }
+  }
+#pragma omp parallel for schedule(static)
+  for (int64_t wh = 0; wh < windows * heads; ++wh) {
+    float* s = scores.data() + wh * square;
+    const float* bh = bias.data() + (wh % heads) * square;
+    for (int64_t ij = 0; ij < square; ++ij) s[ij] += bh[ij];
+  }
+  act(hooks, n.attn_qact2, scores.data(), score_rows, tokens);
+
+  // Shifted blocks: + mask[window] (0 / -100), in float after attn.qact2 as in the reference.
+  if (shift > 0) {
+#pragma omp parallel for schedule(static)
+    for (int64_t wh = 0; wh < windows * heads; ++wh) {
+      float* s = scores.data() + wh * square;
+      const float* m = g.mask.data() + ((wh / heads) % nw) * square;
+      for (int64_t ij = 0; ij < square; ++ij) s[ij] += m[ij];
+    }
+  }
+  if (hooks == nullptr || !hooks->softmax(n.attn_softmax, n.attn_qact2, scores.data(), score_rows, tokens)) {
+    softmax_rows(scores.data(), score_rows, tokens);
+    act(hooks, n.attn_softmax, scores.data(), score_rows, tokens);
+  }
+
+  // context[w, t, h*dh + j] = sum_s attn[w, h, t, s] v[w, s, h*dh + j], written over win_x.
+#pragma omp parallel for schedule(dynamic)
+  for (int64_t wh = 0; wh < windows * heads; ++wh) {
+    const int64_t wi = wh / heads, hi = wh % heads;
+    const float* v = qkv.data() + wi * tokens * ld + 2 * c + hi * dh;
+    sgemm(tokens, dh, tokens, 1.0f, scores.data() + wh * square, tokens, v, ld, /*b_transposed=*/false,
+          win_x.data() + wi * tokens * c + hi * dh, c);
+  }
+  act(hooks, n.attn_qact3, win_x.data(), rows, c);
+
+  Tensor proj({windows, tokens, c});
+  linear(win_x.data(), rows, c, c, b.proj_weight, &b.proj_bias, proj.data());
+  act(hooks, n.attn_qact4, proj.data(), rows, c);
+
+  // Merge windows, then undo the cyclic shift.
+  Tensor branch({batch, res * res, c});
+  if (shift > 0) {
+    Tensor merged({batch, res * res, c});
+    window_reverse(proj.data(), batch, res, res, c, win, merged.data());
+    roll_hw(merged.data(), batch, res, res, c, shift, branch.data());
+  } else {
+    window_reverse(proj.data(), batch, res, res, c, win, branch.data());
+  }
+  return branch;
+}
+
+void SwinModel::run_block(int stage, int block, Tensor& x, int64_t batch, QuantHooks* hooks,
+                          const std::string& last_quantizer) const {
+  const SwinStageGeometry& g = geometry_[static_cast<size_t>(stage)];
+  const SwinBlockWeights& b = w_.stages[static_cast<size_t>(stage)].blocks[static_cast<size_t>(block)];
+  const BlockNames& n = block_names_[static_cast<size_t>(stage)][static_cast<size_t>(block)];
+  const int64_t c = g.dim;
+  const int64_t rows = batch * g.resolution * g.resolution;
+  const float eps = config_.norm_eps;
+
+  Tensor h({batch, g.resolution * g.resolution, c});
+  norm_through(hooks, last_quantizer, n.qact1, x.data(), rows, c, b.norm1_weight, b.norm1_bias, eps, h.data());
+  act(hooks, n.qact1, h.data(), rows, c);
+  const Tensor branch = window_attention(stage, block, h, batch, hooks);
+  add_inplace(x.data(), branch.data(), rows * c);
+  act(hooks, n.qact2, x.data(), rows, c);
+
+  norm_through(hooks, n.qact2, n.qact3, x.data(), rows, c, b.norm2_weight, b.norm2_bias, eps, h.data());
+  act(hooks, n.qact3, h.data(), rows, c);
+  Tensor mid({rows, g.hidden});
+  linear(h.data(), rows, c, c, b.fc1_weight, &b.fc1_bias, mid.data());
+  gelu_erf(mid.data(), mid.numel());
+  act(hooks, n.mlp_qact1, mid.data(), rows, g.hidden);
+  linear(mid.data(), rows, g.hidden, g.hidden, b.fc2_weight, &b.fc2_bias, h.data());
+  act(hooks, n.mlp_qact2, h.data(), rows, c);
+  add_inplace(x.data(), h.data(), rows * c);
+  act(hooks, n.qact4, x.data(), rows, c);
+}
+
+Tensor SwinModel::run_merge(int stage, const Tensor& x, int64_t batch, QuantHooks* hooks) const {
+  const SwinStageGeometry& g = geometry_[static_cast<size_t>(stage)];
+  const SwinStageWeights& sw = w_.stages[static_cast<size_t>(stage)];
+  const MergeNames& n = merge_names_[static_cast<size_t>(stage)];
+  const int64_t c = g.dim, res = g.resolution;
+  const int64_t rows = batch * (res / 2) * (res / 2);
+  const std::string& last = block_names_[static_cast<size_t>(stage)].back().qact4;
+
+  Tensor cat({batch, (res / 2) * (res / 2), 4 * c});
+  patch_merge_gather(x.data(), batch, res, res, c, cat.data());
+  norm_through(hooks, last, n.qact1, cat.data(), rows, 4 * c, sw.merge_norm_weight, sw.merge_norm_bias,
+               config_.norm_eps, cat.data());
+  act(hooks, n.qact1, cat.data(), rows, 4 * c);
+  const int64_t next = sw.merge_reduction.dim(0);
+  Tensor out({batch, (res / 2) * (res / 2), next});
+  linear(cat.data(), rows, 4 * c, 4 * c, sw.merge_reduction, nullptr, out.data());
+  act(hooks, n.qact2, out.data(), rows, next);
+  return out;
+}
+
+Tensor SwinModel::forward(const Tensor& images, QuantHooks* hooks) const {
+  const int64_t batch = images.dim(0);
+
+  const Tensor* input = &images;
+  Tensor quantized_input;
+  if (hooks != nullptr && config_.quantize_input) {
+    quantized_input = images;
+    act(hooks, "qact_input", quantized_input.data(), quantized_input.numel() / images.dim(-1), images.dim(-1));
+    input = &quantized_input;
+  }
+
+  Tensor x = patch_embed(*input, w_.patch_weight, w_.patch_bias);  // [B, N, C0]
+  const int64_t c0 = geometry_.front().dim;
+  const int64_t tokens0 = x.dim(1);
+  act(hooks, "patch_embed.qact_before_norm", x.data(), batch * tokens0, c0);
+  norm_through(hooks, "patch_embed.qact_before_norm", "patch_embed.qact", x.data(), batch * tokens0, c0,
+               w_.patch_norm_weight, w_.patch_norm_bias, config_.norm_eps, x.data());
+  act(hooks, "patch_embed.qact", x.data(), batch * tokens0, c0);
+
+  std::string last = "patch_embed.qact";
+  const int stages = static_cast<int>(geometry_.size());
+  for (int s = 0; s < stages; ++s) {
+    for (int b = 0; b < config_.depths[static_cast<size_t>(s)]; ++b) {
+      run_block(s, b, x, batch, hooks, last);
+      last = block_names_[static_cast<size_t>(s)][static_cast<size_t>(b)].qact4;
+    }
+    if (s + 1 < stages) {
+      x = run_merge(s, x, batch, hooks);
+      last = merge_names_[static_cast<size_t>(s)].qact2;
+    }
+  }
+
+  // Final LayerNorm on every token, average over tokens, head.
+  const int64_t c = geometry_.back().dim;
+  const int64_t tokens = x.dim(1);
+  norm_through(hooks, last, "qact2", x.data(), batch * tokens, c, w_.norm_weight, w_.norm_bias, config_.norm_eps,
+               x.data());
+  act(hooks, "qact2", x.data(), batch * tokens, c);
+  Tensor pooled({batch, c});
+  const auto count = static_cast<float>(tokens);
+#pragma omp parallel for schedule(static)
+  for (int64_t bi = 0; bi < batch; ++bi) {
+    float* dst = pooled.data() + bi * c;
+    for (int64_t t = 0; t < tokens; ++t) {
+      const float* src = x.data() + (bi * tokens + t) * c;
+      for (int64_t ch = 0; ch < c; ++ch) dst[ch] += src[ch];
+    }
+    for (int64_t ch = 0; ch < c; ++ch) dst[ch] /= count;
+  }
+  act(hooks, "qact3", pooled.data(), batch, c);
+
+  const int64_t classes = config_.num_classes;
+  Tensor logits({batch, classes});
+  linear(pooled.data(), batch, c, c, w_.head_weight, &w_.head_bias, logits.data());
+  act(hooks, "act_out", logits.data(), batch, classes);
+  return logits;
+}
+
+}  // namespace fqvit
