@@ -2,6 +2,7 @@
 
 #include "fqvit/core/error.h"
 #include "fqvit/io/safetensors.h"
+#include "fqvit/model/swin_model.h"
 #include "fqvit/model/vision_model.h"
 #include "fqvit/model/vit_model.h"
 
@@ -17,9 +18,9 @@ std::unique_ptr<VisionModel> load_model(const std::string& checkpoint_dir) {
     case ModelFamily::kVit:
       return VitModel::load(file, std::move(config));
     case ModelFamily::kSwin:
-      break;
+      return SwinModel::load(file, std::move(config));
   }
-  fail(checkpoint_dir + "/config.json", "architecture", config.architecture, "a supported family (vit, deit)");
+  fail(checkpoint_dir + "/config.json", "architecture", config.architecture, "a supported family (vit, deit, swin)");
 }
 
 }  // namespace fqvit
