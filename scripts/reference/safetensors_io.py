@@ -49,6 +49,13 @@ def read(path):
     return tensors, metadata, dtypes
 
 
+def read_metadata(path):
+    """The __metadata__ dict alone (reads only the header)."""
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        return json.loads(f.read(n)).get("__metadata__", {}) or {}
+
+
 def write(path, tensors, metadata=None, dtypes=None):
     """Writes name -> array; dtypes (name -> "F32"/"F16"/"BF16"/...) chooses the storage, default from the
     array's dtype. Written atomically (temporary name, then rename)."""
