@@ -1,0 +1,22 @@
+// The reference's integer LayerNorm (QIntLayerNorm, mode "int"), emulated in float32 exactly as it does.
+//
+// Input x [rows, C] was fake-quantized per channel with scales in_scale[c] (PTF: s1 * 2^alpha[c]; a per-tensor
+// quantizer gives one scale for all). With s_min = min_c in_scale[c]:
+//   x_q = round(x / in_scale[c]) * round(in_scale[c] / s_min)        (integers on the common scale s_min)
+//   mean = (sum x_q / C) * s_min,  std = s_min / C * sqrt(C * sum x_q^2 - (sum x_q)^2)       (no epsilon)
+//   A_c = (s_min / std) * gamma_c / s_out,  N = clamp(7 - floor(log2 |A_c|), 0, 31),
+//   M = clamp(floor(|A_c| 2^N), 0, 255),  B_c = round((beta_c - mean / std * gamma_c) / s_out * 2^N)
+//   y = round((sign(A_c) M x_q + B_c) / 2^N) * s_out
+// Reductions follow PyTorch's float32 order (torch_sum). A constant row gives std = 0 and NaN, as the reference.
+#pragma once
+
+#include <cstdint>
+
+namespace fqvit {
+
+// in_scale has `in_scales` entries: 1 (per tensor) or C, or C / k for a k-fold concatenation (Swin patch merging
+// tiles the previous PTF scales 4 times); entry c % in_scales is used for channel c.
+void int_layer_norm_reference(const float* x, int64_t rows, int64_t channels, const float* in_scale,
+                              int64_t in_scales, float out_scale, const float* gamma, const float* beta, float* y);
+
+}  // namespace fqvit
