@@ -67,9 +67,16 @@ float bfloat16_to_float(uint16_t b) { return std::bit_cast<float>(static_cast<ui
 
 std::string json_type_name(const Json& j) { return j.type_name(); }
 
+// A JSON value for an error message: never throws on invalid UTF-8, and long values are cut.
+std::string show(const Json& j) {
+  std::string text = j.dump(-1, ' ', false, Json::error_handler_t::replace);
+  if (text.size() > 80) text = text.substr(0, 77) + "...";
+  return text;
+}
+
 uint64_t read_offset(const std::string& file, const std::string& field, const Json& j) {
   if (!j.is_number_unsigned() && !(j.is_number_integer() && j.get<int64_t>() >= 0)) {
-    fail(file, field, j.dump(), "a non-negative integer");
+    fail(file, field, show(j), "a non-negative integer");
   }
   return j.get<uint64_t>();
 }
@@ -89,8 +96,9 @@ bool parse_dtype(const std::string& name, DType* dtype) {
   return false;
 }
 
-SafetensorsHeader parse_safetensors_header(const std::string& file, std::string_view json_text,
-                                           uint64_t data_bytes) {
+namespace {
+
+SafetensorsHeader parse_header_unguarded(const std::string& file, std::string_view json_text, uint64_t data_bytes) {
   Json root;
   try {
     root = Json::parse(json_text.begin(), json_text.end());
@@ -119,7 +127,7 @@ SafetensorsHeader parse_safetensors_header(const std::string& file, std::string_
 
     auto dtype_it = value.find("dtype");
     if (dtype_it == value.end() || !dtype_it->is_string()) {
-      fail(file, name + ".dtype", dtype_it == value.end() ? "nothing" : dtype_it->dump(), "a dtype string");
+      fail(file, name + ".dtype", dtype_it == value.end() ? "nothing" : show(*dtype_it), "a dtype string");
     }
     if (!parse_dtype(dtype_it->get<std::string>(), &info.dtype)) {
       fail(file, name + ".dtype", dtype_it->get<std::string>(), "one of F64 F32 F16 BF16 I64 I32 I16 I8 U8 BOOL");
@@ -127,14 +135,14 @@ SafetensorsHeader parse_safetensors_header(const std::string& file, std::string_
 
     auto shape_it = value.find("shape");
     if (shape_it == value.end() || !shape_it->is_array()) {
-      fail(file, name + ".shape", shape_it == value.end() ? "nothing" : shape_it->dump(), "an array of sizes");
+      fail(file, name + ".shape", shape_it == value.end() ? "nothing" : show(*shape_it), "an array of sizes");
     }
     // numel * size must not overflow: saturate, since any valid tensor's byte count fits the data area.
     uint64_t bytes = dtype_size(info.dtype);
     for (const Json& d : *shape_it) {
       const uint64_t size = read_offset(file, name + ".shape", d);
       if (size > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-        fail(file, name + ".shape", d.dump(), "a dimension below 2^63");
+        fail(file, name + ".shape", show(d), "a dimension below 2^63");
       }
       info.shape.push_back(static_cast<int64_t>(size));
       if (__builtin_mul_overflow(bytes, size, &bytes)) bytes = std::numeric_limits<uint64_t>::max();
@@ -142,16 +150,16 @@ SafetensorsHeader parse_safetensors_header(const std::string& file, std::string_
 
     auto offsets_it = value.find("data_offsets");
     if (offsets_it == value.end() || !offsets_it->is_array() || offsets_it->size() != 2) {
-      fail(file, name + ".data_offsets", offsets_it == value.end() ? "nothing" : offsets_it->dump(),
+      fail(file, name + ".data_offsets", offsets_it == value.end() ? "nothing" : show(*offsets_it),
            "[begin, end]");
     }
     info.begin = read_offset(file, name + ".data_offsets", (*offsets_it)[0]);
     info.end = read_offset(file, name + ".data_offsets", (*offsets_it)[1]);
     if (info.end < info.begin) {
-      fail(file, name + ".data_offsets", offsets_it->dump(), "begin <= end");
+      fail(file, name + ".data_offsets", show(*offsets_it), "begin <= end");
     }
     if (info.end > data_bytes) {
-      fail(file, name + ".data_offsets", offsets_it->dump(),
+      fail(file, name + ".data_offsets", show(*offsets_it),
            "a span inside the data area of " + std::to_string(data_bytes) + " bytes");
     }
     if (bytes != info.end - info.begin) {
@@ -176,6 +184,17 @@ SafetensorsHeader parse_safetensors_header(const std::string& file, std::string_
     }
   }
   return header;
+}
+
+}  // namespace
+
+SafetensorsHeader parse_safetensors_header(const std::string& file, std::string_view json_text,
+                                           uint64_t data_bytes) {
+  try {
+    return parse_header_unguarded(file, json_text, data_bytes);
+  } catch (const Json::exception& e) {  // a JSON value of an unexpected type slipped past the checks above
+    fail(file, "header", std::string("an unexpected value (") + e.what() + ")", "a safetensors header");
+  }
 }
 
 SafetensorsFile SafetensorsFile::open(const std::string& path) {

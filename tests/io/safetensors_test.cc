@@ -99,6 +99,12 @@ TEST_F(SafetensorsTest, RejectsMalformedJson) {
   expect_open_error(path, {"header", "malformed JSON"});
 }
 
+TEST_F(SafetensorsTest, RejectsNumberOverflowInHeader) {
+  // Found by the fuzz target: nlohmann reports an overflowing number as out_of_range, not parse_error.
+  const auto path = write_raw(dir_, "overflow_number.safetensors", "555555e55555", {});
+  expect_open_error(path, {"header"});
+}
+
 TEST_F(SafetensorsTest, RejectsUnknownDtype) {
   const auto path =
       write_raw(dir_, "dtype.safetensors", R"({"w":{"dtype":"F8_E4M3","shape":[1],"data_offsets":[0,1]}})", {0});
