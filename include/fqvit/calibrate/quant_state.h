@@ -1,0 +1,42 @@
+// Everything a calibration run fixes: per-channel weight scales and a fitted quantizer per activation point.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fqvit/calibrate/plan.h"
+#include "fqvit/calibrate/quantizer.h"
+#include "fqvit/model/vision_model.h"
+
+namespace fqvit {
+
+// Symmetric per-output-channel weight quantization: real = scales[o] * q, q in bit_type's range.
+struct WeightQuant {
+  BitType bit_type = kInt8;
+  std::vector<float> scales;
+};
+
+struct QuantState {
+  QuantSettings settings;
+  bool int_layer_norm = true;  // the reference's QIntLayerNorm "int" mode (on with PTF)
+  std::map<std::string, WeightQuant> weights;
+  std::map<std::string, std::unique_ptr<ActivationQuantizer>> activations;
+
+  // Throws Error naming `origin` when the model has a weight or activation point without a quantizer, or a
+  // quantizer's shape disagrees with the model (weight channels, PTF channels).
+  void check_complete(VisionModel& model, const std::string& origin) const;
+};
+
+// Per-channel scales of every weight from the model's own weights (MinMax, as the reference).
+std::map<std::string, WeightQuant> fit_weights(VisionModel& model, const std::vector<QuantizerSpec>& specs);
+
+// Replaces the model's weights by their quantize-dequantize (fake quantization, as the reference's QLinear/QConv2d).
+void fake_quantize_weights(VisionModel& model, const QuantState& state);
+
+// Loads the reference's calibrated-parameter dump (shared/reference/golden_vit_tiny_qparams*.json) into a state.
+// LIS entries become LIS quantizers with `lis_exp_shift`. Throws Error naming the file for malformed entries.
+QuantState load_reference_qparams(const std::string& json_path, int lis_exp_shift = kLisReferenceShift);
+
+}  // namespace fqvit

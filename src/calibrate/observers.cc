@@ -1,0 +1,266 @@
+// The reference's observers (FQ-ViT models/ptq/observer/*.py), streaming: only running statistics are kept, and
+// the last batch is read in place when fit() needs it.
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <mutex>
+
+#include "fqvit/calibrate/observer.h"
+#include "fqvit/core/error.h"
+
+namespace fqvit {
+namespace {
+
+struct Range {
+  float min = std::numeric_limits<float>::infinity();
+  float max = -std::numeric_limits<float>::infinity();
+};
+
+Range tensor_range(const float* x, int64_t n) {
+  float mn = std::numeric_limits<float>::infinity(), mx = -std::numeric_limits<float>::infinity();
+#pragma omp parallel for simd reduction(min : mn) reduction(max : mx) schedule(static) if (n > (1 << 16))
+  for (int64_t i = 0; i < n; ++i) {
+    mn = std::min(mn, x[i]);
+    mx = std::max(mx, x[i]);
+  }
+  return {mn, mx};
+}
+
+// Per-tensor parameters: symmetric for signed types, asymmetric otherwise (the reference's rule).
+QParams tensor_qparams(float mn, float mx, BitType bt) {
+  return bt.is_signed ? weight_qparams(mn, mx, bt) : activation_qparams(mn, mx, bt);
+}
+
+// Mean squared error of quantize-dequantize, accumulated in double.
+double fake_quant_mse(const float* x, int64_t n, QParams qp, BitType bt) {
+  double sum = 0.0;
+#pragma omp parallel for reduction(+ : sum) schedule(static) if (n > (1 << 14))
+  for (int64_t i = 0; i < n; ++i) {
+    const double d = static_cast<double>(x[i]) - static_cast<double>(fake_quant(x[i], qp, bt));
+    sum += d * d;
+  }
+  return n > 0 ? sum / static_cast<double>(n) : 0.0;
+}
+
+class PerTensorObserver : public Observer {
+ public:
+  explicit PerTensorObserver(BitType bt) : bt_(bt) {}
+  std::vector<float> observed_min() const override { return {range_.min}; }
+  std::vector<float> observed_max() const override { return {range_.max}; }
+
+ protected:
+  BitType bt_;
+  Range range_;
+  bool seen_ = false;
+};
+
+class MinMaxObserver : public PerTensorObserver {
+ public:
+  using PerTensorObserver::PerTensorObserver;
+  void update(const float* x, int64_t rows, int64_t channels) override {
+    const Range r = tensor_range(x, rows * channels);
+    range_.min = std::min(range_.min, r.min);
+    range_.max = std::max(range_.max, r.max);
+    seen_ = true;
+  }
+  std::unique_ptr<ActivationQuantizer> fit(const float*, int64_t, int64_t) const override {
+    return std::make_unique<UniformQuantizer>(tensor_qparams(range_.min, range_.max, bt_), bt_);
+  }
+};
+
+// m <- m + 0.01 (cur - m) in float32; the first batch initializes.
+class EmaObserver : public PerTensorObserver {
+ public:
+  using PerTensorObserver::PerTensorObserver;
+  void update(const float* x, int64_t rows, int64_t channels) override { smooth(tensor_range(x, rows * channels)); }
+  std::unique_ptr<ActivationQuantizer> fit(const float*, int64_t, int64_t) const override {
+    return std::make_unique<UniformQuantizer>(tensor_qparams(range_.min, range_.max, bt_), bt_);
+  }
+
+ protected:
+  void smooth(Range cur) {
+    if (!seen_) {
+      range_ = cur;
+      seen_ = true;
+      return;
+    }
+    range_.max = range_.max + kEmaMomentum * (cur.max - range_.max);
+    range_.min = range_.min + kEmaMomentum * (cur.min - range_.min);
+  }
+};
+
+// The 0.99999 / 0.00001 quantiles of each batch, EMA-smoothed.
+class PercentileObserver : public EmaObserver {
+ public:
+  using EmaObserver::EmaObserver;
+  void update(const float* x, int64_t rows, int64_t channels) override {
+    const int64_t n = rows * channels;
+    Range cur;
+    cur.max = quantile(x, n, kPercentileAlpha, scratch_);
+    cur.min = quantile(x, n, 1.0 - kPercentileAlpha, scratch_);
+    smooth(cur);
+  }
+
+ private:
+  std::vector<float> scratch_;
+};
+
+// MinMax range, then the shrink factor (1 - 0.01 i) with the lowest MSE on the last batch (first minimum wins).
+class OmseObserver : public MinMaxObserver {
+ public:
+  using MinMaxObserver::MinMaxObserver;
+  std::unique_ptr<ActivationQuantizer> fit(const float* last, int64_t rows, int64_t channels) const override {
+    const int64_t n = rows * channels;
+    double best = 1e10;
+    QParams best_qp = tensor_qparams(range_.min, range_.max, bt_);
+    for (int i = 0; i < kOmseSteps; ++i) {
+      const float f = static_cast<float>(1.0 - i * 0.01);
+      const QParams qp = tensor_qparams(range_.min * f, range_.max * f, bt_);
+      const double score = fake_quant_mse(last, n, qp, bt_);
+      if (score < best) best = score, best_qp = qp;
+    }
+    return std::make_unique<UniformQuantizer>(best_qp, bt_);
+  }
+};
+
+// PTF: per-channel range over all batches; scale8 from the overall range, zp with scale8, and per channel the
+// alpha in 0..3 with the lowest MSE on the last batch (ties to the smaller alpha).
+class PtfObserver : public Observer {
+ public:
+  explicit PtfObserver(BitType bt) : bt_(bt) {}
+  void update(const float* x, int64_t rows, int64_t channels) override {
+    if (min_.empty()) {
+      min_.assign(static_cast<size_t>(channels), std::numeric_limits<float>::infinity());
+      max_.assign(static_cast<size_t>(channels), -std::numeric_limits<float>::infinity());
+    }
+    assert(static_cast<int64_t>(min_.size()) == channels);
+    const int threads_rows = 64;
+#pragma omp parallel
+    {
+      std::vector<float> mn(min_.size(), std::numeric_limits<float>::infinity());
+      std::vector<float> mx(max_.size(), -std::numeric_limits<float>::infinity());
+#pragma omp for schedule(static, threads_rows)
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* row = x + r * channels;
+        for (int64_t c = 0; c < channels; ++c) {
+          mn[static_cast<size_t>(c)] = std::min(mn[static_cast<size_t>(c)], row[c]);
+          mx[static_cast<size_t>(c)] = std::max(mx[static_cast<size_t>(c)], row[c]);
+        }
+      }
+#pragma omp critical
+      for (size_t c = 0; c < min_.size(); ++c) {
+        min_[c] = std::min(min_[c], mn[c]);
+        max_[c] = std::max(max_[c], mx[c]);
+      }
+    }
+  }
+
+  std::unique_ptr<ActivationQuantizer> fit(const float* last, int64_t rows, int64_t channels) const override {
+    const float max_all = *std::max_element(max_.begin(), max_.end());
+    const float min_all = *std::min_element(min_.begin(), min_.end());
+    const float range = static_cast<float>(bt_.hi() - bt_.lo());
+    const float scale8 = std::max((max_all - min_all) / range, kMinScale);
+    PtfParams p;
+    p.bit_type = bt_;
+    p.scale1 = scale8 / 2.0f / 2.0f / 2.0f;
+    const float zp = static_cast<float>(bt_.lo()) - round_half_even(min_all / scale8);
+    p.zero_point = static_cast<int32_t>(std::min(std::max(zp, static_cast<float>(bt_.lo())),
+                                                 static_cast<float>(bt_.hi())));
+    p.alpha.assign(static_cast<size_t>(channels), 0);
+#pragma omp parallel for schedule(dynamic, 4)
+    for (int64_t c = 0; c < channels; ++c) {
+      double best = 0.0;
+      for (int a = 0; a <= kPtfMaxAlpha; ++a) {
+        const QParams qp{p.scale1 * static_cast<float>(1 << a), p.zero_point};
+        double sum = 0.0;
+        for (int64_t r = 0; r < rows; ++r) {
+          const float v = last[r * channels + c];
+          const double d = static_cast<double>(v) - static_cast<double>(fake_quant(v, qp, bt_));
+          sum += d * d;
+        }
+        if (a == 0 || sum < best) best = sum, p.alpha[static_cast<size_t>(c)] = static_cast<uint8_t>(a);
+      }
+    }
+    return std::make_unique<PtfQuantizer>(std::move(p));
+  }
+  std::vector<float> observed_min() const override { return min_; }
+  std::vector<float> observed_max() const override { return max_; }
+
+ private:
+  BitType bt_;
+  std::vector<float> min_, max_;
+};
+
+struct Registry {
+  std::mutex mutex;
+  std::map<std::string, ObserverFactory> factories{
+      {"minmax", [](BitType bt) { return std::make_unique<MinMaxObserver>(bt); }},
+      {"ema", [](BitType bt) { return std::make_unique<EmaObserver>(bt); }},
+      {"percentile", [](BitType bt) { return std::make_unique<PercentileObserver>(bt); }},
+      {"omse", [](BitType bt) { return std::make_unique<OmseObserver>(bt); }},
+      {"ptf", [](BitType bt) { return std::make_unique<PtfObserver>(bt); }},
+  };
+};
+
+Registry& registry() {
+  static Registry r;
+  return r;
+}
+
+}  // namespace
+
+float quantile(const float* x, int64_t n, double q, std::vector<float>& scratch) {
+  assert(n > 0);
+  scratch.assign(x, x + n);
+  // torch.quantile: rank = q * (n - 1) in the input's dtype, then lerp between the neighbouring order statistics.
+  const float rank = static_cast<float>(q) * static_cast<float>(n - 1);
+  const auto below = static_cast<int64_t>(rank);
+  const float weight = rank - static_cast<float>(below);
+  const auto above = static_cast<int64_t>(std::ceil(rank));
+  std::nth_element(scratch.begin(), scratch.begin() + below, scratch.end());
+  const float a = scratch[static_cast<size_t>(below)];
+  float b = a;
+  if (above > below) b = *std::min_element(scratch.begin() + below + 1, scratch.end());
+  // torch's lerp: a + w (b - a) for w < 0.5, else b - (b - a)(1 - w).
+  return weight < 0.5f ? a + weight * (b - a) : b - (b - a) * (1.0f - weight);
+}
+
+void register_observer(const std::string& name, ObserverFactory factory) {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  r.factories[name] = std::move(factory);
+}
+
+bool has_observer(const std::string& name) {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  return r.factories.count(name) != 0;
+}
+
+std::vector<std::string> observer_names() {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  std::vector<std::string> names;
+  for (const auto& [k, v] : r.factories) names.push_back(k);
+  return names;
+}
+
+std::unique_ptr<Observer> make_observer(const std::string& name, BitType bit_type) {
+  ObserverFactory factory;
+  {
+    Registry& r = registry();
+    std::lock_guard<std::mutex> lock(r.mutex);
+    const auto it = r.factories.find(name);
+    if (it != r.factories.end()) factory = it->second;
+  }
+  if (!factory) {
+    std::string known;
+    for (const std::string& k : observer_names()) known += (known.empty() ? "" : ", ") + k;
+    fail("observer", "name", name, "one of " + known);
+  }
+  return factory(bit_type);
+}
+
+}  // namespace fqvit

@@ -1,0 +1,122 @@
+#include "fqvit/calibrate/quant_state.h"
+
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "fqvit/core/error.h"
+
+namespace fqvit {
+namespace {
+
+int64_t out_channels(const Tensor& w) { return w.dim(0); }
+int64_t per_channel(const Tensor& w) { return w.numel() / w.dim(0); }
+
+}  // namespace
+
+void QuantState::check_complete(VisionModel& model, const std::string& origin) const {
+  for (const WeightRef& w : model.weights()) {
+    const auto it = weights.find(w.name);
+    if (it == weights.end()) fail(origin, w.name, "no weight quantizer", "int8 codes and per-channel scales");
+    if (static_cast<int64_t>(it->second.scales.size()) != out_channels(*w.weight)) {
+      fail(origin, w.name + ".weight_scale", std::to_string(it->second.scales.size()) + " scales",
+           std::to_string(out_channels(*w.weight)) + " (output channels)");
+    }
+  }
+  for (const std::string& name : model.activation_points()) {
+    const auto it = activations.find(name);
+    if (it == activations.end() || !it->second) {
+      fail(origin, name, "no activation quantizer", "one quantizer per activation point of the model");
+    }
+    if (activation_role(name) == QuantRole::kAttention && it->second->kind() == "lis") continue;
+  }
+  for (const auto& [name, q] : activations) {
+    if (q->kind() != "ptf") continue;
+    const size_t c = static_cast<const PtfQuantizer&>(*q).params().alpha.size();
+    if (static_cast<int64_t>(c) != model.config().embed_dim && model.config().family == ModelFamily::kVit) {
+      fail(origin, name + ".alpha", std::to_string(c) + " channels",
+           std::to_string(model.config().embed_dim) + " (embed_dim)");
+    }
+  }
+}
+
+std::map<std::string, WeightQuant> fit_weights(VisionModel& model, const std::vector<QuantizerSpec>& specs) {
+  std::map<std::string, BitType> bits;
+  for (const QuantizerSpec& s : specs) bits[s.name] = s.bit_type;
+  std::map<std::string, WeightQuant> out;
+  for (const WeightRef& w : model.weights()) {
+    WeightQuant q;
+    q.bit_type = bits.count(w.name) ? bits[w.name] : kInt8;
+    q.scales.resize(static_cast<size_t>(out_channels(*w.weight)));
+    weight_channel_scales(w.weight->data(), out_channels(*w.weight), per_channel(*w.weight), q.bit_type,
+                          q.scales.data());
+    out[w.name] = std::move(q);
+  }
+  return out;
+}
+
+void fake_quantize_weights(VisionModel& model, const QuantState& state) {
+  for (const WeightRef& w : model.weights()) {
+    const WeightQuant& q = state.weights.at(w.name);
+    fake_quant_weight(w.weight->data(), out_channels(*w.weight), per_channel(*w.weight), q.scales.data(),
+                      q.bit_type);
+  }
+}
+
+QuantState load_reference_qparams(const std::string& path, int lis_exp_shift) {
+  std::ifstream in(path);
+  if (!in) fail(path, "cannot open the reference parameter file");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    fail(path, "json", e.what(), "a JSON object");
+  }
+  if (!j.contains("quantizers") || !j["quantizers"].is_object()) fail(path, "quantizers", "missing", "an object");
+  QuantState state;
+  state.int_layer_norm = false;
+  state.settings.lis = false;
+  state.settings.ptf = false;
+  state.settings.lis_exp_shift = lis_exp_shift;
+  auto floats = [&](const nlohmann::json& e, const std::string& key, const std::string& name) {
+    if (!e.contains(key) || !e[key].is_array() || e[key].empty()) fail(path, name + "." + key, "missing", "a list");
+    std::vector<float> v;
+    for (const auto& x : e[key]) v.push_back(static_cast<float>(x.get<double>()));
+    return v;
+  };
+  for (const auto& [name, e] : j["quantizers"].items()) {
+    BitType bt;
+    if (!parse_bit_type(e.value("bit_type", ""), &bt)) fail(path, name + ".bit_type", e.value("bit_type", ""),
+                                                            "int<b> or uint<b>, b in 2..8");
+    const std::string type = e.value("module_type", "");
+    if (type == "QLinear" || type == "QConv2d") {
+      state.weights[name] = {bt, floats(e, "scale", name)};
+      state.settings.w_bits = bt.bits;
+    } else if (type == "QIntSoftmax" && e.value("log_i_softmax", false)) {
+      state.activations[name] = std::make_unique<LisQuantizer>(LisParams{bt.bits, lis_exp_shift});
+      state.settings.lis = true;
+      state.settings.attn_bits = bt.bits;
+    } else if (e.value("observer", "") == "ptf") {
+      PtfParams p;
+      p.bit_type = bt;
+      p.scale1 = static_cast<float>(e.at("ptf_scale1").get<double>());
+      p.zero_point = static_cast<int32_t>(floats(e, "zero_point", name)[0]);
+      for (const auto& a : e.at("ptf_alpha")) p.alpha.push_back(static_cast<uint8_t>(a.get<int>()));
+      state.activations[name] = std::make_unique<PtfQuantizer>(std::move(p));
+      state.settings.ptf = true;
+      state.int_layer_norm = true;
+    } else if (type == "QAct" || type == "QIntSoftmax") {
+      const QParams qp{floats(e, "scale", name)[0], static_cast<int32_t>(floats(e, "zero_point", name)[0])};
+      state.activations[name] = std::make_unique<UniformQuantizer>(qp, bt);
+      if (type == "QIntSoftmax") state.settings.attn_bits = bt.bits;
+      else state.settings.a_bits = bt.bits;
+    } else {
+      fail(path, name + ".module_type", type, "QLinear, QConv2d, QAct or QIntSoftmax");
+    }
+  }
+  state.settings.method = "minmax";
+  return state;
+}
+
+}  // namespace fqvit
