@@ -102,6 +102,20 @@ void check_rel_index(const SafetensorsFile& file, const std::string& name, const
   }
 }
 
+// Checks an official-layout attn_mask buffer, when the file stores one, against the rebuilt mask (empty: the block
+// is unshifted and must not have one).
+void check_attn_mask(const SafetensorsFile& file, const std::string& name, const std::vector<float>& expected,
+                     int64_t windows, int64_t tokens) {
+  if (!file.contains(name)) return;
+  require(!expected.empty(), file.path(), name, "present", "no attention mask (the block is not shifted)");
+  const Tensor mask = file.load_float(name, {windows, tokens, tokens});
+  for (size_t i = 0; i < expected.size(); ++i) {
+    require(mask[static_cast<int64_t>(i)] == expected[i], file.path(), name + "[" + std::to_string(i) + "]",
+            std::to_string(mask[static_cast<int64_t>(i)]),
+            std::to_string(expected[i]) + " (the official shifted-window mask)");
+  }
+}
+
 }  // namespace
 
 std::unique_ptr<SwinModel> SwinModel::load(const SafetensorsFile& file, ModelConfig config) {
@@ -213,6 +227,8 @@ std::unique_ptr<SwinModel> SwinModel::load(const SafetensorsFile& file, ModelCon
       bw.norm1_bias = load(SwinTensor::kNorm1Bias, {dim}, s, b);
       bw.rel_pos_bias_table = load(SwinTensor::kRelPosBiasTable, {span * span, heads}, s, b);
       check_rel_index(file, name(SwinTensor::kRelPosIndex, s, b), g.rel_index, g.window);
+      check_attn_mask(file, name(SwinTensor::kAttnMask, s, b), b % 2 == 1 ? g.mask : std::vector<float>{},
+                      (resolution / g.window) * (resolution / g.window), g.window * g.window);
       bw.qkv_weight = load(SwinTensor::kQkvWeight, {3 * dim, dim}, s, b);
       bw.qkv_bias = load(SwinTensor::kQkvBias, {3 * dim}, s, b);
       bw.proj_weight = load(SwinTensor::kProjWeight, {dim, dim}, s, b);

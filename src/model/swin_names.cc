@@ -27,6 +27,7 @@ constexpr NameEntry kSwinNames[] = {
     {SwinTensor::kNorm1Bias, Scope::kBlock, "norm1.bias", nullptr},
     {SwinTensor::kRelPosBiasTable, Scope::kBlock, "attn.relative_position_bias_table", nullptr},
     {SwinTensor::kRelPosIndex, Scope::kBlock, "attn.relative_position_index", nullptr},
+    {SwinTensor::kAttnMask, Scope::kBlock, "attn_mask", nullptr},
     {SwinTensor::kQkvWeight, Scope::kBlock, "attn.qkv.weight", nullptr},
     {SwinTensor::kQkvBias, Scope::kBlock, "attn.qkv.bias", nullptr},
     {SwinTensor::kProjWeight, Scope::kBlock, "attn.proj.weight", nullptr},

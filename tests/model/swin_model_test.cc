@@ -305,5 +305,21 @@ TEST(SwinLoadErrors, WrongRelativePositionIndexBuffer) {
       << e;
 }
 
+TEST(SwinLoadErrors, WrongAttentionMaskBuffer) {
+  testing::TinySwinSpec spec;
+  auto tensors = testing::tiny_swin_tensors(spec);
+  // Block 1 of stage 0 is shifted (4 windows of 16 tokens): an all-zero mask is wrong in the last windows.
+  tensors["layers.0.blocks.1.attn_mask"] = Tensor({4, 16, 16});
+  std::string e = load_error(write_tiny("swin_bad_mask", spec, tensors));
+  EXPECT_NE(e.find("layers.0.blocks.1.attn_mask["), std::string::npos) << e;
+  EXPECT_NE(e.find("found 0.0"), std::string::npos) << e;
+  EXPECT_NE(e.find("expected -100.0"), std::string::npos) << e;
+
+  tensors = testing::tiny_swin_tensors(spec);
+  tensors["layers.0.blocks.0.attn_mask"] = Tensor({4, 16, 16});  // block 0 is not shifted
+  e = load_error(write_tiny("swin_unshifted_mask", spec, tensors));
+  EXPECT_NE(e.find("layers.0.blocks.0.attn_mask: found present, expected no attention mask"), std::string::npos) << e;
+}
+
 }  // namespace
 }  // namespace fqvit

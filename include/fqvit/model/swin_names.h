@@ -30,6 +30,7 @@ enum class SwinTensor {
   kNorm1Weight, kNorm1Bias,
   kRelPosBiasTable,  // attn.relative_position_bias_table [(2W-1)^2, heads]
   kRelPosIndex,      // attn.relative_position_index [W^2, W^2] int64 buffer, official .pth files only
+  kAttnMask,         // attn_mask [nW, W^2, W^2] buffer of shifted blocks, official .pth files only
   kQkvWeight,        // [3C, C], rows q; k; v with heads contiguous
   kQkvBias,
   kProjWeight, kProjBias,
