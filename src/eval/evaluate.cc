@@ -1,0 +1,69 @@
+#include "fqvit/eval/evaluate.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include "fqvit/core/progress.h"
+
+namespace fqvit {
+
+bool in_top_k(const float* logits, int64_t classes, int label, int k) {
+  if (label < 0 || label >= classes) return false;
+  const float target = logits[label];
+  int64_t above = 0;
+  for (int64_t c = 0; c < classes; ++c) {
+    if (c != label && logits[c] >= target) ++above;
+  }
+  return above < k;
+}
+
+EvalResult evaluate(const ForwardFn& forward, const std::vector<LabeledImage>& images,
+                    const PreprocessConfig& preprocess, const EvalOptions& options) {
+  using Clock = std::chrono::steady_clock;
+  EvalResult result;
+  BatchLoader loader(images, preprocess, options.batch_size, options.decode_threads);
+  std::vector<Tensor> kept;
+  ProgressBar progress("eval", static_cast<int64_t>(images.size()));
+  const auto start = Clock::now();
+  Batch batch;
+  while (loader.next(&batch)) {
+    for (const std::string& error : batch.errors) {
+      spdlog::warn("skipped: {}", error);
+      result.skipped.push_back(error);
+    }
+    const auto n = static_cast<int64_t>(batch.indices.size());
+    if (n > 0) {
+      const auto model_start = Clock::now();
+      Tensor logits = forward(batch.images);
+      result.model_seconds += std::chrono::duration<double>(Clock::now() - model_start).count();
+      const int64_t classes = logits.dim(1);
+      for (int64_t i = 0; i < n; ++i) {
+        const float* row = logits.data() + i * classes;
+        const int label = batch.labels[static_cast<size_t>(i)];
+        result.top1_correct += in_top_k(row, classes, label, 1) ? 1 : 0;
+        result.top5_correct += in_top_k(row, classes, label, 5) ? 1 : 0;
+        result.predictions.push_back(static_cast<int>(std::max_element(row, row + classes) - row));
+        result.image_paths.push_back(images[batch.indices[static_cast<size_t>(i)]].relative);
+      }
+      result.images += n;
+      if (options.keep_logits) kept.push_back(std::move(logits));
+    }
+    if (options.progress) progress.advance(n + static_cast<int64_t>(batch.errors.size()));
+  }
+  result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (options.keep_logits && !kept.empty()) {
+    const int64_t classes = kept.front().dim(1);
+    result.logits = Tensor({result.images, classes});
+    int64_t offset = 0;
+    for (const Tensor& t : kept) {
+      std::memcpy(result.logits.data() + offset, t.data(), static_cast<size_t>(t.numel()) * sizeof(float));
+      offset += t.numel();
+    }
+  }
+  return result;
+}
+
+}  // namespace fqvit
