@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "fqvit/core/error.h"
 #include "fqvit/model/float_ops.h"
 #include "fqvit/model/patch_embed.h"
 #include "fqvit/model/swin_model.h"
@@ -169,6 +170,13 @@ Tensor SwinModel::run_merge(int stage, const Tensor& x, int64_t batch, QuantHook
 }
 
 Tensor SwinModel::forward(const Tensor& images, QuantHooks* hooks) const {
+  // The stage geometry (windows, masks, merging) is fixed at load for one image size.
+  const Shape expected = {images.rank() > 0 ? images.dim(0) : 1, config_.in_chans, config_.img_size, config_.img_size};
+  if (images.shape() != expected || expected[0] < 1) {
+    fail(config_.architecture, "forward images.shape", shape_to_string(images.shape()),
+         "[B >= 1, " + std::to_string(config_.in_chans) + ", " + std::to_string(config_.img_size) + ", " +
+             std::to_string(config_.img_size) + "]");
+  }
   const int64_t batch = images.dim(0);
 
   const Tensor* input = &images;

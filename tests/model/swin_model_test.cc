@@ -321,5 +321,17 @@ TEST(SwinLoadErrors, WrongAttentionMaskBuffer) {
   EXPECT_NE(e.find("layers.0.blocks.0.attn_mask: found present, expected no attention mask"), std::string::npos) << e;
 }
 
+TEST(SwinModel, RejectsImagesOfAnotherSize) {
+  testing::TinySwinSpec spec;
+  const auto model = load_model(write_tiny("swin_image_size", spec, testing::tiny_swin_tensors(spec)));
+  try {
+    model->forward(Tensor({1, 3, 64, 64}));
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("images.shape: found [1, 3, 64, 64], expected [B >= 1, 3, 32, 32]"),
+              std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace fqvit
