@@ -257,7 +257,7 @@ std::unique_ptr<Observer> make_observer(const std::string& name, BitType bit_typ
   }
   if (!factory) {
     std::string known;
-    for (const std::string& k : observer_names()) known += (known.empty() ? "" : ", ") + k;
+    for (const std::string& k : observer_names()) known += (known.empty() ? k : ", " + k);
     fail("observer", "name", name, "one of " + known);
   }
   return factory(bit_type);

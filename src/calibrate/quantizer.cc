@@ -116,7 +116,10 @@ std::string PtfQuantizer::summary() const {
   for (uint8_t a : p_.alpha) ++counts[a];
   std::string s = p_.bit_type.name() + fmt(" PTF s1=%.6g zp=%.0f alpha 0/1/2/3:", static_cast<double>(p_.scale1),
                                            p_.zero_point);
-  for (int c : counts) s += " " + std::to_string(c);
+  for (int c : counts) {
+    s += ' ';
+    s += std::to_string(c);
+  }
   return s;
 }
 
@@ -156,7 +159,7 @@ std::unique_ptr<ActivationQuantizer> read_quantizer(const QuantizerRecord& recor
   }
   if (!reader) {
     std::string known;
-    for (const std::string& k : quantizer_kinds()) known += (known.empty() ? "" : ", ") + k;
+    for (const std::string& k : quantizer_kinds()) known += (known.empty() ? k : ", " + k);
     fail(origin, "kind", record.kind, "one of " + known);
   }
   if (!valid_bits(record.bit_type.bits)) fail(origin, "bits", std::to_string(record.bit_type.bits), "2..8");
