@@ -27,8 +27,10 @@ TEST(VitLoadErrors, TinyCheckpointLoadsAndRuns) {
   Tensor images({3, 3, 32, 32}, 0.25f);
   const Tensor logits = model->forward(images);
   EXPECT_EQ(logits.shape(), (Shape{3, 5}));
-  // The same image gives the same logits in every batch position.
-  for (int c = 0; c < 5; ++c) EXPECT_FLOAT_EQ(logits[c], logits[2 * 5 + c]);
+  // The same image gives the same logits in every batch position, up to GEMM blocking (row tails may take another
+  // kernel, as in any BLAS).
+  constexpr float kBatchPositionTolerance = 1e-5f;
+  for (int c = 0; c < 5; ++c) EXPECT_NEAR(logits[c], logits[2 * 5 + c], kBatchPositionTolerance);
 }
 
 TEST(VitLoadErrors, MissingTensor) {
