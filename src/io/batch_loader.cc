@@ -3,6 +3,7 @@
 
 #include "fqvit/core/error.h"
 #include "fqvit/io/dataset.h"
+#include "fqvit/io/image.h"
 #include "fqvit/io/preprocess.h"
 
 namespace fqvit {
@@ -35,9 +36,9 @@ Batch BatchLoader::load_batch(size_t index) const {
   Tensor all({static_cast<int64_t>(end - begin), 3, side, side});
   for (size_t i = begin; i < end; ++i) {
     try {
-      const Tensor image = load_preprocessed(images_[i].path, config_);
-      std::memcpy(all.data() + static_cast<int64_t>(batch.indices.size()) * plane, image.data(),
-                  static_cast<size_t>(plane) * sizeof(float));
+      // Decoded images are packed in order; a corrupt one leaves no gap.
+      preprocess_image(decode_image_file(images_[i].path), config_,
+                       all.data() + static_cast<int64_t>(batch.indices.size()) * plane);
       batch.indices.push_back(i);
       batch.labels.push_back(images_[i].label);
     } catch (const Error& e) {
