@@ -1,0 +1,49 @@
+// The quantized model file (docs/format.md): a safetensors container with int8 weight codes and per-channel scales,
+// every activation quantizer's parameters, the float tensors the graph still needs, and in __metadata__ the format
+// name and version, the float model's config.json, the quantization settings and the calibration record.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "fqvit/calibrate/fake_quant_model.h"
+#include "fqvit/calibrate/quant_state.h"
+
+namespace fqvit {
+
+constexpr const char* kQuantFormatName = "fqvit-quantized";
+constexpr int kQuantFormatVersion = 1;
+
+// How the calibration ran, recorded in the file.
+struct CalibrationInfo {
+  std::string calib_dir;
+  std::string class_list;
+  std::string calib_list;        // the file that fixed the order, if any
+  std::string order;             // "shuffle" (std::mt19937_64 with seed) or "list"
+  uint64_t seed = 0;
+  int64_t images_requested = 0;
+  int64_t images_used = 0;
+  int64_t batch_size = 0;
+  double seconds = 0;
+  std::string to_json() const;
+};
+
+// Writes `state` for the checkpoint in `checkpoint_dir` (config.json + model.safetensors) to `path`, atomically.
+void save_quantized_model(const std::string& path, const std::string& checkpoint_dir, const QuantState& state,
+                          const CalibrationInfo& calibration);
+
+struct QuantizedModel {
+  std::unique_ptr<VisionModel> model;  // the float graph with dequantized (= fake-quantized) weights
+  QuantState state;
+  CalibrationInfo calibration;
+};
+
+// Reads a quantized model file. Throws Error naming the file and the field for another format or version, a missing
+// quantizer, or tensors that disagree with the metadata (shape, dtype, codes out of range).
+QuantizedModel read_quantized_model(const std::string& path);
+
+// The fake-quant executor of a quantized model file (what `fqvit-eval --engine fake` runs).
+std::unique_ptr<FakeQuantModel> load_fake_quant_model(const std::string& path);
+
+}  // namespace fqvit

@@ -1,0 +1,229 @@
+#include "fqvit/calibrate/model_file.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "fqvit/core/error.h"
+#include "fqvit/io/safetensors.h"
+
+namespace fqvit {
+namespace {
+
+const std::string kQuantPrefix = "quant.";
+const std::string kScaleSuffix = ".weight_scale";
+
+nlohmann::json parse_json(const std::string& text, const std::string& path, const std::string& field) {
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    fail(path, field, e.what(), "JSON text");
+  }
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) fail(path, "cannot open");
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// A scratch checkpoint directory, removed on scope exit.
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    static std::atomic<int> counter{0};
+    path = std::filesystem::temp_directory_path() /
+           ("fqvit-quant-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+}  // namespace
+
+std::string CalibrationInfo::to_json() const {
+  return nlohmann::json{{"calib_dir", calib_dir},
+                        {"class_list", class_list},
+                        {"calib_list", calib_list},
+                        {"order", order},
+                        {"seed", seed},
+                        {"images_requested", images_requested},
+                        {"images_used", images_used},
+                        {"batch_size", batch_size},
+                        {"seconds", seconds}}
+      .dump();
+}
+
+void save_quantized_model(const std::string& path, const std::string& checkpoint_dir, const QuantState& state,
+                          const CalibrationInfo& calibration) {
+  const SafetensorsFile ckpt = SafetensorsFile::open(checkpoint_dir + "/model.safetensors");
+  SafetensorsWriter w;
+  nlohmann::json weights = nlohmann::json::object(), activations = nlohmann::json::object();
+  std::set<std::string> quantized;
+  for (const auto& [name, q] : state.weights) {
+    const std::string wname = name + ".weight";
+    const Tensor wt = ckpt.load_float(wname);
+    const int64_t out = wt.dim(0), k = wt.numel() / out;
+    if (static_cast<int64_t>(q.scales.size()) != out) {
+      fail(checkpoint_dir, wname, std::to_string(out) + " output channels",
+           std::to_string(q.scales.size()) + " (the quantizer's scales)");
+    }
+    std::vector<int8_t> codes(static_cast<size_t>(wt.numel()));
+    quantize_weight(wt.data(), out, k, q.scales.data(), q.bit_type, codes.data());
+    w.add_values(wname, DType::kI8, wt.shape(), codes);
+    w.add_values(name + kScaleSuffix, DType::kF32, {out}, q.scales);
+    weights[name] = {{"bits", q.bit_type.bits}, {"shape", wt.shape()}};
+    quantized.insert(wname);
+  }
+  for (const TensorInfo& t : ckpt.tensors()) {
+    if (quantized.count(t.name)) continue;
+    if (t.dtype == DType::kF32 || t.dtype == DType::kF16 || t.dtype == DType::kBF16 || t.dtype == DType::kF64) {
+      w.add(t.name, ckpt.load_float(t.name));
+    } else {
+      w.add_raw(t.name, t.dtype, t.shape, ckpt.bytes(t.name));
+    }
+  }
+  for (const auto& [name, q] : state.activations) {
+    const QuantizerRecord r = q->record();
+    nlohmann::json fields = nlohmann::json::array();
+    for (const auto& [field, values] : r.floats) {
+      w.add_values(kQuantPrefix + name + "." + field, DType::kF32, {static_cast<int64_t>(values.size())}, values);
+      fields.push_back(field);
+    }
+    for (const auto& [field, values] : r.ints) {
+      w.add_values(kQuantPrefix + name + "." + field, DType::kI32, {static_cast<int64_t>(values.size())}, values);
+      fields.push_back(field);
+    }
+    activations[name] = {{"kind", r.kind}, {"bits", r.bit_type.bits}, {"signed", r.bit_type.is_signed},
+                         {"fields", fields}};
+  }
+  const ModelConfig config = load_model_config(checkpoint_dir);
+  w.set_metadata("format", kQuantFormatName);
+  w.set_metadata("format_version", std::to_string(kQuantFormatVersion));
+  w.set_metadata("model_config", config.source.empty() ? read_text(checkpoint_dir + "/config.json") : config.source);
+  w.set_metadata("quantization", nlohmann::json{{"settings", nlohmann::json::parse(state.settings.to_json())},
+                                                {"int_layer_norm", state.int_layer_norm}}
+                                     .dump());
+  w.set_metadata("calibration", calibration.to_json());
+  w.set_metadata("quantizers", nlohmann::json{{"weights", weights}, {"activations", activations}}.dump());
+  w.write(path);
+}
+
+QuantizedModel read_quantized_model(const std::string& path) {
+  const SafetensorsFile file = SafetensorsFile::open(path);
+  const auto& meta = file.metadata();
+  auto need = [&](const std::string& key) -> const std::string& {
+    const auto it = meta.find(key);
+    if (it == meta.end()) fail(path, "__metadata__." + key, "missing", "present in a " + std::string(kQuantFormatName) + " file");
+    return it->second;
+  };
+  if (need("format") != kQuantFormatName) fail(path, "__metadata__.format", need("format"), kQuantFormatName);
+  if (need("format_version") != std::to_string(kQuantFormatVersion)) {
+    fail(path, "__metadata__.format_version", need("format_version"), std::to_string(kQuantFormatVersion));
+  }
+  QuantizedModel out;
+  const nlohmann::json quant = parse_json(need("quantization"), path, "__metadata__.quantization");
+  out.state.settings = parse_quant_settings(quant.at("settings").dump(), path + " (__metadata__.quantization)");
+  out.state.int_layer_norm = quant.value("int_layer_norm", out.state.settings.ptf);
+  const nlohmann::json cal = parse_json(need("calibration"), path, "__metadata__.calibration");
+  out.calibration.calib_dir = cal.value("calib_dir", "");
+  out.calibration.class_list = cal.value("class_list", "");
+  out.calibration.calib_list = cal.value("calib_list", "");
+  out.calibration.order = cal.value("order", "");
+  out.calibration.seed = cal.value("seed", uint64_t{0});
+  out.calibration.images_requested = cal.value("images_requested", int64_t{0});
+  out.calibration.images_used = cal.value("images_used", int64_t{0});
+  out.calibration.batch_size = cal.value("batch_size", int64_t{0});
+  out.calibration.seconds = cal.value("seconds", 0.0);
+  const nlohmann::json qz = parse_json(need("quantizers"), path, "__metadata__.quantizers");
+
+  // Weights: I8 codes with the recorded shape and per-channel F32 scales; dequantized for the float graph.
+  SafetensorsWriter ckpt;
+  std::set<std::string> used;
+  for (const auto& [name, e] : qz.at("weights").items()) {
+    const std::string wname = name + ".weight", sname = name + kScaleSuffix;
+    if (!file.contains(wname)) fail(path, wname, "missing", "int8 codes of a quantized weight");
+    if (!file.contains(sname)) fail(path, sname, "missing", "per-channel scales of " + wname);
+    const TensorInfo& wi = file.info(wname);
+    const Shape shape = e.at("shape").get<Shape>();
+    if (wi.dtype != DType::kI8) fail(path, wname + ".dtype", dtype_name(wi.dtype), "I8");
+    if (wi.shape != shape) fail(path, wname + ".shape", shape_to_string(wi.shape), shape_to_string(shape) + " (metadata)");
+    const BitType bt{e.at("bits").get<int>(), true};
+    if (!valid_bits(bt.bits)) fail(path, name + ".bits", std::to_string(bt.bits), "2..8");
+    const Tensor scales = file.load_float(sname);
+    if (scales.numel() != shape[0]) fail(path, sname + ".shape", shape_to_string(scales.shape()), "[" + std::to_string(shape[0]) + "]");
+    const auto codes = file.bytes(wname);
+    Tensor deq(shape);
+    const int64_t k = deq.numel() / shape[0];
+    for (int64_t i = 0; i < deq.numel(); ++i) {
+      const auto q = static_cast<int8_t>(codes[static_cast<size_t>(i)]);
+      if (q < bt.lo() || q > bt.hi()) fail(path, wname, "code " + std::to_string(q), "within " + bt.name());
+      deq[i] = static_cast<float>(q) * scales[i / k];
+    }
+    ckpt.add(wname, deq);
+    out.state.weights[name] = {bt, std::vector<float>(scales.data(), scales.data() + scales.numel())};
+    used.insert(wname);
+    used.insert(sname);
+  }
+  // Activation quantizers from their fields.
+  for (const auto& [name, e] : qz.at("activations").items()) {
+    QuantizerRecord r;
+    r.kind = e.at("kind").get<std::string>();
+    r.bit_type = {e.at("bits").get<int>(), e.value("signed", false)};
+    for (const auto& f : e.at("fields")) {
+      const std::string tname = kQuantPrefix + name + "." + f.get<std::string>();
+      if (!file.contains(tname)) fail(path, tname, "missing", "a field of quantizer " + name);
+      const TensorInfo& ti = file.info(tname);
+      if (ti.dtype == DType::kF32) {
+        const Tensor t = file.load_float(tname);
+        r.floats[f.get<std::string>()].assign(t.data(), t.data() + t.numel());
+      } else if (ti.dtype == DType::kI32) {
+        const auto b = file.bytes(tname);
+        std::vector<int32_t> v(b.size() / sizeof(int32_t));
+        std::memcpy(v.data(), b.data(), v.size() * sizeof(int32_t));
+        r.ints[f.get<std::string>()] = std::move(v);
+      } else {
+        fail(path, tname + ".dtype", dtype_name(ti.dtype), "F32 or I32");
+      }
+      used.insert(tname);
+    }
+    out.state.activations[name] = read_quantizer(r, path + " (quantizer " + name + ")");
+  }
+  // Everything else is a float tensor of the graph; quantizer tensors no metadata entry names are an error.
+  for (const TensorInfo& t : file.tensors()) {
+    if (used.count(t.name)) continue;
+    if (t.name.rfind(kQuantPrefix, 0) == 0) fail(path, t.name, "a quantizer tensor", "listed in __metadata__.quantizers");
+    if (t.dtype == DType::kF32) {
+      ckpt.add(t.name, file.load_float(t.name));
+    } else {
+      ckpt.add_raw(t.name, t.dtype, t.shape, file.bytes(t.name));
+    }
+  }
+  // The float graph loads from a checkpoint directory: write one to a scratch directory and load it.
+  TempDir dir;
+  {
+    std::ofstream cfg(dir.path / "config.json");
+    cfg << need("model_config");
+    if (!cfg) fail(dir.path.string(), "cannot write config.json");
+  }
+  ckpt.write((dir.path / "model.safetensors").string());
+  out.model = load_model(dir.path.string());
+  out.state.check_complete(*out.model, path);
+  return out;
+}
+
+std::unique_ptr<FakeQuantModel> load_fake_quant_model(const std::string& path) {
+  QuantizedModel q = read_quantized_model(path);
+  return std::make_unique<FakeQuantModel>(std::move(q.model), std::move(q.state), path);
+}
+
+}  // namespace fqvit

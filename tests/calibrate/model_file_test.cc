@@ -1,0 +1,125 @@
+// The quantized model file: round trip (same quantizers, bit-identical fake-quant logits) and refusal of files that
+// are of another version, miss a quantizer, or whose tensors disagree with the metadata.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <functional>
+
+#include <nlohmann/json.hpp>
+
+#include "fqvit/calibrate/model_file.h"
+#include "fqvit/core/error.h"
+#include "fqvit/io/safetensors.h"
+#include "test_paths.h"
+
+namespace fqvit {
+namespace {
+
+constexpr int64_t kImages = 2;  // images of the golden input run through both models
+
+std::string saved_file(const std::string& shared) {
+  static std::string path;
+  if (!path.empty()) return path;
+  path = testing::scratch_dir("model_file") + "/vit_tiny_ptf_lis.safetensors";
+  const QuantState state = load_reference_qparams(shared + "/reference/golden_vit_tiny_qparams.json");
+  CalibrationInfo info;
+  info.calib_dir = "reference";
+  info.order = "list";
+  info.images_requested = info.images_used = 1000;
+  info.batch_size = 100;
+  save_quantized_model(path, shared + "/models/vit_tiny_patch16_224", state, info);
+  return path;
+}
+
+// Copies `src` to `dst` through `edit` (tensors by name with raw bytes, and the metadata).
+struct RawTensor {
+  DType dtype;
+  Shape shape;
+  std::vector<std::byte> bytes;
+};
+void rewrite(const std::string& src, const std::string& dst,
+             const std::function<void(std::map<std::string, RawTensor>&, std::map<std::string, std::string>&)>& edit) {
+  const auto f = SafetensorsFile::open(src);
+  std::map<std::string, RawTensor> tensors;
+  for (const TensorInfo& t : f.tensors()) {
+    const auto b = f.bytes(t.name);
+    tensors[t.name] = {t.dtype, t.shape, std::vector<std::byte>(b.begin(), b.end())};
+  }
+  auto meta = f.metadata();
+  edit(tensors, meta);
+  SafetensorsWriter w;
+  for (const auto& [name, t] : tensors) w.add_raw(name, t.dtype, t.shape, t.bytes);
+  for (const auto& [k, v] : meta) w.set_metadata(k, v);
+  w.write(dst);
+}
+
+void expect_error(const std::string& path, const std::string& needle) {
+  try {
+    read_quantized_model(path);
+    ADD_FAILURE() << "no error for " << needle;
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+TEST(ModelFile, RoundTripGivesIdenticalFakeQuantLogits) {
+  FQVIT_REQUIRE_SHARED(shared);
+  const std::string path = saved_file(shared);
+  const auto golden = SafetensorsFile::open(shared + "/reference/golden_vit_tiny.safetensors");
+  Tensor input = golden.load_float("input");
+  Tensor x({kImages, input.dim(1), input.dim(2), input.dim(3)});
+  std::memcpy(x.data(), input.data(), static_cast<size_t>(x.numel()) * sizeof(float));
+
+  FakeQuantModel direct(load_model(shared + "/models/vit_tiny_patch16_224"),
+                        load_reference_qparams(shared + "/reference/golden_vit_tiny_qparams.json"));
+  const auto loaded = load_fake_quant_model(path);
+  EXPECT_EQ(loaded->config().embed_dim, 192);
+  const Tensor a = direct.forward(x), b = loaded->forward(x);
+  ASSERT_EQ(a.shape(), b.shape());
+  for (int64_t i = 0; i < a.numel(); ++i) ASSERT_EQ(a[i], b[i]) << i;
+  EXPECT_EQ(loaded->state().activations.size(), direct.state().activations.size());
+  const auto f = SafetensorsFile::open(path);
+  EXPECT_EQ(f.info("blocks.0.attn.qkv.weight").dtype, DType::kI8);
+  EXPECT_EQ(f.metadata().at("format"), kQuantFormatName);
+}
+
+TEST(ModelFile, RefusesOtherVersion) {
+  FQVIT_REQUIRE_SHARED(shared);
+  const std::string bad = testing::scratch_dir("model_file_bad_version") + "/m.safetensors";
+  rewrite(saved_file(shared), bad,
+          [](auto&, auto& meta) { meta["format_version"] = std::to_string(kQuantFormatVersion + 1); });
+  expect_error(bad, "format_version: found 2, expected 1");
+}
+
+TEST(ModelFile, RefusesMissingQuantizer) {
+  FQVIT_REQUIRE_SHARED(shared);
+  const std::string bad = testing::scratch_dir("model_file_missing") + "/m.safetensors";
+  rewrite(saved_file(shared), bad, [](auto& tensors, auto& meta) {
+    auto q = nlohmann::json::parse(meta.at("quantizers"));
+    q["activations"].erase("blocks.3.attn.qact2");
+    meta["quantizers"] = q.dump();
+    tensors.erase("quant.blocks.3.attn.qact2.scale");
+    tensors.erase("quant.blocks.3.attn.qact2.zero_point");
+  });
+  expect_error(bad, "blocks.3.attn.qact2: found no activation quantizer");
+}
+
+TEST(ModelFile, RefusesListedQuantizerWithoutTensors) {
+  FQVIT_REQUIRE_SHARED(shared);
+  const std::string bad = testing::scratch_dir("model_file_no_tensor") + "/m.safetensors";
+  rewrite(saved_file(shared), bad, [](auto& tensors, auto&) { tensors.erase("quant.blocks.3.qact4.alpha"); });
+  expect_error(bad, "quant.blocks.3.qact4.alpha: found missing");
+}
+
+TEST(ModelFile, RefusesWeightShapeDisagreeingWithMetadata) {
+  FQVIT_REQUIRE_SHARED(shared);
+  const std::string bad = testing::scratch_dir("model_file_shape") + "/m.safetensors";
+  rewrite(saved_file(shared), bad, [](auto& tensors, auto&) {
+    RawTensor& t = tensors.at("head.weight");
+    t.shape = {t.shape[0] / 2, t.shape[1] * 2};
+  });
+  expect_error(bad, "head.weight.shape");
+}
+
+}  // namespace
+}  // namespace fqvit
