@@ -36,15 +36,9 @@ Tensor SwinModel::window_attention(int stage, int block, const Tensor& h, int64_
   const int64_t windows = batch * nw;
   const int64_t rows = windows * tokens;  // == batch * res * res
 
-  // Cyclic shift by -shift, then partition into windows.
+  // Cyclic shift by -shift and partition into windows, in one pass.
   Tensor win_x({windows, tokens, c});
-  if (shift > 0) {
-    Tensor rolled({batch, res * res, c});
-    roll_hw(h.data(), batch, res, res, c, -shift, rolled.data());
-    window_partition(rolled.data(), batch, res, res, c, win, win_x.data());
-  } else {
-    window_partition(h.data(), batch, res, res, c, win, win_x.data());
-  }
+  window_partition(h.data(), batch, res, res, c, win, shift, win_x.data());
 
   Tensor qkv({windows, tokens, 3 * c});
   linear(win_x.data(), rows, c, c, b.qkv_weight, &b.qkv_bias, qkv.data());
@@ -109,15 +103,9 @@ Tensor SwinModel::window_attention(int stage, int block, const Tensor& h, int64_
   linear(win_x.data(), rows, c, c, b.proj_weight, &b.proj_bias, proj.data());
   act(hooks, n.attn_qact4, proj.data(), rows, c);
 
-  // Merge windows, then undo the cyclic shift.
+  // Merge windows and undo the cyclic shift, in one pass.
   Tensor branch({batch, res * res, c});
-  if (shift > 0) {
-    Tensor merged({batch, res * res, c});
-    window_reverse(proj.data(), batch, res, res, c, win, merged.data());
-    roll_hw(merged.data(), batch, res, res, c, shift, branch.data());
-  } else {
-    window_reverse(proj.data(), batch, res, res, c, win, branch.data());
-  }
+  window_reverse(proj.data(), batch, res, res, c, win, shift, branch.data());
   return branch;
 }
 

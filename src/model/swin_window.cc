@@ -37,35 +37,39 @@ void roll_hw(const float* x, int64_t batch, int64_t height, int64_t width, int64
 }
 
 void window_partition(const float* x, int64_t batch, int64_t height, int64_t width, int64_t channels, int64_t window,
-                      float* windows) {
+                      int64_t shift, float* windows) {
   assert(height % window == 0 && width % window == 0);
   const int64_t nwx = width / window;
+  const int64_t sh = ((shift % height) + height) % height;
+  const int64_t sw = ((shift % width) + width) % width;
 #pragma omp parallel for schedule(static) collapse(2)
   for (int64_t b = 0; b < batch; ++b) {
-    for (int64_t h = 0; h < height; ++h) {
-      const int64_t wy = h / window, ty = h % window;
+    for (int64_t h = 0; h < height; ++h) {  // h, w: coordinates on the shifted grid
+      const int64_t wy = h / window, ty = h % window, src_h = (h + sh) % height;
       for (int64_t w = 0; w < width; ++w) {
-        const int64_t wx = w / window, tx = w % window;
+        const int64_t wx = w / window, tx = w % window, src_w = (w + sw) % width;
         const int64_t win = (b * (height / window) + wy) * nwx + wx;
         copy_row(windows + (win * window * window + ty * window + tx) * channels,
-                 x + ((b * height + h) * width + w) * channels, channels);
+                 x + ((b * height + src_h) * width + src_w) * channels, channels);
       }
     }
   }
 }
 
 void window_reverse(const float* windows, int64_t batch, int64_t height, int64_t width, int64_t channels,
-                    int64_t window, float* x) {
+                    int64_t window, int64_t shift, float* x) {
   assert(height % window == 0 && width % window == 0);
   const int64_t nwx = width / window;
+  const int64_t sh = ((shift % height) + height) % height;
+  const int64_t sw = ((shift % width) + width) % width;
 #pragma omp parallel for schedule(static) collapse(2)
   for (int64_t b = 0; b < batch; ++b) {
     for (int64_t h = 0; h < height; ++h) {
-      const int64_t wy = h / window, ty = h % window;
+      const int64_t wy = h / window, ty = h % window, dst_h = (h + sh) % height;
       for (int64_t w = 0; w < width; ++w) {
-        const int64_t wx = w / window, tx = w % window;
+        const int64_t wx = w / window, tx = w % window, dst_w = (w + sw) % width;
         const int64_t win = (b * (height / window) + wy) * nwx + wx;
-        copy_row(x + ((b * height + h) * width + w) * channels,
+        copy_row(x + ((b * height + dst_h) * width + dst_w) * channels,
                  windows + (win * window * window + ty * window + tx) * channels, channels);
       }
     }

@@ -33,7 +33,7 @@ TEST(SwinWindow, PartitionIndexingAndRoundTrip) {
   constexpr int64_t kBatch = 2, kH = 4, kW = 6, kC = 3, kWin = 2;
   const std::vector<float> x = iota_values(kBatch * kH * kW * kC);
   std::vector<float> windows(x.size()), back(x.size());
-  window_partition(x.data(), kBatch, kH, kW, kC, kWin, windows.data());
+  window_partition(x.data(), kBatch, kH, kW, kC, kWin, 0, windows.data());
   const int64_t nwx = kW / kWin, nw = (kH / kWin) * nwx;
   for (int64_t b = 0; b < kBatch; ++b) {
     for (int64_t h = 0; h < kH; ++h) {
@@ -47,7 +47,23 @@ TEST(SwinWindow, PartitionIndexingAndRoundTrip) {
       }
     }
   }
-  window_reverse(windows.data(), kBatch, kH, kW, kC, kWin, back.data());
+  window_reverse(windows.data(), kBatch, kH, kW, kC, kWin, 0, back.data());
+  EXPECT_EQ(back, x);
+}
+
+TEST(SwinWindow, ShiftedPartitionIsRollThenPartition) {
+  constexpr int64_t kBatch = 2, kRes = 6, kC = 3, kWin = 3, kShift = 1;
+  const std::vector<float> x = iota_values(kBatch * kRes * kRes * kC);
+  std::vector<float> rolled(x.size()), expected(x.size()), fused(x.size()), back(x.size()), unrolled(x.size());
+  roll_hw(x.data(), kBatch, kRes, kRes, kC, -kShift, rolled.data());
+  window_partition(rolled.data(), kBatch, kRes, kRes, kC, kWin, 0, expected.data());
+  window_partition(x.data(), kBatch, kRes, kRes, kC, kWin, kShift, fused.data());
+  EXPECT_EQ(fused, expected);
+  // Reverse with the shift = reverse, then roll back by +shift: the input again.
+  window_reverse(fused.data(), kBatch, kRes, kRes, kC, kWin, kShift, back.data());
+  EXPECT_EQ(back, x);
+  window_reverse(expected.data(), kBatch, kRes, kRes, kC, kWin, 0, unrolled.data());
+  roll_hw(unrolled.data(), kBatch, kRes, kRes, kC, kShift, back.data());
   EXPECT_EQ(back, x);
 }
 

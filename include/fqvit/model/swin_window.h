@@ -10,17 +10,20 @@
 namespace fqvit {
 
 // torch.roll(x, shifts=(shift, shift), dims=(1, 2)): y[b, (h + shift) mod H, (w + shift) mod W] = x[b, h, w].
-// `shift` may be negative. y must not alias x.
+// `shift` may be negative. y must not alias x. The graph fuses the roll into window_partition / window_reverse;
+// this is their reference.
 void roll_hw(const float* x, int64_t batch, int64_t height, int64_t width, int64_t channels, int64_t shift, float* y);
 
-// window_partition: windows[(b*nW + wy*(W/win) + wx)*win*win + ty*win + tx, c] = x[b, wy*win + ty, wx*win + tx, c],
-// nW = (H/win) * (W/win). H and W must be multiples of win.
+// window_partition after the cyclic shift torch.roll(x, shifts=(-shift, -shift), dims=(1, 2)), in one pass:
+// windows[(b*nW + wy*(W/win) + wx)*win*win + ty*win + tx, c] = x[b, (wy*win + ty + shift) mod H,
+// (wx*win + tx + shift) mod W, c], nW = (H/win) * (W/win). H and W must be multiples of win; shift may be 0.
 void window_partition(const float* x, int64_t batch, int64_t height, int64_t width, int64_t channels, int64_t window,
-                      float* windows);
+                      int64_t shift, float* windows);
 
-// window_reverse: the inverse of window_partition.
+// window_reverse, then the reverse cyclic shift torch.roll(.., shifts=(shift, shift)): the inverse of
+// window_partition with the same shift.
 void window_reverse(const float* windows, int64_t batch, int64_t height, int64_t width, int64_t channels,
-                    int64_t window, float* x);
+                    int64_t window, int64_t shift, float* x);
 
 // WindowAttention.relative_position_index for a win x win window, row-major [win^2, win^2]: for tokens
 // i = (yi, xi) and j = (yj, xj), index = (yi - yj + win - 1) * (2 win - 1) + (xi - xj + win - 1), a row of
