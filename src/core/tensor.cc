@@ -49,6 +49,14 @@ Tensor::Tensor(Shape shape, float fill)
   for (int64_t i = 0; i < numel_; ++i) data_.get()[i] = fill;
 }
 
+Tensor Tensor::uninitialized(Shape shape) {
+  Tensor t;
+  t.numel_ = shape_numel(shape);
+  t.shape_ = std::move(shape);
+  t.data_.reset(allocate_floats(t.numel_));
+  return t;
+}
+
 Tensor::Tensor(const Tensor& other)
     : shape_(other.shape_), numel_(other.numel_), data_(allocate_floats(other.numel_)) {
   if (numel_ > 0) std::memcpy(data_.get(), other.data_.get(), static_cast<size_t>(numel_) * sizeof(float));

@@ -14,7 +14,7 @@ Tensor patch_embed(const Tensor& images, const Tensor& weight, const Tensor& bia
   const int64_t rows = batch * gh * gw;
 
   // cols[row, c*P*P + ky*P + kx]: the layout of weight [D, C, P, P] flattened.
-  Tensor cols({rows, patch_len});
+  auto cols = Tensor::uninitialized({rows, patch_len});
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t bi = r / (gh * gw), py = (r / gw) % gh, px = r % gw;
@@ -28,7 +28,7 @@ Tensor patch_embed(const Tensor& images, const Tensor& weight, const Tensor& bia
   }
   Tensor flat_weight = weight;
   flat_weight.reshape({d, patch_len});
-  Tensor out({batch, gh * gw, d});
+  auto out = Tensor::uninitialized({batch, gh * gw, d});
   linear(cols.data(), rows, patch_len, patch_len, flat_weight, &bias, out.data());
   return out;
 }

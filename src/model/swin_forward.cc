@@ -37,15 +37,15 @@ Tensor SwinModel::window_attention(int stage, int block, const Tensor& h, int64_
   const int64_t rows = windows * tokens;  // == batch * res * res
 
   // Cyclic shift by -shift and partition into windows, in one pass.
-  Tensor win_x({windows, tokens, c});
+  auto win_x = Tensor::uninitialized({windows, tokens, c});
   window_partition(h.data(), batch, res, res, c, win, shift, win_x.data());
 
-  Tensor qkv({windows, tokens, 3 * c});
+  auto qkv = Tensor::uninitialized({windows, tokens, 3 * c});
   linear(win_x.data(), rows, c, c, b.qkv_weight, &b.qkv_bias, qkv.data());
   act(hooks, n.attn_qact1, qkv.data(), rows, 3 * c);
 
   // scores[w, h] = (q k^T) * dh^-0.5 over each window and head.
-  Tensor scores({windows, heads, tokens, tokens});
+  auto scores = Tensor::uninitialized({windows, heads, tokens, tokens});
   const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
   const int64_t ld = 3 * c;
   const int64_t square = tokens * tokens;
@@ -61,7 +61,7 @@ Tensor SwinModel::window_attention(int stage, int block, const Tensor& h, int64_
   // + relative position bias, gathered from the (possibly quantized) table: bias[h, i, j] = table[index[i, j], h].
   Tensor table = b.rel_pos_bias_table;
   act(hooks, n.attn_qact_table, table.data(), table.dim(0), heads);
-  Tensor bias({heads, tokens, tokens});
+  auto bias = Tensor::uninitialized({heads, tokens, tokens});
   for (int64_t hi = 0; hi < heads; ++hi) {
     for (int64_t ij = 0; ij < square; ++ij) {
       bias[hi * square + ij] = table[g.rel_index[static_cast<size_t>(ij)] * heads + hi];
@@ -99,12 +99,12 @@ Tensor SwinModel::window_attention(int stage, int block, const Tensor& h, int64_
   }
   act(hooks, n.attn_qact3, win_x.data(), rows, c);
 
-  Tensor proj({windows, tokens, c});
+  auto proj = Tensor::uninitialized({windows, tokens, c});
   linear(win_x.data(), rows, c, c, b.proj_weight, &b.proj_bias, proj.data());
   act(hooks, n.attn_qact4, proj.data(), rows, c);
 
   // Merge windows and undo the cyclic shift, in one pass.
-  Tensor branch({batch, res * res, c});
+  auto branch = Tensor::uninitialized({batch, res * res, c});
   window_reverse(proj.data(), batch, res, res, c, win, shift, branch.data());
   return branch;
 }
@@ -118,7 +118,7 @@ void SwinModel::run_block(int stage, int block, Tensor& x, int64_t batch, QuantH
   const int64_t rows = batch * g.resolution * g.resolution;
   const float eps = config_.norm_eps;
 
-  Tensor h({batch, g.resolution * g.resolution, c});
+  auto h = Tensor::uninitialized({batch, g.resolution * g.resolution, c});
   norm_through(hooks, last_quantizer, n.qact1, x.data(), rows, c, b.norm1_weight, b.norm1_bias, eps, h.data());
   act(hooks, n.qact1, h.data(), rows, c);
   const Tensor branch = window_attention(stage, block, h, batch, hooks);
@@ -127,7 +127,7 @@ void SwinModel::run_block(int stage, int block, Tensor& x, int64_t batch, QuantH
 
   norm_through(hooks, n.qact2, n.qact3, x.data(), rows, c, b.norm2_weight, b.norm2_bias, eps, h.data());
   act(hooks, n.qact3, h.data(), rows, c);
-  Tensor mid({rows, g.hidden});
+  auto mid = Tensor::uninitialized({rows, g.hidden});
   linear(h.data(), rows, c, c, b.fc1_weight, &b.fc1_bias, mid.data());
   gelu_erf(mid.data(), mid.numel());
   act(hooks, n.mlp_qact1, mid.data(), rows, g.hidden);
@@ -145,13 +145,13 @@ Tensor SwinModel::run_merge(int stage, const Tensor& x, int64_t batch, QuantHook
   const int64_t rows = batch * (res / 2) * (res / 2);
   const std::string& last = block_names_[static_cast<size_t>(stage)].back().qact4;
 
-  Tensor cat({batch, (res / 2) * (res / 2), 4 * c});
+  auto cat = Tensor::uninitialized({batch, (res / 2) * (res / 2), 4 * c});
   patch_merge_gather(x.data(), batch, res, res, c, cat.data());
   norm_through(hooks, last, n.qact1, cat.data(), rows, 4 * c, sw.merge_norm_weight, sw.merge_norm_bias,
                config_.norm_eps, cat.data());
   act(hooks, n.qact1, cat.data(), rows, 4 * c);
   const int64_t next = sw.merge_reduction.dim(0);
-  Tensor out({batch, (res / 2) * (res / 2), next});
+  auto out = Tensor::uninitialized({batch, (res / 2) * (res / 2), next});
   linear(cat.data(), rows, 4 * c, 4 * c, sw.merge_reduction, nullptr, out.data());
   act(hooks, n.qact2, out.data(), rows, next);
   return out;
@@ -216,7 +216,7 @@ Tensor SwinModel::forward(const Tensor& images, QuantHooks* hooks) const {
   act(hooks, "qact3", pooled.data(), batch, c);
 
   const int64_t classes = config_.num_classes;
-  Tensor logits({batch, classes});
+  auto logits = Tensor::uninitialized({batch, classes});
   linear(pooled.data(), batch, c, c, w_.head_weight, &w_.head_bias, logits.data());
   act(hooks, "act_out", logits.data(), batch, classes);
   return logits;

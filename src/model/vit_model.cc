@@ -194,16 +194,16 @@ void VitModel::run_block(int index, Tensor& x, int64_t batch, QuantHooks* hooks,
   const float eps = config_.norm_eps;
 
   // Attention branch.
-  Tensor h({batch, tokens, d});
+  auto h = Tensor::uninitialized({batch, tokens, d});
   norm_through(hooks, last_quantizer, n.qact1, x.data(), rows, d, b.norm1_weight, b.norm1_bias, eps, h.data());
   act(hooks, n.qact1, h.data(), rows, d);
 
-  Tensor qkv({batch, tokens, 3 * d});
+  auto qkv = Tensor::uninitialized({batch, tokens, 3 * d});
   linear(h.data(), rows, d, d, b.qkv_weight, &b.qkv_bias, qkv.data());
   act(hooks, n.attn_qact1, qkv.data(), rows, 3 * d);
 
   // scores[b, h] = (q k^T) * dh^-0.5, in the reference's order (product first, then the scale).
-  Tensor scores({batch, heads, tokens, tokens});
+  auto scores = Tensor::uninitialized({batch, heads, tokens, tokens});
   const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
   const int64_t ld = 3 * d;
 #pragma omp parallel for schedule(dynamic)
@@ -232,7 +232,7 @@ void VitModel::run_block(int index, Tensor& x, int64_t batch, QuantHooks* hooks,
   }
   act(hooks, n.attn_qact2, h.data(), rows, d);
 
-  Tensor branch({batch, tokens, d});
+  auto branch = Tensor::uninitialized({batch, tokens, d});
   linear(h.data(), rows, d, d, b.proj_weight, &b.proj_bias, branch.data());
   act(hooks, n.attn_qact3, branch.data(), rows, d);
   add_inplace(x.data(), branch.data(), rows * d);
@@ -242,7 +242,7 @@ void VitModel::run_block(int index, Tensor& x, int64_t batch, QuantHooks* hooks,
   norm_through(hooks, n.qact2, n.qact3, x.data(), rows, d, b.norm2_weight, b.norm2_bias, eps, h.data());
   act(hooks, n.qact3, h.data(), rows, d);
   const int64_t hidden = b.fc1_weight.dim(0);
-  Tensor mid({batch, tokens, hidden});
+  auto mid = Tensor::uninitialized({batch, tokens, hidden});
   linear(h.data(), rows, d, d, b.fc1_weight, &b.fc1_bias, mid.data());
   gelu_erf(mid.data(), mid.numel());
   act(hooks, n.mlp_qact1, mid.data(), rows, hidden);
@@ -270,7 +270,7 @@ Tensor VitModel::forward(const Tensor& images, QuantHooks* hooks) const {
   Tensor patch_out = patch_embed(*input, w_.patch_weight, w_.patch_bias);  // [B, N, D]
   act(hooks, "patch_embed.qact", patch_out.data(), batch * patches, d);
 
-  Tensor x({batch, tokens, d});
+  auto x = Tensor::uninitialized({batch, tokens, d});
   for (int64_t bi = 0; bi < batch; ++bi) {
     float* dst = x.data() + bi * tokens * d;
     std::memcpy(dst, w_.cls_token.data(), static_cast<size_t>(d) * sizeof(float));
@@ -293,7 +293,7 @@ Tensor VitModel::forward(const Tensor& images, QuantHooks* hooks) const {
   // Final LayerNorm on all tokens (as the reference does), then the prefix token(s).
   norm_through(hooks, last, "qact2", x.data(), batch * tokens, d, w_.norm_weight, w_.norm_bias, config_.norm_eps,
                x.data());
-  Tensor feats({batch, prefix, d});
+  auto feats = Tensor::uninitialized({batch, prefix, d});
   for (int64_t bi = 0; bi < batch; ++bi) {
     std::memcpy(feats.data() + bi * prefix * d, x.data() + bi * tokens * d,
                 static_cast<size_t>(prefix * d) * sizeof(float));
@@ -301,12 +301,12 @@ Tensor VitModel::forward(const Tensor& images, QuantHooks* hooks) const {
   act(hooks, "qact2", feats.data(), batch * prefix, d);
 
   const int64_t classes = config_.num_classes;
-  Tensor logits({batch, classes});
+  auto logits = Tensor::uninitialized({batch, classes});
   linear(feats.data(), batch, d, prefix * d, w_.head_weight, &w_.head_bias, logits.data());
   act(hooks, "act_out", logits.data(), batch, classes);
   if (config_.distilled) {
     // DeiT distilled at eval: the mean of the class-token head and the distillation-token head.
-    Tensor dist({batch, classes});
+    auto dist = Tensor::uninitialized({batch, classes});
     linear(feats.data() + d, batch, d, prefix * d, w_.head_dist_weight, &w_.head_dist_bias, dist.data());
     act(hooks, "act_out_dist", dist.data(), batch, classes);
     for (int64_t i = 0; i < logits.numel(); ++i) logits[i] = 0.5f * (logits[i] + dist[i]);

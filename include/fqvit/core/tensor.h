@@ -21,6 +21,9 @@ class Tensor {
   Tensor() = default;
   explicit Tensor(Shape shape);  // zero-filled
   Tensor(Shape shape, float fill);
+  // Storage left uninitialized, for outputs that a kernel overwrites completely (saves a memset and its page
+  // faults on every intermediate of a forward pass).
+  static Tensor uninitialized(Shape shape);
 
   Tensor(const Tensor& other);
   Tensor& operator=(const Tensor& other);
