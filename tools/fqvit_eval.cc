@@ -84,7 +84,7 @@ int main(int argc, char** argv) {
   app.add_option("--data", args.data, "ImageFolder directory (one subfolder per class)")->required();
   app.add_option("--class-list", args.class_list, "class list: lines 'index wnid [name]' or one wnid per line");
   app.add_option("--labels", args.labels, "label file: lines 'relative/path index' (overrides folders)");
-  app.add_option("--engine", args.engine, "fp32 (more engines arrive with quantization)");
+  app.add_option("--engine", args.engine, "fp32 (float checkpoint directory) or fake (quantized file, fake-quant in float as FQ-ViT)");
   app.add_option("--batch-size", args.batch_size, "images per forward pass")->check(CLI::Range(1, 4096));
   app.add_option("--threads", args.threads, "compute threads (0 = all cores)")->check(CLI::Range(0, 1024));
   app.add_option("--decode-threads", args.decode_threads, "background image decoding threads")

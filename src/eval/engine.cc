@@ -2,12 +2,14 @@
 
 #include <filesystem>
 
+#include "fqvit/calibrate/fake_quant_model.h"
+#include "fqvit/calibrate/model_file.h"
 #include "fqvit/core/error.h"
 #include "fqvit/model/vision_model.h"
 
 namespace fqvit {
 
-std::vector<std::string> engine_names() { return {"fp32"}; }
+std::vector<std::string> engine_names() { return {"fp32", "fake"}; }
 
 Engine open_engine(const std::string& engine, const std::string& model_path) {
   if (engine == "fp32") {
@@ -16,6 +18,15 @@ Engine open_engine(const std::string& engine, const std::string& model_path) {
     }
     std::shared_ptr<VisionModel> model = load_model(model_path);
     VisionModel* raw = model.get();
+    return Engine{engine, model->config(), [raw](const Tensor& x) { return raw->forward(x); }, model};
+  }
+  if (engine == "fake") {
+    if (std::filesystem::is_directory(model_path)) {
+      fail(model_path, "--model", "a float checkpoint directory",
+           "a quantized model file from fqvit-calibrate for --engine fake");
+    }
+    std::shared_ptr<FakeQuantModel> model = load_fake_quant_model(model_path);
+    FakeQuantModel* raw = model.get();
     return Engine{engine, model->config(), [raw](const Tensor& x) { return raw->forward(x); }, model};
   }
   std::string names;
