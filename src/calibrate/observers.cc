@@ -19,11 +19,33 @@ struct Range {
 };
 
 Range tensor_range(const float* x, int64_t n) {
+  // 16 independent lanes per thread so the compiler emits vector min/max (a single reduction variable would not).
+  constexpr int kLanes = 16;
   float mn = std::numeric_limits<float>::infinity(), mx = -std::numeric_limits<float>::infinity();
-#pragma omp parallel for simd reduction(min : mn) reduction(max : mx) schedule(static) if (n > (1 << 16))
-  for (int64_t i = 0; i < n; ++i) {
-    mn = std::min(mn, x[i]);
-    mx = std::max(mx, x[i]);
+#pragma omp parallel if (n > (1 << 18))
+  {
+    float lmn[kLanes], lmx[kLanes];
+    std::fill(lmn, lmn + kLanes, std::numeric_limits<float>::infinity());
+    std::fill(lmx, lmx + kLanes, -std::numeric_limits<float>::infinity());
+    const int64_t blocks = n / kLanes;
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < blocks; ++b) {
+      const float* p = x + b * kLanes;
+      for (int j = 0; j < kLanes; ++j) {
+        lmn[j] = p[j] < lmn[j] ? p[j] : lmn[j];
+        lmx[j] = p[j] > lmx[j] ? p[j] : lmx[j];
+      }
+    }
+#pragma omp single
+    for (int64_t i = blocks * kLanes; i < n; ++i) {
+      lmn[0] = std::min(lmn[0], x[i]);
+      lmx[0] = std::max(lmx[0], x[i]);
+    }
+#pragma omp critical
+    for (int j = 0; j < kLanes; ++j) {
+      mn = std::min(mn, lmn[j]);
+      mx = std::max(mx, lmx[j]);
+    }
   }
   return {mn, mx};
 }
@@ -169,18 +191,35 @@ class PtfObserver : public Observer {
     p.zero_point = static_cast<int32_t>(std::min(std::max(zp, static_cast<float>(bt_.lo())),
                                                  static_cast<float>(bt_.hi())));
     p.alpha.assign(static_cast<size_t>(channels), 0);
-#pragma omp parallel for schedule(dynamic, 4)
-    for (int64_t c = 0; c < channels; ++c) {
-      double best = 0.0;
-      for (int a = 0; a <= kPtfMaxAlpha; ++a) {
-        const QParams qp{p.scale1 * static_cast<float>(1 << a), p.zero_point};
-        double sum = 0.0;
-        for (int64_t r = 0; r < rows; ++r) {
-          const float v = last[r * channels + c];
-          const double d = static_cast<double>(v) - static_cast<double>(fake_quant(v, qp, bt_));
-          sum += d * d;
+    // Squared error of every (alpha, channel) over the last batch, row by row so the channel loop is contiguous.
+    const size_t cs = static_cast<size_t>(channels);
+    std::vector<double> err((kPtfMaxAlpha + 1) * cs, 0.0);
+    const float zpf = static_cast<float>(p.zero_point);
+    const float lo = static_cast<float>(bt_.lo()), hi = static_cast<float>(bt_.hi());
+#pragma omp parallel
+    {
+      std::vector<double> local(err.size(), 0.0);
+      std::vector<float> row_err(cs);
+#pragma omp for schedule(static)
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* row = last + r * channels;
+        for (int a = 0; a <= kPtfMaxAlpha; ++a) {
+          const float s = p.scale1 * static_cast<float>(1 << a);
+          for (size_t c = 0; c < cs; ++c) {
+            const float q = std::min(std::max(std::rint(row[c] / s + zpf), lo), hi);
+            const float d = row[c] - (q - zpf) * s;
+            row_err[c] = d * d;
+          }
+          double* acc = local.data() + static_cast<size_t>(a) * cs;
+          for (size_t c = 0; c < cs; ++c) acc[c] += static_cast<double>(row_err[c]);
         }
-        if (a == 0 || sum < best) best = sum, p.alpha[static_cast<size_t>(c)] = static_cast<uint8_t>(a);
+      }
+#pragma omp critical
+      for (size_t i = 0; i < err.size(); ++i) err[i] += local[i];
+    }
+    for (size_t c = 0; c < cs; ++c) {
+      for (int a = 1; a <= kPtfMaxAlpha; ++a) {  // strictly lower error wins: ties go to the smaller alpha
+        if (err[static_cast<size_t>(a) * cs + c] < err[p.alpha[c] * cs + c]) p.alpha[c] = static_cast<uint8_t>(a);
       }
     }
     return std::make_unique<PtfQuantizer>(std::move(p));

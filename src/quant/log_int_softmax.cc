@@ -1,6 +1,7 @@
 #include "fqvit/quant/log_int_softmax.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <vector>
 
@@ -14,6 +15,9 @@ constexpr double kExpA = 0.35815147;
 constexpr double kExpB = 0.96963238;
 constexpr double kExpC = 1.0;
 constexpr float kMinusLn2 = -0.6931f;  // the reference's x0
+
+// 2^e as a float for e in the normal range [-126, 127], exactly (built from the exponent bits; ldexp is slow).
+inline float pow2f(int e) { return std::bit_cast<float>(static_cast<uint32_t>(127 + e) << 23); }
 
 // One row of the reference's float emulation: writes the code of each column.
 void lis_row(const float* x, int64_t cols, float s, const LisParams& p, float* exp_int, uint8_t* codes) {
@@ -35,7 +39,7 @@ void lis_row(const float* x, int64_t cols, float s, const LisParams& p, float* e
     float z = r + b_int;
     z = r * z;
     z = z + c_int;
-    const float shift = std::ldexp(1.0f, static_cast<int>(n - q));  // 2^(n - q), exact
+    const float shift = pow2f(static_cast<int>(n - q));  // 2^(n - q), exact: 0 <= n - q <= n
     exp_int[j] = std::max(std::floor(z * shift), 0.0f);
   }
   const float sum = torch_sum(exp_int, cols);
@@ -48,8 +52,11 @@ void lis_row(const float* x, int64_t cols, float s, const LisParams& p, float* e
       continue;
     }
     // log_round: k = floor(log2 v), plus one when v - 2^k >= 2^(k-1) (rounding in the linear domain).
-    float k = std::floor(std::log2(v));
-    if (v - std::exp2(k) >= std::exp2(k - 1.0f)) k += 1.0f;
+    // floor(log2 v) exactly (v >= 1 is an integer-valued float); torch's float log2 can round up right below a
+    // power of two, but log_round's correction below then lands on the same k either way.
+    const int e = std::ilogb(v);
+    float k = static_cast<float>(e);
+    if (v - pow2f(e) >= pow2f(e - 1)) k += 1.0f;  // 0 <= e < 128
     if (k >= zero_from) {
       codes[j] = lis_zero_code(p.bits);
     } else {
@@ -81,7 +88,7 @@ void lis_fake_quant(float* x, int64_t rows, int64_t cols, float logit_scale, con
       lis_row(row, cols, logit_scale, p, exp_int.data(), codes.data());
       for (int64_t j = 0; j < cols; ++j) {
         const uint8_t c = codes[static_cast<size_t>(j)];
-        row[j] = c == zero ? 0.0f : std::ldexp(1.0f, -static_cast<int>(c));
+        row[j] = c == zero ? 0.0f : pow2f(-static_cast<int>(c));
       }
     }
   }

@@ -1,0 +1,147 @@
+// fqvit-calibrate: post-training calibration of a ViT/DeiT/Swin checkpoint with FQ-ViT's method, written as a
+// quantized model file (docs/format.md). Defaults are the paper's: MinMax + PTF + LIS, W8/A8/Attn4.
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <random>
+
+#include "fqvit/calibrate/calibrator.h"
+#include "fqvit/calibrate/model_file.h"
+#include "fqvit/core/error.h"
+#include "fqvit/core/parallel.h"
+#include "fqvit/core/progress.h"
+#include "fqvit/io/dataset.h"
+
+namespace {
+
+struct Args {
+  std::string model, calib, class_list, calib_list, config, out, method;
+  int images = 1000, batch = 100, threads = 0, w_bits = 8, a_bits = 8, attn_bits = 4, decode_threads = 1;
+  uint64_t seed = 0;
+  bool ptf = true, lis = true;
+};
+
+void print_summary(const fqvit::Calibrator& calib, const fqvit::QuantState& state, double seconds, int64_t images) {
+  int counts[4] = {};
+  for (const auto& s : calib.activation_specs()) ++counts[static_cast<int>(s.role)];
+  const auto& st = state.settings;
+  std::printf("calibrated %lld images in %.1f s: method %s, PTF %s, LIS %s, W%d/A%d/Attn%d\n",
+              static_cast<long long>(images), seconds, st.method.c_str(), st.ptf ? "on" : "off",
+              st.lis ? "on" : "off", st.w_bits, st.a_bits, st.attn_bits);
+  std::printf("  %zu weights (per-channel int%d), %d activation, %d residual (%s), %d attention (%s) quantizers\n",
+              state.weights.size(), st.w_bits, counts[static_cast<int>(fqvit::QuantRole::kActivation)],
+              counts[static_cast<int>(fqvit::QuantRole::kResidual)], st.ptf ? "PTF" : st.method.c_str(),
+              counts[static_cast<int>(fqvit::QuantRole::kAttention)], st.lis ? "LIS" : "uniform");
+  int64_t alpha[fqvit::kPtfMaxAlpha + 1] = {};
+  for (const auto& [name, q] : state.activations) {
+    if (q->kind() != "ptf") continue;
+    for (uint8_t a : static_cast<const fqvit::PtfQuantizer&>(*q).params().alpha) ++alpha[a];
+  }
+  if (st.ptf) {
+    std::printf("  PTF channel factors 1/2/4/8: %lld/%lld/%lld/%lld\n", static_cast<long long>(alpha[0]),
+                static_cast<long long>(alpha[1]), static_cast<long long>(alpha[2]), static_cast<long long>(alpha[3]));
+  }
+  for (const char* name : {"patch_embed.qact", "blocks.0.attn.qact_attn1", "act_out"}) {
+    const auto it = state.activations.find(name);
+    if (it != state.activations.end()) std::printf("  %-26s %s\n", name, it->second->summary().c_str());
+  }
+}
+
+int run(const Args& args, const CLI::App& app) {
+  fqvit::set_num_threads(args.threads);
+  fqvit::QuantSettings settings;
+  if (!args.config.empty()) settings = fqvit::load_quant_settings(args.config, settings);
+  // Explicit flags override the config file.
+  if (app.count("--method")) settings.method = args.method;
+  if (app.count("--ptf") || app.count("--no-ptf")) settings.ptf = args.ptf;
+  if (app.count("--lis") || app.count("--no-lis")) settings.lis = args.lis;
+  if (app.count("--w-bits")) settings.w_bits = args.w_bits;
+  if (app.count("--a-bits")) settings.a_bits = args.a_bits;
+  if (app.count("--attn-bits")) settings.attn_bits = args.attn_bits;
+  settings.validate("command line");
+  if (args.images < 1) fqvit::fail("command line", "--images", std::to_string(args.images), ">= 1");
+  if (args.batch < 1) fqvit::fail("command line", "--batch", std::to_string(args.batch), ">= 1");
+
+  auto model = fqvit::load_model(args.model);
+  const auto folder = fqvit::ImageFolder::open(args.calib, {args.class_list, ""});
+  fqvit::CalibrationInfo info;
+  info.calib_dir = args.calib;
+  info.class_list = args.class_list;
+  info.seed = args.seed;
+  info.batch_size = args.batch;
+  info.images_requested = args.images;
+  std::vector<fqvit::LabeledImage> images;
+  if (!args.calib_list.empty()) {
+    images = fqvit::select_images(folder, args.calib_list);
+    info.order = "list";
+    info.calib_list = args.calib_list;
+  } else {
+    images = folder.images();
+    std::mt19937_64 rng(args.seed);
+    std::shuffle(images.begin(), images.end(), rng);
+    info.order = "shuffle";
+  }
+  if (images.empty()) fqvit::fail(args.calib, "images", "none", "at least one calibration image");
+  if (static_cast<int64_t>(images.size()) < args.images) {
+    spdlog::warn("{} has {} images, fewer than the {} asked for: calibrating on all of them", args.calib,
+                 images.size(), args.images);
+  } else {
+    images.resize(static_cast<size_t>(args.images));
+  }
+  info.images_used = static_cast<int64_t>(images.size());
+
+  fqvit::Calibrator calib(*model, settings);
+  const auto start = std::chrono::steady_clock::now();
+  const int64_t batches = (info.images_used + args.batch - 1) / args.batch;
+  fqvit::BatchLoader loader(images, model->config().preprocess, args.batch, args.decode_threads);
+  fqvit::ProgressBar progress("calibrate", info.images_used);
+  fqvit::Batch batch;
+  int64_t seen = 0;
+  for (int64_t b = 0; b < batches && loader.next(&batch); ++b) {
+    for (const std::string& e : batch.errors) spdlog::warn("skipped: {}", e);
+    calib.observe(batch.images, b == batches - 1);
+    seen += batch.images.dim(0);
+    progress.advance(static_cast<int64_t>(batch.labels.size() + batch.errors.size()));
+  }
+  info.images_used = seen;
+  fqvit::QuantState state = calib.finish();
+  info.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  fqvit::save_quantized_model(args.out, args.model, state, info);
+  print_summary(calib, state, info.seconds, seen);
+  std::printf("wrote %s\n", args.out.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"fqvit-calibrate: FQ-ViT post-training calibration -> quantized model file"};
+  Args args;
+  app.add_option("--model", args.model, "checkpoint directory (model.safetensors + config.json)")->required();
+  app.add_option("--calib", args.calib, "calibration ImageFolder directory")->required();
+  app.add_option("--class-list", args.class_list, "class list: lines 'index wnid [name]' or one wnid per line");
+  app.add_option("--images", args.images, "calibration images (default 1000)");
+  app.add_option("--batch", args.batch, "images per batch; the last batch fixes the quantizers (default 100)");
+  app.add_option("--seed", args.seed, "seed of the image shuffle (std::mt19937_64; default 0)");
+  app.add_option("--method", args.method, "activation observer: minmax | ema | percentile | omse (default minmax)");
+  app.add_flag("--ptf,!--no-ptf", args.ptf, "Power-of-Two Factor on LayerNorm inputs + integer LayerNorm (default on)");
+  app.add_flag("--lis,!--no-lis", args.lis, "Log-Int-Softmax on attention (default on)");
+  app.add_option("--w-bits", args.w_bits, "weight bits, 2..8 (default 8)");
+  app.add_option("--a-bits", args.a_bits, "activation bits, 2..8 (default 8)");
+  app.add_option("--attn-bits", args.attn_bits, "attention (softmax output) bits, 2..8 (default 4)");
+  app.add_option("--calib-list", args.calib_list, "file of image paths relative to --calib fixing the order");
+  app.add_option("--config", args.config, "quantization preset JSON (configs/*.json); flags override it");
+  app.add_option("--threads", args.threads, "compute threads (0 = all cores)");
+  app.add_option("--decode-threads", args.decode_threads, "background image decoding threads (default 1)");
+  app.add_option("--out", args.out, "quantized model file to write (.safetensors)")->required();
+  CLI11_PARSE(app, argc, argv);
+  try {
+    return run(args, app);
+  } catch (const fqvit::Error& e) {
+    std::fprintf(stderr, "fqvit-calibrate: error: %s\n", e.what());
+    return 1;
+  }
+}
