@@ -109,7 +109,7 @@ int run(const Args& args, const CLI::App& app) {
   info.images_used = seen;
   fqvit::QuantState state = calib.finish();
   info.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  fqvit::save_quantized_model(args.out, args.model, state, info);
+  fqvit::save_quantized_model(args.out, args.model, *model, state, info);  // calibration leaves weights as they are
   print_summary(calib, state, info.seconds, seen);
   std::printf("wrote %s\n", args.out.c_str());
   return 0;

@@ -17,7 +17,6 @@ namespace fqvit {
 namespace {
 
 const std::string kQuantPrefix = "quant.";
-const std::string kScaleSuffix = ".weight_scale";
 
 nlohmann::json parse_json(const std::string& text, const std::string& path, const std::string& field) {
   try {
@@ -48,6 +47,7 @@ struct TempDir {
   }
 };
 
+
 }  // namespace
 
 std::string CalibrationInfo::to_json() const {
@@ -63,15 +63,43 @@ std::string CalibrationInfo::to_json() const {
       .dump();
 }
 
-void save_quantized_model(const std::string& path, const std::string& checkpoint_dir, const QuantState& state,
-                          const CalibrationInfo& calibration) {
+namespace {
+
+// The checkpoint tensor holding a model weight: "<module>.weight" when it has the same values, else the unused
+// tensor with exactly the same values (other layouts name modules differently).
+std::string find_checkpoint_tensor(const SafetensorsFile& ckpt, const std::string& module, const Tensor& weight,
+                                   const std::set<std::string>& taken) {
+  auto same = [&](const std::string& name) {
+    const TensorInfo& t = ckpt.info(name);
+    if (taken.count(name) || shape_numel(t.shape) != weight.numel() || t.shape.empty() || t.shape[0] != weight.dim(0)) {
+      return false;
+    }
+    if (t.dtype != DType::kF32 && t.dtype != DType::kF16 && t.dtype != DType::kBF16) return false;
+    const Tensor v = ckpt.load_float(name);
+    return std::memcmp(v.data(), weight.data(), static_cast<size_t>(v.numel()) * sizeof(float)) == 0;
+  };
+  const std::string direct = module + ".weight";
+  if (ckpt.contains(direct) && same(direct)) return direct;
+  for (const TensorInfo& t : ckpt.tensors()) {
+    if (same(t.name)) return t.name;
+  }
+  fail(ckpt.path(), module, "no tensor with the weight's values", "the checkpoint tensor of this layer's weight");
+}
+
+}  // namespace
+
+void save_quantized_model(const std::string& path, const std::string& checkpoint_dir, VisionModel& model,
+                          const QuantState& state, const CalibrationInfo& calibration) {
   const SafetensorsFile ckpt = SafetensorsFile::open(checkpoint_dir + "/model.safetensors");
   SafetensorsWriter w;
   nlohmann::json weights = nlohmann::json::object(), activations = nlohmann::json::object();
   std::set<std::string> quantized;
-  for (const auto& [name, q] : state.weights) {
-    const std::string wname = name + ".weight";
-    const Tensor wt = ckpt.load_float(wname);
+  for (const WeightRef& ref : model.weights()) {
+    const auto it = state.weights.find(ref.name);
+    if (it == state.weights.end()) fail(path, ref.name, "no weight quantizer", "one per weight of the model");
+    const WeightQuant& q = it->second;
+    const std::string wname = find_checkpoint_tensor(ckpt, ref.name, *ref.weight, quantized);
+    const Tensor& wt = *ref.weight;
     const int64_t out = wt.dim(0), k = wt.numel() / out;
     if (static_cast<int64_t>(q.scales.size()) != out) {
       fail(checkpoint_dir, wname, std::to_string(out) + " output channels",
@@ -79,9 +107,10 @@ void save_quantized_model(const std::string& path, const std::string& checkpoint
     }
     std::vector<int8_t> codes(static_cast<size_t>(wt.numel()));
     quantize_weight(wt.data(), out, k, q.scales.data(), q.bit_type, codes.data());
-    w.add_values(wname, DType::kI8, wt.shape(), codes);
-    w.add_values(name + kScaleSuffix, DType::kF32, {out}, q.scales);
-    weights[name] = {{"bits", q.bit_type.bits}, {"shape", wt.shape()}};
+    const Shape shape = ckpt.info(wname).shape;
+    w.add_values(wname, DType::kI8, shape, codes);
+    w.add_values(wname + "_scale", DType::kF32, {out}, q.scales);
+    weights[ref.name] = {{"tensor", wname}, {"bits", q.bit_type.bits}, {"shape", shape}};
     quantized.insert(wname);
   }
   for (const TensorInfo& t : ckpt.tensors()) {
@@ -150,7 +179,7 @@ QuantizedModel read_quantized_model(const std::string& path) {
   SafetensorsWriter ckpt;
   std::set<std::string> used;
   for (const auto& [name, e] : qz.at("weights").items()) {
-    const std::string wname = name + ".weight", sname = name + kScaleSuffix;
+    const std::string wname = e.value("tensor", name + ".weight"), sname = wname + "_scale";
     if (!file.contains(wname)) fail(path, wname, "missing", "int8 codes of a quantized weight");
     if (!file.contains(sname)) fail(path, sname, "missing", "per-channel scales of " + wname);
     const TensorInfo& wi = file.info(wname);

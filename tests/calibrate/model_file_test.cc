@@ -27,7 +27,8 @@ std::string saved_file(const std::string& shared) {
   info.order = "list";
   info.images_requested = info.images_used = 1000;
   info.batch_size = 100;
-  save_quantized_model(path, shared + "/models/vit_tiny_patch16_224", state, info);
+  auto model = load_model(shared + "/models/vit_tiny_patch16_224");
+  save_quantized_model(path, shared + "/models/vit_tiny_patch16_224", *model, state, info);
   return path;
 }
 

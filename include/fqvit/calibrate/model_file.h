@@ -29,9 +29,11 @@ struct CalibrationInfo {
   std::string to_json() const;
 };
 
-// Writes `state` for the checkpoint in `checkpoint_dir` (config.json + model.safetensors) to `path`, atomically.
-void save_quantized_model(const std::string& path, const std::string& checkpoint_dir, const QuantState& state,
-                          const CalibrationInfo& calibration);
+// Writes `state` for the checkpoint in `checkpoint_dir` (config.json + model.safetensors), whose float graph is
+// `model` (unmodified weights), to `path`, atomically. Weight codes are stored under the checkpoint's own tensor
+// names (found by name, else by content), so any checkpoint layout the loader accepts round-trips.
+void save_quantized_model(const std::string& path, const std::string& checkpoint_dir, VisionModel& model,
+                          const QuantState& state, const CalibrationInfo& calibration);
 
 struct QuantizedModel {
   std::unique_ptr<VisionModel> model;  // the float graph with dequantized (= fake-quantized) weights
