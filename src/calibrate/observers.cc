@@ -19,33 +19,23 @@ struct Range {
 };
 
 Range tensor_range(const float* x, int64_t n) {
-  // 16 independent lanes per thread so the compiler emits vector min/max (a single reduction variable would not).
-  constexpr int kLanes = 16;
+  // Chunks across threads; inside a chunk an OpenMP simd reduction, which lets the compiler use vector min/max
+  // (a plain loop may not: min/max are not associative under IEEE rules the compiler must keep).
+  constexpr int64_t kChunk = 1 << 14;
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
   float mn = std::numeric_limits<float>::infinity(), mx = -std::numeric_limits<float>::infinity();
-#pragma omp parallel if (n > (1 << 18))
-  {
-    float lmn[kLanes], lmx[kLanes];
-    std::fill(lmn, lmn + kLanes, std::numeric_limits<float>::infinity());
-    std::fill(lmx, lmx + kLanes, -std::numeric_limits<float>::infinity());
-    const int64_t blocks = n / kLanes;
-#pragma omp for schedule(static)
-    for (int64_t b = 0; b < blocks; ++b) {
-      const float* p = x + b * kLanes;
-      for (int j = 0; j < kLanes; ++j) {
-        lmn[j] = p[j] < lmn[j] ? p[j] : lmn[j];
-        lmx[j] = p[j] > lmx[j] ? p[j] : lmx[j];
-      }
+#pragma omp parallel for reduction(min : mn) reduction(max : mx) schedule(static) if (n > (1 << 18))
+  for (int64_t c = 0; c < chunks; ++c) {
+    const float* p = x + c * kChunk;
+    const int64_t len = std::min(kChunk, n - c * kChunk);
+    float a = std::numeric_limits<float>::infinity(), b = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(min : a) reduction(max : b)
+    for (int64_t i = 0; i < len; ++i) {  // this form (not std::min) is what GCC turns into vminps / vmaxps
+      a = p[i] < a ? p[i] : a;
+      b = p[i] > b ? p[i] : b;
     }
-#pragma omp single
-    for (int64_t i = blocks * kLanes; i < n; ++i) {
-      lmn[0] = std::min(lmn[0], x[i]);
-      lmx[0] = std::max(lmx[0], x[i]);
-    }
-#pragma omp critical
-    for (int j = 0; j < kLanes; ++j) {
-      mn = std::min(mn, lmn[j]);
-      mx = std::max(mx, lmx[j]);
-    }
+    mn = std::min(mn, a);
+    mx = std::max(mx, b);
   }
   return {mn, mx};
 }

@@ -29,8 +29,8 @@ void QuantState::check_complete(VisionModel& model, const std::string& origin) c
     if (it == activations.end() || !it->second) {
       fail(origin, name, "no activation quantizer", "one quantizer per activation point of the model");
     }
-    if (activation_role(name) == QuantRole::kAttention && it->second->kind() == "lis") continue;
   }
+  // PTF exponents cover the residual stream's channels (ViT: embed_dim; Swin stages vary and are checked by use).
   for (const auto& [name, q] : activations) {
     if (q->kind() != "ptf") continue;
     const size_t c = static_cast<const PtfQuantizer&>(*q).params().alpha.size();
