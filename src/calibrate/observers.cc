@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -110,13 +111,13 @@ class PercentileObserver : public EmaObserver {
   void update(const float* x, int64_t rows, int64_t channels) override {
     const int64_t n = rows * channels;
     Range cur;
-    cur.max = quantile(x, n, kPercentileAlpha, scratch_);
-    cur.min = quantile(x, n, 1.0 - kPercentileAlpha, scratch_);
+    // One scratch for all observers (only used when a quantile is not in a short tail), so memory does not grow
+    // with the number of quantizers.
+    static thread_local std::vector<float> scratch;
+    cur.max = quantile(x, n, kPercentileAlpha, scratch);
+    cur.min = quantile(x, n, 1.0 - kPercentileAlpha, scratch);
     smooth(cur);
   }
-
- private:
-  std::vector<float> scratch_;
 };
 
 // MinMax range, then the shrink factor (1 - 0.01 i) with the lowest MSE on the last batch (first minimum wins).
@@ -240,20 +241,70 @@ Registry& registry() {
 
 }  // namespace
 
-float quantile(const float* x, int64_t n, double q, std::vector<float>& scratch) {
-  assert(n > 0);
-  scratch.assign(x, x + n);
-  // torch.quantile: rank = q * (n - 1) in the input's dtype, then lerp between the neighbouring order statistics.
+namespace {
+
+// Largest heap for the tail selection; beyond it, nth_element on a copy.
+constexpr int64_t kTailMax = 1024;
+
+struct Rank {
+  int64_t below, above;
+  float weight;
+};
+
+// torch.quantile's rank: q * (n - 1) in the input's dtype (float32).
+Rank quantile_rank(int64_t n, double q) {
   const float rank = static_cast<float>(q) * static_cast<float>(n - 1);
   const auto below = static_cast<int64_t>(rank);
-  const float weight = rank - static_cast<float>(below);
-  const auto above = static_cast<int64_t>(std::ceil(rank));
-  std::nth_element(scratch.begin(), scratch.begin() + below, scratch.end());
-  const float a = scratch[static_cast<size_t>(below)];
+  return {below, static_cast<int64_t>(std::ceil(rank)), rank - static_cast<float>(below)};
+}
+
+// torch's lerp: a + w (b - a) for w < 0.5, else b - (b - a)(1 - w).
+float lerp(float a, float b, float w) { return w < 0.5f ? a + w * (b - a) : b - (b - a) * (1.0f - w); }
+
+// The k smallest (Less = std::less) or largest (Less = std::greater) values of x, sorted so that element i is the
+// i-th in Less order. One pass; the heap is touched only by values that beat its top.
+template <typename Less>
+std::vector<float> tail(const float* x, int64_t n, int64_t k, Less less) {
+  std::vector<float> heap(x, x + k);
+  std::make_heap(heap.begin(), heap.end(), less);
+  for (int64_t i = k; i < n; ++i) {
+    if (less(x[i], heap.front())) {
+      std::pop_heap(heap.begin(), heap.end(), less);
+      heap.back() = x[i];
+      std::push_heap(heap.begin(), heap.end(), less);
+    }
+  }
+  std::sort_heap(heap.begin(), heap.end(), less);
+  return heap;
+}
+
+}  // namespace
+
+float quantile_inplace(std::vector<float>& data, double q) {
+  const auto n = static_cast<int64_t>(data.size());
+  assert(n > 0);
+  const Rank r = quantile_rank(n, q);
+  std::nth_element(data.begin(), data.begin() + r.below, data.end());
+  const float a = data[static_cast<size_t>(r.below)];
   float b = a;
-  if (above > below) b = *std::min_element(scratch.begin() + below + 1, scratch.end());
-  // torch's lerp: a + w (b - a) for w < 0.5, else b - (b - a)(1 - w).
-  return weight < 0.5f ? a + weight * (b - a) : b - (b - a) * (1.0f - weight);
+  if (r.above > r.below) b = *std::min_element(data.begin() + r.below + 1, data.end());
+  return lerp(a, b, r.weight);
+}
+
+float quantile(const float* x, int64_t n, double q, std::vector<float>& scratch) {
+  assert(n > 0);
+  const Rank r = quantile_rank(n, q);
+  // The observers ask for extreme quantiles (1e-5, 1 - 1e-5): select the few values of that tail in one pass.
+  if (r.above + 1 <= kTailMax) {
+    const std::vector<float> low = tail(x, n, r.above + 1, std::less<float>());
+    return lerp(low[static_cast<size_t>(r.below)], low[static_cast<size_t>(r.above)], r.weight);
+  }
+  if (n - r.below <= kTailMax) {
+    const std::vector<float> high = tail(x, n, n - r.below, std::greater<float>());  // high[i]: (n-1-i)-th
+    return lerp(high[static_cast<size_t>(n - 1 - r.below)], high[static_cast<size_t>(n - 1 - r.above)], r.weight);
+  }
+  scratch.assign(x, x + n);
+  return quantile_inplace(scratch, q);
 }
 
 void register_observer(const std::string& name, ObserverFactory factory) {

@@ -2,6 +2,8 @@
 // scripts/quant/make_quant_goldens.py) and against closed-form cases.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -167,6 +169,34 @@ TEST(Plan, SettingsJsonAndValidation) {
   // Round trip.
   const QuantSettings r = parse_quant_settings(s.to_json(), "roundtrip");
   EXPECT_EQ(r.to_json(), s.to_json());
+}
+
+}  // namespace
+}  // namespace fqvit
+
+namespace fqvit {
+namespace {
+
+// The tail selection and the nth_element path agree with a full sort and torch's interpolation for every q.
+TEST(Observers, QuantileMatchesFullSort) {
+  std::vector<float> x(20011);
+  uint32_t state = 12345;
+  for (float& v : x) {
+    state = state * 1664525u + 1013904223u;
+    v = static_cast<float>(state >> 8) / 65536.0f - 128.0f;
+  }
+  std::vector<float> sorted = x;
+  std::sort(sorted.begin(), sorted.end());
+  std::vector<float> scratch;
+  for (double q : {0.0, 1e-5, 0.001, 0.3, 0.5, 0.97, 1.0 - 1e-5, 1.0}) {
+    const float rank = static_cast<float>(q) * static_cast<float>(x.size() - 1);
+    const auto below = static_cast<size_t>(rank);
+    const auto above = static_cast<size_t>(std::ceil(rank));
+    const float w = rank - static_cast<float>(below);
+    const float a = sorted[below], b = sorted[above];
+    const float want = w < 0.5f ? a + w * (b - a) : b - (b - a) * (1.0f - w);
+    EXPECT_EQ(quantile(x.data(), static_cast<int64_t>(x.size()), q, scratch), want) << "q " << q;
+  }
 }
 
 }  // namespace

@@ -41,5 +41,7 @@ constexpr int kOmseSteps = 90;                   // candidates (1 - 0.01 i) * ra
 // torch.quantile(x, q) (linear interpolation, float32 rank arithmetic) of n values, in O(n): `scratch` is
 // overwritten with a copy of x.
 float quantile(const float* x, int64_t n, double q, std::vector<float>& scratch);
+// The same on values already in `data` (reordered, not changed as a multiset: call it again for another q).
+float quantile_inplace(std::vector<float>& data, double q);
 
 }  // namespace fqvit
