@@ -1,3 +1,5 @@
+// Float emulation of the reference: every float32 operation rounds on its own, as in torch (no FMA contraction).
+#pragma GCC optimize("fp-contract=off")
 #include "fqvit/quant/log_int_softmax.h"
 
 #include <algorithm>

@@ -9,6 +9,9 @@
 // scalar tail first, then the 8 lanes in order). Sums of values that are not exactly representable depend on the
 // order; reproducing it keeps the reference's integer-LayerNorm statistics and Log-Int-Softmax denominators equal
 // to the last bit.
+//
+// No contraction: a * b + c must round twice, as torch's separate tensor operations do. The emulation sources say
+// so with `#pragma GCC optimize("fp-contract=off")` (GCC contracts into FMA by default even in ISO C++ mode).
 #pragma once
 
 #include <cmath>
