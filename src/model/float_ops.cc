@@ -41,24 +41,16 @@ void linear(const float* x, int64_t rows, int64_t in, int64_t x_stride, const Te
 
 void layer_norm(const float* x, int64_t rows, int64_t channels, const Tensor& gamma, const Tensor& beta, float eps,
                 float* y) {
-  const float* g = gamma.data();
-  const float* b = beta.data();
+  const Eigen::Map<const Eigen::ArrayXf> g(gamma.data(), channels), b(beta.data(), channels);
+  const auto n = static_cast<float>(channels);
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
-    const float* in = x + r * channels;
-    float* out = y + r * channels;
-    double sum = 0.0;
-    for (int64_t c = 0; c < channels; ++c) sum += in[c];
-    const double mean = sum / static_cast<double>(channels);
-    double sq = 0.0;
-    for (int64_t c = 0; c < channels; ++c) {
-      const double d = in[c] - mean;
-      sq += d * d;
-    }
-    const double inv_std = 1.0 / std::sqrt(sq / static_cast<double>(channels) + static_cast<double>(eps));
-    const float m = static_cast<float>(mean);
-    const float s = static_cast<float>(inv_std);
-    for (int64_t c = 0; c < channels; ++c) out[c] = (in[c] - m) * s * g[c] + b[c];
+    // Two passes (mean, then squared deviations) as torch's CPU kernel; Eigen vectorizes both sums.
+    const Eigen::Map<const Eigen::ArrayXf> in(x + r * channels, channels);
+    const float mean = in.sum() / n;
+    const float var = (in - mean).square().sum() / n;
+    const float inv_std = 1.0f / std::sqrt(var + eps);
+    Eigen::Map<Eigen::ArrayXf>(y + r * channels, channels) = (in - mean) * inv_std * g + b;
   }
 }
 
@@ -103,10 +95,8 @@ void gelu_erf(float* x, int64_t n) {
 void softmax_rows(float* x, int64_t rows, int64_t cols) {
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
-    float* row = x + r * cols;
-    float max = row[0];
-    for (int64_t c = 1; c < cols; ++c) max = std::max(max, row[c]);
-    ArrayMap a(row, cols);
+    ArrayMap a(x + r * cols, cols);
+    const float max = a.maxCoeff();
     a = (a - max).exp();
     a *= 1.0f / a.sum();
   }

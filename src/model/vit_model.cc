@@ -202,7 +202,7 @@ void VitModel::run_block(int index, Tensor& x, int64_t batch, QuantHooks* hooks,
   linear(h.data(), rows, d, d, b.qkv_weight, &b.qkv_bias, qkv.data());
   act(hooks, n.attn_qact1, qkv.data(), rows, 3 * d);
 
-  // scores[b, h] = (q k^T) * dh^-0.5, in the reference's order (product first, then the scale).
+  // scores[b, h] = (q k^T) * dh^-0.5
   auto scores = Tensor::uninitialized({batch, heads, tokens, tokens});
   const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
   const int64_t ld = 3 * d;
@@ -211,8 +211,8 @@ void VitModel::run_block(int index, Tensor& x, int64_t batch, QuantHooks* hooks,
     const int64_t bi = bh / heads, hi = bh % heads;
     const float* q = qkv.data() + bi * tokens * ld + hi * dh;
     float* s = scores.data() + bh * tokens * tokens;
-    sgemm(tokens, tokens, dh, 1.0f, q, ld, q + d, ld, /*b_transposed=*/true, s, tokens);
-    for (int64_t i = 0; i < tokens * tokens; ++i) s[i] *= scale;
+    // alpha scales the finished dot products, the same rounding as the reference's (q @ k^T) * scale.
+    sgemm(tokens, tokens, dh, scale, q, ld, q + d, ld, /*b_transposed=*/true, s, tokens);
   }
   const int64_t score_rows = batch * heads * tokens;
   act(hooks, n.attn_qact_attn1, scores.data(), score_rows, tokens);
