@@ -16,6 +16,12 @@ using Shape = std::vector<int64_t>;
 int64_t shape_numel(const Shape& shape);
 std::string shape_to_string(const Shape& shape);  // "[8, 3, 224, 224]"
 
+// Frees tensor storage; knows the allocation's size so that large blocks can be recycled (tensor.cc).
+struct TensorStorageDeleter {
+  size_t bytes = 0;
+  void operator()(float* p) const;
+};
+
 class Tensor {
  public:
   Tensor() = default;
@@ -45,12 +51,9 @@ class Tensor {
   void reshape(Shape shape);
 
  private:
-  struct FreeDeleter {
-    void operator()(float* p) const;
-  };
   Shape shape_;
   int64_t numel_ = 0;
-  std::unique_ptr<float[], FreeDeleter> data_;
+  std::unique_ptr<float[], TensorStorageDeleter> data_;
 };
 
 }  // namespace fqvit
