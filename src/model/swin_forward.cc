@@ -5,26 +5,12 @@
 
 #include "fqvit/core/error.h"
 #include "fqvit/model/float_ops.h"
+#include "model/hook_calls.h"
 #include "fqvit/model/patch_embed.h"
 #include "fqvit/model/swin_model.h"
 #include "fqvit/model/swin_window.h"
 
 namespace fqvit {
-namespace {
-
-// LayerNorm through the hooks: the integer LayerNorm of PTF when the hooks provide it, else float.
-void norm_through(QuantHooks* hooks, const std::string& in_q, const std::string& out_q, const float* x,
-                  int64_t rows, int64_t d, const Tensor& gamma, const Tensor& beta, float eps, float* y) {
-  if (hooks != nullptr && hooks->layer_norm(in_q, out_q, x, rows, d, gamma, beta, y)) return;
-  layer_norm(x, rows, d, gamma, beta, eps, y);
-}
-
-void act(QuantHooks* hooks, const std::string& name, float* x, int64_t rows, int64_t cols) {
-  if (hooks != nullptr) hooks->activation(name, x, rows, cols);
-}
-
-}  // namespace
-
 Tensor SwinModel::window_attention(int stage, int block, const Tensor& h, int64_t batch, QuantHooks* hooks) const {
   const SwinStageGeometry& g = geometry_[static_cast<size_t>(stage)];
   const SwinBlockWeights& b = w_.stages[static_cast<size_t>(stage)].blocks[static_cast<size_t>(block)];

@@ -5,6 +5,7 @@
 
 #include "fqvit/core/error.h"
 #include "fqvit/model/float_ops.h"
+#include "model/hook_calls.h"
 #include "fqvit/model/patch_embed.h"
 #include "fqvit/model/vit_names.h"
 
@@ -166,21 +167,6 @@ std::vector<WeightRef> VitModel::weights() {
   if (config_.distilled) refs.push_back({"head_dist", &w_.head_dist_weight, &w_.head_dist_bias});
   return refs;
 }
-
-namespace {
-
-// LayerNorm through the hooks: the integer LayerNorm of PTF when the hooks provide it, else float.
-void norm_through(QuantHooks* hooks, const std::string& in_q, const std::string& out_q, const float* x,
-                  int64_t rows, int64_t d, const Tensor& gamma, const Tensor& beta, float eps, float* y) {
-  if (hooks != nullptr && hooks->layer_norm(in_q, out_q, x, rows, d, gamma, beta, y)) return;
-  layer_norm(x, rows, d, gamma, beta, eps, y);
-}
-
-void act(QuantHooks* hooks, const std::string& name, float* x, int64_t rows, int64_t cols) {
-  if (hooks != nullptr) hooks->activation(name, x, rows, cols);
-}
-
-}  // namespace
 
 void VitModel::run_block(int index, Tensor& x, int64_t batch, QuantHooks* hooks,
                          const std::string& last_quantizer) const {

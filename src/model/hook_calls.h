@@ -1,0 +1,23 @@
+// How the float graphs call their (optional) quantization hooks; shared by the ViT and Swin forward passes.
+#pragma once
+
+#include <string>
+
+#include "fqvit/model/float_ops.h"
+#include "fqvit/model/quant_hooks.h"
+
+namespace fqvit {
+
+// LayerNorm through the hooks: the integer LayerNorm of PTF when the hooks provide it, else float.
+inline void norm_through(QuantHooks* hooks, const std::string& in_q, const std::string& out_q, const float* x,
+                         int64_t rows, int64_t d, const Tensor& gamma, const Tensor& beta, float eps, float* y) {
+  if (hooks != nullptr && hooks->layer_norm(in_q, out_q, x, rows, d, gamma, beta, y)) return;
+  layer_norm(x, rows, d, gamma, beta, eps, y);
+}
+
+// An activation quantizer point: a no-op in plain FP32.
+inline void act(QuantHooks* hooks, const std::string& name, float* x, int64_t rows, int64_t cols) {
+  if (hooks != nullptr) hooks->activation(name, x, rows, cols);
+}
+
+}  // namespace fqvit
