@@ -32,20 +32,6 @@ std::string read_text(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-// A scratch checkpoint directory, removed on scope exit.
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path = std::filesystem::temp_directory_path() /
-           ("fqvit-quant-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
 
 
 }  // namespace
@@ -237,15 +223,9 @@ QuantizedModel read_quantized_model(const std::string& path) {
       ckpt.add_raw(t.name, t.dtype, t.shape, file.bytes(t.name));
     }
   }
-  // The float graph loads from a checkpoint directory: write one to a scratch directory and load it.
-  TempDir dir;
-  {
-    std::ofstream cfg(dir.path / "config.json");
-    cfg << need("model_config");
-    if (!cfg) fail(dir.path.string(), "cannot write config.json");
-  }
-  ckpt.write((dir.path / "model.safetensors").string());
-  out.model = load_model(dir.path.string());
+  // The float graph loads from the stored config and the dequantized tensors, held in memory.
+  out.model = load_model(parse_model_config(need("model_config"), path + " (__metadata__.model_config)"),
+                         SafetensorsFile::from_memory(path + " (dequantized)", ckpt.serialize()));
   out.state.check_complete(*out.model, path);
   return out;
 }

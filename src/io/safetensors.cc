@@ -218,8 +218,17 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
   file.map_ = static_cast<const std::byte*>(map);
   file.map_bytes_ = file_bytes;
 
+  file.parse(file_bytes);
+  return file;
+}
+
+void SafetensorsFile::parse(uint64_t file_bytes) {
+  const std::string& path = path_;
+  if (file_bytes < 8) {
+    fail(path, "file size", std::to_string(file_bytes) + " bytes", "at least 8 (the header length)");
+  }
   uint64_t header_bytes = 0;
-  std::memcpy(&header_bytes, file.map_, 8);
+  std::memcpy(&header_bytes, map_, 8);
   if (header_bytes > kMaxSafetensorsHeaderBytes) {
     fail(path, "header length", std::to_string(header_bytes),
          "at most " + std::to_string(kMaxSafetensorsHeaderBytes));
@@ -228,10 +237,18 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
     fail(path, "header length", std::to_string(header_bytes),
          "at most " + std::to_string(file_bytes - 8) + " (the bytes after the length field)");
   }
-  const std::string_view json_text(reinterpret_cast<const char*>(file.map_ + 8), header_bytes);
-  file.data_ = file.map_ + 8 + header_bytes;
-  file.header_ = parse_safetensors_header(path, json_text, file_bytes - 8 - header_bytes);
-  for (size_t i = 0; i < file.header_.tensors.size(); ++i) file.index_[file.header_.tensors[i].name] = i;
+  const std::string_view json_text(reinterpret_cast<const char*>(map_ + 8), header_bytes);
+  data_ = map_ + 8 + header_bytes;
+  header_ = parse_safetensors_header(path, json_text, file_bytes - 8 - header_bytes);
+  for (size_t i = 0; i < header_.tensors.size(); ++i) index_[header_.tensors[i].name] = i;
+}
+
+SafetensorsFile SafetensorsFile::from_memory(const std::string& origin, std::vector<std::byte> bytes) {
+  SafetensorsFile file;
+  file.path_ = origin;
+  file.owned_ = std::move(bytes);
+  file.map_ = file.owned_.data();
+  file.parse(file.owned_.size());
   return file;
 }
 
@@ -239,19 +256,21 @@ SafetensorsFile::SafetensorsFile(SafetensorsFile&& other) noexcept { *this = std
 
 SafetensorsFile& SafetensorsFile::operator=(SafetensorsFile&& other) noexcept {
   if (this != &other) {
-    if (map_ != nullptr) ::munmap(const_cast<std::byte*>(map_), map_bytes_);
+    if (map_ != nullptr && owned_.empty()) ::munmap(const_cast<std::byte*>(map_), map_bytes_);
     path_ = std::move(other.path_);
     header_ = std::move(other.header_);
     index_ = std::move(other.index_);
     map_ = std::exchange(other.map_, nullptr);
     map_bytes_ = std::exchange(other.map_bytes_, 0);
     data_ = std::exchange(other.data_, nullptr);
+    owned_ = std::move(other.owned_);  // a vector move keeps its buffer, so map_ and data_ stay valid
+    other.owned_.clear();
   }
   return *this;
 }
 
 SafetensorsFile::~SafetensorsFile() {
-  if (map_ != nullptr) ::munmap(const_cast<std::byte*>(map_), map_bytes_);
+  if (map_ != nullptr && owned_.empty()) ::munmap(const_cast<std::byte*>(map_), map_bytes_);
 }
 
 bool SafetensorsFile::contains(const std::string& name) const { return index_.count(name) != 0; }
@@ -313,7 +332,7 @@ void SafetensorsWriter::add_raw(const std::string& name, DType dtype, const Shap
   entries_[name] = Entry{dtype, shape, std::vector<std::byte>(bytes.begin(), bytes.end())};
 }
 
-void SafetensorsWriter::write(const std::string& path) const {
+std::string SafetensorsWriter::header_text() const {
   Json header = Json::object();
   if (!metadata_.empty()) header["__metadata__"] = metadata_;
   uint64_t offset = 0;
@@ -325,6 +344,11 @@ void SafetensorsWriter::write(const std::string& path) const {
   }
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // data area starts 8-byte aligned
+  return text;
+}
+
+void SafetensorsWriter::write(const std::string& path) const {
+  const std::string text = header_text();
   write_file_atomically(path, [&](std::ostream& out) {
     const uint64_t length = text.size();
     out.write(reinterpret_cast<const char*>(&length), 8);
@@ -333,6 +357,22 @@ void SafetensorsWriter::write(const std::string& path) const {
       out.write(reinterpret_cast<const char*>(entry.bytes.data()), static_cast<std::streamsize>(entry.bytes.size()));
     }
   });
+}
+
+std::vector<std::byte> SafetensorsWriter::serialize() const {
+  const std::string text = header_text();
+  size_t total = 8 + text.size();
+  for (const auto& [name, entry] : entries_) total += entry.bytes.size();
+  std::vector<std::byte> out(total);
+  const uint64_t length = text.size();
+  std::memcpy(out.data(), &length, 8);
+  std::memcpy(out.data() + 8, text.data(), text.size());
+  size_t offset = 8 + text.size();
+  for (const auto& [name, entry] : entries_) {
+    if (!entry.bytes.empty()) std::memcpy(out.data() + offset, entry.bytes.data(), entry.bytes.size());
+    offset += entry.bytes.size();
+  }
+  return out;
 }
 
 }  // namespace fqvit

@@ -8,19 +8,22 @@
 
 namespace fqvit {
 
-std::unique_ptr<VisionModel> load_model(const std::string& checkpoint_dir) {
-  if (!std::filesystem::is_directory(checkpoint_dir)) {
-    fail(checkpoint_dir, "model", "not a directory", "a checkpoint directory with model.safetensors and config.json");
-  }
-  ModelConfig config = load_model_config(checkpoint_dir);
-  const SafetensorsFile file = SafetensorsFile::open(checkpoint_dir + "/model.safetensors");
+std::unique_ptr<VisionModel> load_model(ModelConfig config, const SafetensorsFile& file) {
   switch (config.family) {
     case ModelFamily::kVit:
       return VitModel::load(file, std::move(config));
     case ModelFamily::kSwin:
       return SwinModel::load(file, std::move(config));
   }
-  fail(checkpoint_dir + "/config.json", "architecture", config.architecture, "a supported family (vit, deit, swin)");
+  fail(file.path(), "architecture", config.architecture, "a supported family (vit, deit, swin)");
+}
+
+std::unique_ptr<VisionModel> load_model(const std::string& checkpoint_dir) {
+  if (!std::filesystem::is_directory(checkpoint_dir)) {
+    fail(checkpoint_dir, "model", "not a directory", "a checkpoint directory with model.safetensors and config.json");
+  }
+  ModelConfig config = load_model_config(checkpoint_dir);
+  return load_model(std::move(config), SafetensorsFile::open(checkpoint_dir + "/model.safetensors"));
 }
 
 }  // namespace fqvit

@@ -78,6 +78,29 @@ TEST_F(SafetensorsTest, RoundTripsFloatAndConvertsHalfTypes) {
   EXPECT_THROW(file.load_float("q"), Error);  // integer tensors are not silently converted
 }
 
+TEST_F(SafetensorsTest, InMemoryImageEqualsWrittenFile) {
+  SafetensorsWriter writer;
+  Tensor t({3}, 1.5f);
+  writer.add("t", t);
+  writer.set_metadata("k", "v");
+  const std::string path = dir_ + "/mem.safetensors";
+  writer.write(path);
+  std::ifstream in(path, std::ios::binary);
+  const std::string on_disk((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::vector<std::byte> image = writer.serialize();
+  ASSERT_EQ(image.size(), on_disk.size());
+  EXPECT_EQ(std::memcmp(image.data(), on_disk.data(), image.size()), 0);
+  const auto file = SafetensorsFile::from_memory("memory", image);
+  EXPECT_EQ(file.load_float("t", {3})[2], 1.5f);
+  EXPECT_EQ(file.metadata().at("k"), "v");
+  try {
+    SafetensorsFile::from_memory("memory image", std::vector<std::byte>(4));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("memory image: file size: found 4 bytes"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(SafetensorsTest, RejectsFileShorterThanLengthField) {
   const std::string path = dir_ + "/short.safetensors";
   std::ofstream(path, std::ios::binary) << "abc";

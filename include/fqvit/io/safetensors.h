@@ -45,6 +45,8 @@ SafetensorsHeader parse_safetensors_header(const std::string& file, std::string_
 class SafetensorsFile {
  public:
   static SafetensorsFile open(const std::string& path);
+  // The same validation over a file image held in memory; `origin` names it in errors.
+  static SafetensorsFile from_memory(const std::string& origin, std::vector<std::byte> bytes);
 
   SafetensorsFile(SafetensorsFile&&) noexcept;
   SafetensorsFile& operator=(SafetensorsFile&&) noexcept;
@@ -65,12 +67,14 @@ class SafetensorsFile {
 
  private:
   SafetensorsFile() = default;
+  void parse(uint64_t file_bytes);  // validates the header of map_[0, file_bytes)
   std::string path_;
   SafetensorsHeader header_;
   std::map<std::string, size_t> index_;
   const std::byte* map_ = nullptr;
   size_t map_bytes_ = 0;
   const std::byte* data_ = nullptr;
+  std::vector<std::byte> owned_;  // from_memory: the file image (map_ points into it, nothing is mapped)
 };
 
 // Builds a safetensors file in memory and writes it atomically (temporary name, then rename).
@@ -84,8 +88,10 @@ class SafetensorsWriter {
   }
   void set_metadata(const std::string& key, const std::string& value) { metadata_[key] = value; }
   void write(const std::string& path) const;
+  std::vector<std::byte> serialize() const;  // the file image, for SafetensorsFile::from_memory
 
  private:
+  std::string header_text() const;  // JSON padded to a multiple of 8 bytes
   struct Entry {
     DType dtype;
     Shape shape;

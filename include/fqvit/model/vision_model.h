@@ -8,6 +8,7 @@
 
 #include "fqvit/core/tensor.h"
 #include "fqvit/io/model_config.h"
+#include "fqvit/io/safetensors.h"
 #include "fqvit/model/quant_hooks.h"
 
 namespace fqvit {
@@ -35,5 +36,7 @@ class VisionModel {
 
 // Loads `<dir>/config.json` and `<dir>/model.safetensors`; the family comes from the architecture name.
 std::unique_ptr<VisionModel> load_model(const std::string& checkpoint_dir);
+// The same from a parsed config and an open (or in-memory) safetensors file.
+std::unique_ptr<VisionModel> load_model(ModelConfig config, const SafetensorsFile& file);
 
 }  // namespace fqvit
