@@ -1,10 +1,7 @@
 #include "fqvit/calibrate/model_file.h"
 
-#include <unistd.h>
 
-#include <atomic>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <set>
 
