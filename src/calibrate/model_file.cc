@@ -1,6 +1,5 @@
 #include "fqvit/calibrate/model_file.h"
 
-
 #include <cstring>
 #include <fstream>
 #include <set>
