@@ -143,5 +143,8 @@ int main(int argc, char** argv) {
   } catch (const fqvit::Error& e) {
     std::fprintf(stderr, "fqvit-calibrate: error: %s\n", e.what());
     return 1;
+  } catch (const std::exception& e) {  // not an input error: a bug or the machine (memory, oneDNN)
+    std::fprintf(stderr, "fqvit-calibrate: internal error: %s\n", e.what());
+    return 2;
   }
 }

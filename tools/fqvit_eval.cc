@@ -98,5 +98,8 @@ int main(int argc, char** argv) {
   } catch (const fqvit::Error& e) {
     std::fprintf(stderr, "fqvit-eval: error: %s\n", e.what());
     return 1;
+  } catch (const std::exception& e) {  // not an input error: a bug or the machine (memory, oneDNN)
+    std::fprintf(stderr, "fqvit-eval: internal error: %s\n", e.what());
+    return 2;
   }
 }
