@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fqvit/calibrate/calibrator.h"
 #include "fqvit/calibrate/model_file.h"
 #include "fqvit/core/error.h"
 #include "fqvit/io/safetensors.h"
@@ -29,6 +30,23 @@ std::string saved_file(const std::string& shared) {
   info.batch_size = 100;
   auto model = load_model(shared + "/models/vit_tiny_patch16_224");
   save_quantized_model(path, shared + "/models/vit_tiny_patch16_224", *model, state, info);
+  return path;
+}
+
+// A quantized file of the committed small ViT (2 blocks), calibrated on its golden input: the refusal tests need no
+// ../shared.
+std::string small_saved_file() {
+  static std::string path;
+  if (!path.empty()) return path;
+  const std::string dir = testing::source_dir() + "/tests/data/models/vit_small_random_committed";
+  path = testing::scratch_dir("model_file_small") + "/vit_small_ptf_lis.safetensors";
+  auto model = load_model(dir);
+  Calibrator calib(*model, QuantSettings{});
+  calib.observe(SafetensorsFile::open(dir + "/golden.safetensors").load_float("input"), true);
+  const QuantState state = calib.finish();
+  CalibrationInfo info;
+  info.order = "test";
+  save_quantized_model(path, dir, *model, state, info);
   return path;
 }
 
@@ -85,41 +103,43 @@ TEST(ModelFile, RoundTripGivesIdenticalFakeQuantLogits) {
 }
 
 TEST(ModelFile, RefusesOtherVersion) {
-  FQVIT_REQUIRE_SHARED(shared);
   const std::string bad = testing::scratch_dir("model_file_bad_version") + "/m.safetensors";
-  rewrite(saved_file(shared), bad,
+  rewrite(small_saved_file(), bad,
           [](auto&, auto& meta) { meta["format_version"] = std::to_string(kQuantFormatVersion + 1); });
   expect_error(bad, "format_version: found 2, expected 1");
 }
 
 TEST(ModelFile, RefusesMissingQuantizer) {
-  FQVIT_REQUIRE_SHARED(shared);
   const std::string bad = testing::scratch_dir("model_file_missing") + "/m.safetensors";
-  rewrite(saved_file(shared), bad, [](auto& tensors, auto& meta) {
+  rewrite(small_saved_file(), bad, [](auto& tensors, auto& meta) {
     auto q = nlohmann::json::parse(meta.at("quantizers"));
-    q["activations"].erase("blocks.3.attn.qact2");
+    q["activations"].erase("blocks.1.attn.qact2");
     meta["quantizers"] = q.dump();
-    tensors.erase("quant.blocks.3.attn.qact2.scale");
-    tensors.erase("quant.blocks.3.attn.qact2.zero_point");
+    tensors.erase("quant.blocks.1.attn.qact2.scale");
+    tensors.erase("quant.blocks.1.attn.qact2.zero_point");
   });
-  expect_error(bad, "blocks.3.attn.qact2: found no activation quantizer");
+  expect_error(bad, "blocks.1.attn.qact2: found no activation quantizer");
 }
 
 TEST(ModelFile, RefusesListedQuantizerWithoutTensors) {
-  FQVIT_REQUIRE_SHARED(shared);
   const std::string bad = testing::scratch_dir("model_file_no_tensor") + "/m.safetensors";
-  rewrite(saved_file(shared), bad, [](auto& tensors, auto&) { tensors.erase("quant.blocks.3.qact4.alpha"); });
-  expect_error(bad, "quant.blocks.3.qact4.alpha: found missing");
+  rewrite(small_saved_file(), bad, [](auto& tensors, auto&) { tensors.erase("quant.blocks.1.qact4.alpha"); });
+  expect_error(bad, "quant.blocks.1.qact4.alpha: found missing");
 }
 
 TEST(ModelFile, RefusesWeightShapeDisagreeingWithMetadata) {
-  FQVIT_REQUIRE_SHARED(shared);
   const std::string bad = testing::scratch_dir("model_file_shape") + "/m.safetensors";
-  rewrite(saved_file(shared), bad, [](auto& tensors, auto&) {
+  rewrite(small_saved_file(), bad, [](auto& tensors, auto&) {
     RawTensor& t = tensors.at("head.weight");
     t.shape = {t.shape[0] / 2, t.shape[1] * 2};
   });
   expect_error(bad, "head.weight.shape");
+}
+
+TEST(ModelFile, SmallModelRoundTripsAndLoadsCleanly) {
+  const auto loaded = load_fake_quant_model(small_saved_file());
+  EXPECT_EQ(loaded->config().embed_dim, 64);
+  EXPECT_EQ(SafetensorsFile::open(small_saved_file()).info("blocks.1.mlp.fc2.weight").dtype, DType::kI8);
 }
 
 }  // namespace
