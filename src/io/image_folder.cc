@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <sstream>
 
@@ -25,6 +26,21 @@ std::string trim(const std::string& s) {
   return s.substr(b, e - b + 1);
 }
 
+// Calls fn(line, line_no) for every non-blank line of `path`, trimmed. `what` names the file's role in the error
+// raised when it cannot be opened.
+void for_each_line(const std::string& path, const std::string& what, const std::string& expected,
+                   const std::function<void(const std::string&, int)>& fn) {
+  std::ifstream in(path);
+  if (!in) fail(path, what, "a file that cannot be opened", expected);
+  std::string line;
+  int line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    line = trim(line);
+    if (!line.empty()) fn(line, line_no);
+  }
+}
+
 bool parse_index(const std::string& text, int* value) {
   if (text.empty() || text.size() > 9) return false;
   for (char c : text) {
@@ -36,15 +52,8 @@ bool parse_index(const std::string& text, int* value) {
 
 // Class list: "index wnid [name...]" or "wnid" per line. Returns wnid -> index and fills names by index.
 std::map<std::string, int> read_class_list(const std::string& path, std::vector<std::string>* names) {
-  std::ifstream in(path);
-  if (!in) fail(path, "class list", "a file that cannot be opened", "a readable class list (--class-list)");
   std::map<std::string, int> index;
-  std::string line;
-  int line_no = 0;
-  while (std::getline(in, line)) {
-    ++line_no;
-    line = trim(line);
-    if (line.empty()) continue;
+  for_each_line(path, "class list", "a readable class list (--class-list)", [&](const std::string& line, int line_no) {
     std::istringstream fields(line);
     std::string first, second;
     fields >> first >> second;
@@ -64,7 +73,7 @@ std::map<std::string, int> read_class_list(const std::string& path, std::vector<
     index[wnid] = idx;
     if (names->size() <= static_cast<size_t>(idx)) names->resize(static_cast<size_t>(idx) + 1);
     (*names)[static_cast<size_t>(idx)] = wnid;
-  }
+  });
   if (index.empty()) fail(path, "class list", "no classes", "at least one line");
   return index;
 }
@@ -119,28 +128,23 @@ ImageFolder ImageFolder::open(const std::string& root, const DatasetOptions& opt
 
   if (!options.labels_file.empty()) {
     // The label file fixes both the list and the labels.
-    std::ifstream in(options.labels_file);
-    if (!in) fail(options.labels_file, "label file", "a file that cannot be opened", "a readable label file (--labels)");
     std::vector<LabeledImage> listed;
-    std::string line;
-    int line_no = 0;
-    while (std::getline(in, line)) {
-      ++line_no;
-      line = trim(line);
-      if (line.empty()) continue;
+    const std::string& labels = options.labels_file;
+    for_each_line(labels, "label file", "a readable label file (--labels)", [&](const std::string& line, int line_no) {
       const auto space = line.find_last_of(" \t");
       int label = 0;
       if (space == std::string::npos || !parse_index(trim(line.substr(space + 1)), &label)) {
-        fail(options.labels_file, "line " + std::to_string(line_no), "\"" + line + "\"", "\"relative/path index\"");
+        fail(labels, "line " + std::to_string(line_no), "\"" + line + "\"", "\"relative/path index\"");
       }
       const std::string rel = trim(line.substr(0, space));
       const fs::path full = fs::path(root) / rel;
-      if (!fs::is_regular_file(full, ec)) {
-        fail(options.labels_file, "line " + std::to_string(line_no), "\"" + rel + "\" (no such file under " + root + ")",
+      std::error_code missing;
+      if (!fs::is_regular_file(full, missing)) {
+        fail(labels, "line " + std::to_string(line_no), "\"" + rel + "\" (no such file under " + root + ")",
              "an existing image path relative to the dataset folder");
       }
       listed.push_back({full.string(), fs::path(rel).generic_string(), label});
-    }
+    });
     folder.images_ = std::move(listed);
   }
 
@@ -153,24 +157,17 @@ ImageFolder ImageFolder::open(const std::string& root, const DatasetOptions& opt
 }
 
 std::vector<LabeledImage> select_images(const ImageFolder& folder, const std::string& list_file) {
-  std::ifstream in(list_file);
-  if (!in) fail(list_file, "image list", "a file that cannot be opened", "a readable list of relative paths");
   std::map<std::string, size_t> by_relative;
   for (size_t i = 0; i < folder.images().size(); ++i) by_relative[folder.images()[i].relative] = i;
   std::vector<LabeledImage> selected;
-  std::string line;
-  int line_no = 0;
-  while (std::getline(in, line)) {
-    ++line_no;
-    line = trim(line);
-    if (line.empty()) continue;
+  for_each_line(list_file, "image list", "a readable list of relative paths", [&](const std::string& line, int line_no) {
     auto it = by_relative.find(fs::path(line).generic_string());
     if (it == by_relative.end()) {
       fail(list_file, "line " + std::to_string(line_no), "\"" + line + "\"",
            "an image of " + folder.root() + " (paths relative to it)");
     }
     selected.push_back(folder.images()[it->second]);
-  }
+  });
   if (selected.empty()) fail(list_file, "image list", "no paths", "at least one image path");
   return selected;
 }

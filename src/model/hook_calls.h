@@ -20,4 +20,13 @@ inline void act(QuantHooks* hooks, const std::string& name, float* x, int64_t ro
   if (hooks != nullptr) hooks->activation(name, x, rows, cols);
 }
 
+// Attention softmax through the hooks: Log-Int-Softmax when the hooks provide it (reading `logits_quantizer`'s
+// scale), else the float softmax followed by the softmax output's quantizer point.
+inline void softmax_through(QuantHooks* hooks, const std::string& name, const std::string& logits_quantizer,
+                            float* scores, int64_t rows, int64_t cols) {
+  if (hooks != nullptr && hooks->softmax(name, logits_quantizer, scores, rows, cols)) return;
+  softmax_rows(scores, rows, cols);
+  act(hooks, name, scores, rows, cols);
+}
+
 }  // namespace fqvit

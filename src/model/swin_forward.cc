@@ -70,10 +70,7 @@ Tensor SwinModel::window_attention(int stage, int block, const Tensor& h, int64_
       for (int64_t ij = 0; ij < square; ++ij) s[ij] += m[ij];
     }
   }
-  if (hooks == nullptr || !hooks->softmax(n.attn_softmax, n.attn_qact2, scores.data(), score_rows, tokens)) {
-    softmax_rows(scores.data(), score_rows, tokens);
-    act(hooks, n.attn_softmax, scores.data(), score_rows, tokens);
-  }
+  softmax_through(hooks, n.attn_softmax, n.attn_qact2, scores.data(), score_rows, tokens);
 
   // context[w, t, h*dh + j] = sum_s attn[w, h, t, s] v[w, s, h*dh + j], written over win_x.
 #pragma omp parallel for schedule(dynamic)

@@ -202,10 +202,7 @@ void VitModel::run_block(int index, Tensor& x, int64_t batch, QuantHooks* hooks,
   }
   const int64_t score_rows = batch * heads * tokens;
   act(hooks, n.attn_qact_attn1, scores.data(), score_rows, tokens);
-  if (hooks == nullptr || !hooks->softmax(n.attn_softmax, n.attn_qact_attn1, scores.data(), score_rows, tokens)) {
-    softmax_rows(scores.data(), score_rows, tokens);
-    act(hooks, n.attn_softmax, scores.data(), score_rows, tokens);
-  }
+  softmax_through(hooks, n.attn_softmax, n.attn_qact_attn1, scores.data(), score_rows, tokens);
 
   // context[b, t, h*dh + j] = sum_s attn[b, h, t, s] v[b, s, h*dh + j]
 #pragma omp parallel for schedule(dynamic)
