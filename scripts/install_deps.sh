@@ -7,6 +7,7 @@ packages=(
   libeigen3-dev libcli11-dev nlohmann-json3-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libjpeg62-turbo-dev libpng-dev libdnnl-dev
+  libopenblas-dev libsleef-dev  # the reference's own float kernels (PyTorch's BLAS and exp), for --numerics torch
   ocl-icd-opencl-dev  # only a Recommends of libdnnl-dev, but Debian's dnnl CMake config requires OpenCL
   python3 python3-numpy python3-pil python3-torch libopenblas0-pthread
 )

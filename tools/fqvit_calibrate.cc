@@ -18,7 +18,7 @@
 namespace {
 
 struct Args {
-  std::string model, calib, class_list, calib_list, config, out, method;
+  std::string model, calib, class_list, calib_list, config, out, method, numerics = "torch";
   int images = 1000, batch = 100, threads = 0, w_bits = 8, a_bits = 8, attn_bits = 4, decode_threads = 1;
   uint64_t seed = 0;
   bool ptf = true, lis = true;
@@ -66,6 +66,7 @@ int run(const Args& args, const CLI::App& app) {
   if (args.batch < 1) fqvit::fail("command line", "--batch", std::to_string(args.batch), ">= 1");
 
   auto model = fqvit::load_model(args.model);
+  model->set_numerics(fqvit::parse_numerics(args.numerics, "--numerics"));
   const auto folder = fqvit::ImageFolder::open(args.calib, {args.class_list, ""});
   fqvit::CalibrationInfo info;
   info.calib_dir = args.calib;
@@ -134,6 +135,8 @@ int main(int argc, char** argv) {
   app.add_option("--attn-bits", args.attn_bits, "attention (softmax output) bits, 2..8 (default 4)");
   app.add_option("--calib-list", args.calib_list, "file of image paths relative to --calib fixing the order");
   app.add_option("--config", args.config, "quantization preset JSON (configs/*.json); flags override it");
+  app.add_option("--numerics", args.numerics,
+                 "float arithmetic of the calibration passes: torch (bit-identical to the PyTorch reference; default) or fast");
   app.add_option("--threads", args.threads, "compute threads (0 = all cores)");
   app.add_option("--decode-threads", args.decode_threads, "background image decoding threads (default 1)");
   app.add_option("--out", args.out, "quantized model file to write (.safetensors)")->required();

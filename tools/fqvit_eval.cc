@@ -15,7 +15,7 @@
 namespace {
 
 struct Args {
-  std::string model, data, class_list, labels, engine = "fp32", json_out, logits_out;
+  std::string model, data, class_list, labels, engine = "fp32", json_out, logits_out, numerics;
   int batch_size = 8, threads = 0, limit = 0, decode_threads = 1;
 };
 
@@ -30,6 +30,7 @@ void write_json(const std::string& path, const Args& args, const fqvit::EvalResu
       {"model_images_per_second", r.model_seconds > 0 ? static_cast<double>(r.images) / r.model_seconds : 0.0},
       {"skipped", r.skipped.size()},
       {"engine", args.engine},
+      {"numerics", args.numerics.empty() ? "default" : args.numerics},
       {"model", args.model},
       {"data", args.data},
       {"batch_size", args.batch_size},
@@ -49,7 +50,9 @@ void write_logits(const std::string& path, const Args& args, const fqvit::EvalRe
 
 int run(const Args& args) {
   fqvit::set_num_threads(args.threads);
-  const fqvit::Engine engine = fqvit::open_engine(args.engine, args.model);
+  std::optional<fqvit::Numerics> numerics;
+  if (!args.numerics.empty()) numerics = fqvit::parse_numerics(args.numerics, "--numerics");
+  const fqvit::Engine engine = fqvit::open_engine(args.engine, args.model, numerics);
   const auto folder = fqvit::ImageFolder::open(args.data, {args.class_list, args.labels});
   std::vector<fqvit::LabeledImage> images = folder.images();
   if (args.limit > 0 && static_cast<size_t>(args.limit) < images.size()) images.resize(static_cast<size_t>(args.limit));
@@ -85,6 +88,9 @@ int main(int argc, char** argv) {
   app.add_option("--class-list", args.class_list, "class list: lines 'index wnid [name]' or one wnid per line");
   app.add_option("--labels", args.labels, "label file: lines 'relative/path index' (overrides folders)");
   app.add_option("--engine", args.engine, "fp32 (float checkpoint directory) or fake (quantized file, fake-quant in float as FQ-ViT)");
+  app.add_option("--numerics", args.numerics,
+                 "float arithmetic: fast, or torch (bit-identical to the PyTorch reference); default fast for fp32, "
+                 "torch for fake");
   app.add_option("--batch-size", args.batch_size, "images per forward pass")->check(CLI::Range(1, 4096));
   app.add_option("--threads", args.threads, "compute threads (0 = all cores)")->check(CLI::Range(0, 1024));
   app.add_option("--decode-threads", args.decode_threads, "background image decoding threads")

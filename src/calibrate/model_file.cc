@@ -226,8 +226,9 @@ QuantizedModel read_quantized_model(const std::string& path) {
   return out;
 }
 
-std::unique_ptr<FakeQuantModel> load_fake_quant_model(const std::string& path) {
+std::unique_ptr<FakeQuantModel> load_fake_quant_model(const std::string& path, Numerics numerics) {
   QuantizedModel q = read_quantized_model(path);
+  q.model->set_numerics(numerics);
   return std::make_unique<FakeQuantModel>(std::move(q.model), std::move(q.state), path);
 }
 

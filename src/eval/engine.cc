@@ -11,12 +11,13 @@ namespace fqvit {
 
 std::vector<std::string> engine_names() { return {"fp32", "fake"}; }
 
-Engine open_engine(const std::string& engine, const std::string& model_path) {
+Engine open_engine(const std::string& engine, const std::string& model_path, std::optional<Numerics> numerics) {
   if (engine == "fp32") {
     if (!std::filesystem::is_directory(model_path)) {
       fail(model_path, "--model", "not a directory", "a checkpoint directory (model.safetensors + config.json) for --engine fp32");
     }
     std::shared_ptr<VisionModel> model = load_model(model_path);
+    model->set_numerics(numerics.value_or(Numerics::kFast));
     VisionModel* raw = model.get();
     return Engine{engine, model->config(), [raw](const Tensor& x) { return raw->forward(x); }, model};
   }
@@ -25,7 +26,7 @@ Engine open_engine(const std::string& engine, const std::string& model_path) {
       fail(model_path, "--model", "a float checkpoint directory",
            "a quantized model file from fqvit-calibrate for --engine fake");
     }
-    std::shared_ptr<FakeQuantModel> model = load_fake_quant_model(model_path);
+    std::shared_ptr<FakeQuantModel> model = load_fake_quant_model(model_path, numerics.value_or(Numerics::kTorch));
     FakeQuantModel* raw = model.get();
     return Engine{engine, model->config(), [raw](const Tensor& x) { return raw->forward(x); }, model};
   }

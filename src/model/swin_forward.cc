@@ -12,6 +12,7 @@
 
 namespace fqvit {
 Tensor SwinModel::window_attention(int stage, int block, const Tensor& h, int64_t batch, QuantHooks* hooks) const {
+  const FloatKernels& k = kernels();
   const SwinStageGeometry& g = geometry_[static_cast<size_t>(stage)];
   const SwinBlockWeights& b = w_.stages[static_cast<size_t>(stage)].blocks[static_cast<size_t>(block)];
   const BlockNames& n = block_names_[static_cast<size_t>(stage)][static_cast<size_t>(block)];
@@ -27,7 +28,7 @@ Tensor SwinModel::window_attention(int stage, int block, const Tensor& h, int64_
   window_partition(h.data(), batch, res, res, c, win, shift, win_x.data());
 
   auto qkv = Tensor::uninitialized({windows, tokens, 3 * c});
-  linear(win_x.data(), rows, c, c, b.qkv_weight, &b.qkv_bias, qkv.data());
+  k.linear(win_x.data(), rows, c, c, b.qkv_weight, &b.qkv_bias, qkv.data());
   act(hooks, n.attn_qact1, qkv.data(), rows, 3 * c);
 
   // scores[w, h] = (q k^T) * dh^-0.5 over each window and head.
@@ -35,12 +36,10 @@ Tensor SwinModel::window_attention(int stage, int block, const Tensor& h, int64_
   const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
   const int64_t ld = 3 * c;
   const int64_t square = tokens * tokens;
-#pragma omp parallel for schedule(dynamic)
-  for (int64_t wh = 0; wh < windows * heads; ++wh) {
-    const int64_t wi = wh / heads, hi = wh % heads;
-    const float* q = qkv.data() + wi * tokens * ld + hi * dh;
-    sgemm(tokens, tokens, dh, scale, q, ld, q + c, ld, /*b_transposed=*/true, scores.data() + wh * square, tokens);
-  }
+  k.batched_gemm(windows * heads, tokens, tokens, dh, scale, /*b_transposed=*/true, [&](int64_t wh) {
+    const float* q = qkv.data() + (wh / heads) * tokens * ld + (wh % heads) * dh;
+    return GemmOperands{q, ld, q + c, ld, scores.data() + wh * square, tokens};
+  });
   const int64_t score_rows = windows * heads * tokens;
   act(hooks, n.attn_qact_attn1, scores.data(), score_rows, tokens);
 
@@ -70,20 +69,18 @@ Tensor SwinModel::window_attention(int stage, int block, const Tensor& h, int64_
       for (int64_t ij = 0; ij < square; ++ij) s[ij] += m[ij];
     }
   }
-  softmax_through(hooks, n.attn_softmax, n.attn_qact2, scores.data(), score_rows, tokens);
+  softmax_through(k, hooks, n.attn_softmax, n.attn_qact2, scores.data(), score_rows, tokens);
 
   // context[w, t, h*dh + j] = sum_s attn[w, h, t, s] v[w, s, h*dh + j], written over win_x.
-#pragma omp parallel for schedule(dynamic)
-  for (int64_t wh = 0; wh < windows * heads; ++wh) {
+  k.batched_gemm(windows * heads, tokens, dh, tokens, 1.0f, /*b_transposed=*/false, [&](int64_t wh) {
     const int64_t wi = wh / heads, hi = wh % heads;
     const float* v = qkv.data() + wi * tokens * ld + 2 * c + hi * dh;
-    sgemm(tokens, dh, tokens, 1.0f, scores.data() + wh * square, tokens, v, ld, /*b_transposed=*/false,
-          win_x.data() + wi * tokens * c + hi * dh, c);
-  }
+    return GemmOperands{scores.data() + wh * square, tokens, v, ld, win_x.data() + wi * tokens * c + hi * dh, c};
+  });
   act(hooks, n.attn_qact3, win_x.data(), rows, c);
 
   auto proj = Tensor::uninitialized({windows, tokens, c});
-  linear(win_x.data(), rows, c, c, b.proj_weight, &b.proj_bias, proj.data());
+  k.linear(win_x.data(), rows, c, c, b.proj_weight, &b.proj_bias, proj.data());
   act(hooks, n.attn_qact4, proj.data(), rows, c);
 
   // Merge windows and undo the cyclic shift, in one pass.
@@ -94,6 +91,7 @@ Tensor SwinModel::window_attention(int stage, int block, const Tensor& h, int64_
 
 void SwinModel::run_block(int stage, int block, Tensor& x, int64_t batch, QuantHooks* hooks,
                           const std::string& last_quantizer) const {
+  const FloatKernels& k = kernels();
   const SwinStageGeometry& g = geometry_[static_cast<size_t>(stage)];
   const SwinBlockWeights& b = w_.stages[static_cast<size_t>(stage)].blocks[static_cast<size_t>(block)];
   const BlockNames& n = block_names_[static_cast<size_t>(stage)][static_cast<size_t>(block)];
@@ -102,25 +100,26 @@ void SwinModel::run_block(int stage, int block, Tensor& x, int64_t batch, QuantH
   const float eps = config_.norm_eps;
 
   auto h = Tensor::uninitialized({batch, g.resolution * g.resolution, c});
-  norm_through(hooks, last_quantizer, n.qact1, x.data(), rows, c, b.norm1_weight, b.norm1_bias, eps, h.data());
+  norm_through(k, hooks, last_quantizer, n.qact1, x.data(), rows, c, b.norm1_weight, b.norm1_bias, eps, h.data());
   act(hooks, n.qact1, h.data(), rows, c);
   const Tensor branch = window_attention(stage, block, h, batch, hooks);
   add_inplace(x.data(), branch.data(), rows * c);
   act(hooks, n.qact2, x.data(), rows, c);
 
-  norm_through(hooks, n.qact2, n.qact3, x.data(), rows, c, b.norm2_weight, b.norm2_bias, eps, h.data());
+  norm_through(k, hooks, n.qact2, n.qact3, x.data(), rows, c, b.norm2_weight, b.norm2_bias, eps, h.data());
   act(hooks, n.qact3, h.data(), rows, c);
   auto mid = Tensor::uninitialized({rows, g.hidden});
-  linear(h.data(), rows, c, c, b.fc1_weight, &b.fc1_bias, mid.data());
-  gelu_erf(mid.data(), mid.numel());
+  k.linear(h.data(), rows, c, c, b.fc1_weight, &b.fc1_bias, mid.data());
+  k.gelu(mid.data(), mid.numel());
   act(hooks, n.mlp_qact1, mid.data(), rows, g.hidden);
-  linear(mid.data(), rows, g.hidden, g.hidden, b.fc2_weight, &b.fc2_bias, h.data());
+  k.linear(mid.data(), rows, g.hidden, g.hidden, b.fc2_weight, &b.fc2_bias, h.data());
   act(hooks, n.mlp_qact2, h.data(), rows, c);
   add_inplace(x.data(), h.data(), rows * c);
   act(hooks, n.qact4, x.data(), rows, c);
 }
 
 Tensor SwinModel::run_merge(int stage, const Tensor& x, int64_t batch, QuantHooks* hooks) const {
+  const FloatKernels& k = kernels();
   const SwinStageGeometry& g = geometry_[static_cast<size_t>(stage)];
   const SwinStageWeights& sw = w_.stages[static_cast<size_t>(stage)];
   const MergeNames& n = merge_names_[static_cast<size_t>(stage)];
@@ -130,17 +129,18 @@ Tensor SwinModel::run_merge(int stage, const Tensor& x, int64_t batch, QuantHook
 
   auto cat = Tensor::uninitialized({batch, (res / 2) * (res / 2), 4 * c});
   patch_merge_gather(x.data(), batch, res, res, c, cat.data());
-  norm_through(hooks, last, n.qact1, cat.data(), rows, 4 * c, sw.merge_norm_weight, sw.merge_norm_bias,
+  norm_through(k, hooks, last, n.qact1, cat.data(), rows, 4 * c, sw.merge_norm_weight, sw.merge_norm_bias,
                config_.norm_eps, cat.data());
   act(hooks, n.qact1, cat.data(), rows, 4 * c);
   const int64_t next = sw.merge_reduction.dim(0);
   auto out = Tensor::uninitialized({batch, (res / 2) * (res / 2), next});
-  linear(cat.data(), rows, 4 * c, 4 * c, sw.merge_reduction, nullptr, out.data());
+  k.linear(cat.data(), rows, 4 * c, 4 * c, sw.merge_reduction, nullptr, out.data());
   act(hooks, n.qact2, out.data(), rows, next);
   return out;
 }
 
 Tensor SwinModel::forward(const Tensor& images, QuantHooks* hooks) const {
+  const FloatKernels& k = kernels();
   // The stage geometry (windows, masks, merging) is fixed at load for one image size.
   const Shape expected = {images.rank() > 0 ? images.dim(0) : 1, config_.in_chans, config_.img_size, config_.img_size};
   if (images.shape() != expected || expected[0] < 1) {
@@ -158,11 +158,11 @@ Tensor SwinModel::forward(const Tensor& images, QuantHooks* hooks) const {
     input = &quantized_input;
   }
 
-  Tensor x = patch_embed(*input, w_.patch_weight, w_.patch_bias);  // [B, N, C0]
+  Tensor x = k.patch_embed(*input, w_.patch_weight, w_.patch_bias);  // [B, N, C0]
   const int64_t c0 = geometry_.front().dim;
   const int64_t tokens0 = x.dim(1);
   act(hooks, "patch_embed.qact_before_norm", x.data(), batch * tokens0, c0);
-  norm_through(hooks, "patch_embed.qact_before_norm", "patch_embed.qact", x.data(), batch * tokens0, c0,
+  norm_through(k, hooks, "patch_embed.qact_before_norm", "patch_embed.qact", x.data(), batch * tokens0, c0,
                w_.patch_norm_weight, w_.patch_norm_bias, config_.norm_eps, x.data());
   act(hooks, "patch_embed.qact", x.data(), batch * tokens0, c0);
 
@@ -182,7 +182,7 @@ Tensor SwinModel::forward(const Tensor& images, QuantHooks* hooks) const {
   // Final LayerNorm on every token, average over tokens, head.
   const int64_t c = geometry_.back().dim;
   const int64_t tokens = x.dim(1);
-  norm_through(hooks, last, "qact2", x.data(), batch * tokens, c, w_.norm_weight, w_.norm_bias, config_.norm_eps,
+  norm_through(k, hooks, last, "qact2", x.data(), batch * tokens, c, w_.norm_weight, w_.norm_bias, config_.norm_eps,
                x.data());
   act(hooks, "qact2", x.data(), batch * tokens, c);
   Tensor pooled({batch, c});
@@ -200,7 +200,7 @@ Tensor SwinModel::forward(const Tensor& images, QuantHooks* hooks) const {
 
   const int64_t classes = config_.num_classes;
   auto logits = Tensor::uninitialized({batch, classes});
-  linear(pooled.data(), batch, c, c, w_.head_weight, &w_.head_bias, logits.data());
+  k.linear(pooled.data(), batch, c, c, w_.head_weight, &w_.head_bias, logits.data());
   act(hooks, "act_out", logits.data(), batch, classes);
   return logits;
 }

@@ -170,6 +170,7 @@ std::vector<WeightRef> VitModel::weights() {
 
 void VitModel::run_block(int index, Tensor& x, int64_t batch, QuantHooks* hooks,
                          const std::string& last_quantizer) const {
+  const FloatKernels& k = kernels();
   const VitBlockWeights& b = w_.blocks[static_cast<size_t>(index)];
   const BlockNames& n = names_[static_cast<size_t>(index)];
   const int64_t d = config_.embed_dim;
@@ -181,61 +182,56 @@ void VitModel::run_block(int index, Tensor& x, int64_t batch, QuantHooks* hooks,
 
   // Attention branch.
   auto h = Tensor::uninitialized({batch, tokens, d});
-  norm_through(hooks, last_quantizer, n.qact1, x.data(), rows, d, b.norm1_weight, b.norm1_bias, eps, h.data());
+  norm_through(k, hooks, last_quantizer, n.qact1, x.data(), rows, d, b.norm1_weight, b.norm1_bias, eps, h.data());
   act(hooks, n.qact1, h.data(), rows, d);
 
   auto qkv = Tensor::uninitialized({batch, tokens, 3 * d});
-  linear(h.data(), rows, d, d, b.qkv_weight, &b.qkv_bias, qkv.data());
+  k.linear(h.data(), rows, d, d, b.qkv_weight, &b.qkv_bias, qkv.data());
   act(hooks, n.attn_qact1, qkv.data(), rows, 3 * d);
 
   // scores[b, h] = (q k^T) * dh^-0.5
   auto scores = Tensor::uninitialized({batch, heads, tokens, tokens});
   const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
   const int64_t ld = 3 * d;
-#pragma omp parallel for schedule(dynamic)
-  for (int64_t bh = 0; bh < batch * heads; ++bh) {
-    const int64_t bi = bh / heads, hi = bh % heads;
-    const float* q = qkv.data() + bi * tokens * ld + hi * dh;
-    float* s = scores.data() + bh * tokens * tokens;
-    // alpha scales the finished dot products, the same rounding as the reference's (q @ k^T) * scale.
-    sgemm(tokens, tokens, dh, scale, q, ld, q + d, ld, /*b_transposed=*/true, s, tokens);
-  }
+  // alpha scales the finished dot products, the same rounding as the reference's (q @ k^T) * scale.
+  k.batched_gemm(batch * heads, tokens, tokens, dh, scale, /*b_transposed=*/true, [&](int64_t bh) {
+    const float* q = qkv.data() + (bh / heads) * tokens * ld + (bh % heads) * dh;
+    return GemmOperands{q, ld, q + d, ld, scores.data() + bh * tokens * tokens, tokens};
+  });
   const int64_t score_rows = batch * heads * tokens;
   act(hooks, n.attn_qact_attn1, scores.data(), score_rows, tokens);
-  softmax_through(hooks, n.attn_softmax, n.attn_qact_attn1, scores.data(), score_rows, tokens);
+  softmax_through(k, hooks, n.attn_softmax, n.attn_qact_attn1, scores.data(), score_rows, tokens);
 
   // context[b, t, h*dh + j] = sum_s attn[b, h, t, s] v[b, s, h*dh + j]
-#pragma omp parallel for schedule(dynamic)
-  for (int64_t bh = 0; bh < batch * heads; ++bh) {
+  k.batched_gemm(batch * heads, tokens, dh, tokens, 1.0f, /*b_transposed=*/false, [&](int64_t bh) {
     const int64_t bi = bh / heads, hi = bh % heads;
     const float* v = qkv.data() + bi * tokens * ld + 2 * d + hi * dh;
-    float* out = h.data() + bi * tokens * d + hi * dh;
-    sgemm(tokens, dh, tokens, 1.0f, scores.data() + bh * tokens * tokens, tokens, v, ld, /*b_transposed=*/false,
-          out, d);
-  }
+    return GemmOperands{scores.data() + bh * tokens * tokens, tokens, v, ld, h.data() + bi * tokens * d + hi * dh, d};
+  });
   act(hooks, n.attn_qact2, h.data(), rows, d);
 
   auto branch = Tensor::uninitialized({batch, tokens, d});
-  linear(h.data(), rows, d, d, b.proj_weight, &b.proj_bias, branch.data());
+  k.linear(h.data(), rows, d, d, b.proj_weight, &b.proj_bias, branch.data());
   act(hooks, n.attn_qact3, branch.data(), rows, d);
   add_inplace(x.data(), branch.data(), rows * d);
   act(hooks, n.qact2, x.data(), rows, d);
 
   // MLP branch.
-  norm_through(hooks, n.qact2, n.qact3, x.data(), rows, d, b.norm2_weight, b.norm2_bias, eps, h.data());
+  norm_through(k, hooks, n.qact2, n.qact3, x.data(), rows, d, b.norm2_weight, b.norm2_bias, eps, h.data());
   act(hooks, n.qact3, h.data(), rows, d);
   const int64_t hidden = b.fc1_weight.dim(0);
   auto mid = Tensor::uninitialized({batch, tokens, hidden});
-  linear(h.data(), rows, d, d, b.fc1_weight, &b.fc1_bias, mid.data());
-  gelu_erf(mid.data(), mid.numel());
+  k.linear(h.data(), rows, d, d, b.fc1_weight, &b.fc1_bias, mid.data());
+  k.gelu(mid.data(), mid.numel());
   act(hooks, n.mlp_qact1, mid.data(), rows, hidden);
-  linear(mid.data(), rows, hidden, hidden, b.fc2_weight, &b.fc2_bias, branch.data());
+  k.linear(mid.data(), rows, hidden, hidden, b.fc2_weight, &b.fc2_bias, branch.data());
   act(hooks, n.mlp_qact2, branch.data(), rows, d);
   add_inplace(x.data(), branch.data(), rows * d);
   act(hooks, n.qact4, x.data(), rows, d);
 }
 
 Tensor VitModel::forward(const Tensor& images, QuantHooks* hooks) const {
+  const FloatKernels& k = kernels();
   const int64_t batch = images.dim(0);
   const int64_t d = config_.embed_dim;
   const int64_t prefix = prefix_tokens();
@@ -250,7 +246,7 @@ Tensor VitModel::forward(const Tensor& images, QuantHooks* hooks) const {
     input = &quantized_input;
   }
 
-  Tensor patch_out = patch_embed(*input, w_.patch_weight, w_.patch_bias);  // [B, N, D]
+  Tensor patch_out = k.patch_embed(*input, w_.patch_weight, w_.patch_bias);  // [B, N, D]
   act(hooks, "patch_embed.qact", patch_out.data(), batch * patches, d);
 
   auto x = Tensor::uninitialized({batch, tokens, d});
@@ -274,7 +270,7 @@ Tensor VitModel::forward(const Tensor& images, QuantHooks* hooks) const {
   }
 
   // Final LayerNorm on all tokens (as the reference does), then the prefix token(s).
-  norm_through(hooks, last, "qact2", x.data(), batch * tokens, d, w_.norm_weight, w_.norm_bias, config_.norm_eps,
+  norm_through(k, hooks, last, "qact2", x.data(), batch * tokens, d, w_.norm_weight, w_.norm_bias, config_.norm_eps,
                x.data());
   auto feats = Tensor::uninitialized({batch, prefix, d});
   for (int64_t bi = 0; bi < batch; ++bi) {
@@ -285,12 +281,12 @@ Tensor VitModel::forward(const Tensor& images, QuantHooks* hooks) const {
 
   const int64_t classes = config_.num_classes;
   auto logits = Tensor::uninitialized({batch, classes});
-  linear(feats.data(), batch, d, prefix * d, w_.head_weight, &w_.head_bias, logits.data());
+  k.linear(feats.data(), batch, d, prefix * d, w_.head_weight, &w_.head_bias, logits.data());
   act(hooks, "act_out", logits.data(), batch, classes);
   if (config_.distilled) {
     // DeiT distilled at eval: the mean of the class-token head and the distillation-token head.
     auto dist = Tensor::uninitialized({batch, classes});
-    linear(feats.data() + d, batch, d, prefix * d, w_.head_dist_weight, &w_.head_dist_bias, dist.data());
+    k.linear(feats.data() + d, batch, d, prefix * d, w_.head_dist_weight, &w_.head_dist_bias, dist.data());
     act(hooks, "act_out_dist", dist.data(), batch, classes);
     for (int64_t i = 0; i < logits.numel(); ++i) logits[i] = 0.5f * (logits[i] + dist[i]);
   }

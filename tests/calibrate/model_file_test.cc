@@ -89,7 +89,9 @@ TEST(ModelFile, RoundTripGivesIdenticalFakeQuantLogits) {
   Tensor x({kImages, input.dim(1), input.dim(2), input.dim(3)});
   std::memcpy(x.data(), input.data(), static_cast<size_t>(x.numel()) * sizeof(float));
 
-  FakeQuantModel direct(load_model(shared + "/models/vit_tiny_patch16_224"),
+  auto float_model = load_model(shared + "/models/vit_tiny_patch16_224");
+  float_model->set_numerics(Numerics::kTorch);  // as load_fake_quant_model sets it by default
+  FakeQuantModel direct(std::move(float_model),
                         load_reference_qparams(shared + "/reference/golden_vit_tiny_qparams.json"));
   const auto loaded = load_fake_quant_model(path);
   EXPECT_EQ(loaded->config().embed_dim, 192);

@@ -45,7 +45,8 @@ struct QuantizedModel {
 // quantizer, or tensors that disagree with the metadata (shape, dtype, codes out of range).
 QuantizedModel read_quantized_model(const std::string& path);
 
-// The fake-quant executor of a quantized model file (what `fqvit-eval --engine fake` runs).
-std::unique_ptr<FakeQuantModel> load_fake_quant_model(const std::string& path);
+// The fake-quant executor of a quantized model file (what `fqvit-eval --engine fake` runs), on torch's float
+// arithmetic by default so that it reproduces the reference bit for bit.
+std::unique_ptr<FakeQuantModel> load_fake_quant_model(const std::string& path, Numerics numerics = Numerics::kTorch);
 
 }  // namespace fqvit

@@ -3,11 +3,13 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "fqvit/eval/evaluate.h"
 #include "fqvit/io/model_config.h"
+#include "fqvit/model/float_kernels.h"
 
 namespace fqvit {
 
@@ -22,6 +24,8 @@ std::vector<std::string> engine_names();
 
 // Opens `model_path` (a checkpoint directory, or a quantized model file) for `engine`; throws Error for a
 // combination that cannot run (e.g. fp32 on a quantized file).
-Engine open_engine(const std::string& engine, const std::string& model_path);
+// `numerics` picks the float arithmetic (float_kernels.h); unset, fp32 runs fast and fake runs torch's.
+Engine open_engine(const std::string& engine, const std::string& model_path,
+                   std::optional<Numerics> numerics = std::nullopt);
 
 }  // namespace fqvit

@@ -9,6 +9,7 @@
 #include "fqvit/core/tensor.h"
 #include "fqvit/io/model_config.h"
 #include "fqvit/io/safetensors.h"
+#include "fqvit/model/float_kernels.h"
 #include "fqvit/model/quant_hooks.h"
 
 namespace fqvit {
@@ -32,6 +33,20 @@ class VisionModel {
   // Activation quantizer names in dataflow order, as forward() calls them.
   virtual std::vector<std::string> activation_points() const = 0;
   virtual std::unique_ptr<VisionModel> clone() const = 0;
+
+  // The float arithmetic forward() runs on: fast by default, torch for bit parity with the reference.
+  void set_numerics(Numerics numerics) {
+    kernels_ = &float_kernels(numerics);
+    numerics_ = numerics;
+  }
+  Numerics numerics() const { return numerics_; }
+
+ protected:
+  const FloatKernels& kernels() const { return *kernels_; }
+
+ private:
+  Numerics numerics_ = Numerics::kFast;
+  const FloatKernels* kernels_ = &float_kernels(Numerics::kFast);
 };
 
 // Loads `<dir>/config.json` and `<dir>/model.safetensors`; the family comes from the architecture name.

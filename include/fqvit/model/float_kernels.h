@@ -1,0 +1,56 @@
+// The float arithmetic a graph runs on, chosen per model. Two sets with one interface:
+// - fast:  oneDNN sgemm/im2col, Eigen's vectorized erf/exp, AVX-512; for FP32 inference.
+// - torch: the reference's own kernels (OpenBLAS sgemm as torch calls it, oneDNN's direct convolution as torch's
+//          mkldnn path builds it, torch 1.13's AVX2 GELU / softmax / LayerNorm with Sleef's exp), bit-identical to
+//          Debian's python3-torch. Calibration and fake quant use it: the quantized ViT-Tiny is chaotic enough that one
+//          float ulp at a rounding boundary changes predictions, so parity with the reference needs its exact floats.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "fqvit/core/tensor.h"
+
+namespace fqvit {
+
+enum class Numerics { kFast, kTorch };
+
+// "fast" / "torch"; anything else is an error naming `field` and the accepted values.
+Numerics parse_numerics(const std::string& text, const std::string& field);
+std::string to_string(Numerics numerics);
+
+// One product of a batch: C = alpha * A op(B), row-major with leading dimensions.
+struct GemmOperands {
+  const float* a;
+  int64_t lda;
+  const float* b;
+  int64_t ldb;
+  float* c;
+  int64_t ldc;
+};
+
+class FloatKernels {
+ public:
+  virtual ~FloatKernels() = default;
+  // y[rows, out] = x[rows, in] weight[out, in]^T + bias[out] (bias may be null); x has row stride x_stride.
+  virtual void linear(const float* x, int64_t rows, int64_t in, int64_t x_stride, const Tensor& weight,
+                      const Tensor* bias, float* y) const = 0;
+  // `count` independent products C_i[m, n] = alpha * A_i[m, k] op(B_i), op(B) = B^T ([n, k]) when b_transposed.
+  virtual void batched_gemm(int64_t count, int64_t m, int64_t n, int64_t k, float alpha, bool b_transposed,
+                            const std::function<GemmOperands(int64_t)>& operands) const = 0;
+  // images [B, C, H, W], weight [D, C, P, P], bias [D] -> [B, (H/P)*(W/P), D]: a Conv2d with stride = kernel.
+  virtual Tensor patch_embed(const Tensor& images, const Tensor& weight, const Tensor& bias) const = 0;
+  // LayerNorm over the last axis; y may alias x.
+  virtual void layer_norm(const float* x, int64_t rows, int64_t channels, const Tensor& gamma, const Tensor& beta,
+                          float eps, float* y) const = 0;
+  // Exact GELU, 0.5 x (1 + erf(x / sqrt 2)), in place.
+  virtual void gelu(float* x, int64_t n) const = 0;
+  // Softmax over each row, in place.
+  virtual void softmax_rows(float* x, int64_t rows, int64_t cols) const = 0;
+};
+
+// The kernel set for `numerics`; throws when torch numerics cannot run here (no AVX2 + FMA).
+const FloatKernels& float_kernels(Numerics numerics);
+
+}  // namespace fqvit

@@ -1,0 +1,55 @@
+#!/usr/bin/python3
+"""Goldens for fqvit's torch-numerics kernels (src/model/torch_vec_ops.cc, torch_kernels.cc): torch 1.13's own
+F.gelu, softmax, F.linear and (q @ k^T) on seeded random data, run by Debian's python3-torch (CPU capability AVX2,
+OpenBLAS), which is what the FQ-ViT reference ran on. The test asserts bit equality.
+
+Usage: /usr/bin/python3 scripts/quant/make_torch_vec_goldens.py tests/model/data/torch_vec_goldens.safetensors
+"""
+import os
+import sys
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from reference import safetensors_io  # noqa: E402
+
+
+def main(out):
+    torch.set_num_threads(2)  # the reference's setting; GELU's parallel chunks depend on it
+    g = torch.Generator().manual_seed(0)
+    t = {}
+    # GELU (oneDNN eltwise_gelu_erf in torch 1.13): a vector-multiple length and an odd one (masked tail).
+    gelu_big = torch.randn(1, 26, 640, generator=g) * 3
+    gelu_big.view(-1)[:64] = torch.linspace(-12, 12, 64)
+    t["gelu_big.x"], t["gelu_big.y"] = gelu_big, F.gelu(gelu_big)
+    gelu_small = torch.randn(16401, generator=g) * 4
+    t["gelu_small.x"], t["gelu_small.y"] = gelu_small, F.gelu(gelu_small)
+    # Softmax over attention rows (197), a tail-free width (64) and a width under one vector (5).
+    for cols in (197, 64, 5):
+        x = torch.randn(40, cols, generator=g) * 6
+        t[f"softmax_{cols}.x"], t[f"softmax_{cols}.y"] = x, x.softmax(dim=-1)
+    # Linear with K = 192 (one OpenBLAS K block) and K = 768 (two: bias + block 1 + block 2).
+    for k in (192, 768):
+        x = torch.randn(1, 12, k, generator=g)
+        w = torch.randn(16, k, generator=g) * 0.05
+        b = torch.randn(16, generator=g)
+        t[f"linear_{k}.x"], t[f"linear_{k}.w"], t[f"linear_{k}.b"] = x, w, b
+        t[f"linear_{k}.y"] = F.linear(x, w, b)
+    # Attention products on a fused qkv buffer [B, N, 3, H, dh], as the reference's reshape/permute.
+    qkv = torch.randn(1, 50, 3 * 192, generator=g)
+    q, k, v = qkv.reshape(1, 50, 3, 3, 64).permute(2, 0, 3, 1, 4)
+    scores = (q @ k.transpose(-2, -1)) * 0.125
+    t["attn.qkv"], t["attn.scores"] = qkv, scores
+    t["attn.context"] = (scores.softmax(dim=-1) @ v).transpose(1, 2).reshape(1, 50, 192)
+    # Patch embedding conv (torch's mkldnn path).
+    img = torch.randn(2, 3, 32, 48, generator=g)
+    cw = torch.randn(16, 3, 16, 16, generator=g) * 0.05
+    cb = torch.randn(16, generator=g)
+    t["conv.x"], t["conv.w"], t["conv.b"] = img, cw, cb
+    t["conv.y"] = F.conv2d(img, cw, cb, stride=16).flatten(2).transpose(1, 2)
+    safetensors_io.write(out, {k: v.contiguous().numpy() for k, v in t.items()})
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

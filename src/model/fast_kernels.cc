@@ -1,0 +1,42 @@
+// The fast kernel set: float_ops (oneDNN sgemm, Eigen) and the im2col patch embedding.
+#include "fqvit/model/fast_kernels.h"
+
+#include "fqvit/model/float_ops.h"
+#include "fqvit/model/patch_embed.h"
+
+namespace fqvit {
+namespace {
+
+class FastKernels final : public FloatKernels {
+ public:
+  void linear(const float* x, int64_t rows, int64_t in, int64_t x_stride, const Tensor& weight, const Tensor* bias,
+              float* y) const override {
+    fqvit::linear(x, rows, in, x_stride, weight, bias, y);
+  }
+  void batched_gemm(int64_t count, int64_t m, int64_t n, int64_t k, float alpha, bool b_transposed,
+                    const std::function<GemmOperands(int64_t)>& operands) const override {
+#pragma omp parallel for schedule(dynamic)
+    for (int64_t i = 0; i < count; ++i) {
+      const GemmOperands o = operands(i);
+      sgemm(m, n, k, alpha, o.a, o.lda, o.b, o.ldb, b_transposed, o.c, o.ldc);
+    }
+  }
+  Tensor patch_embed(const Tensor& images, const Tensor& weight, const Tensor& bias) const override {
+    return fqvit::patch_embed(images, weight, bias);
+  }
+  void layer_norm(const float* x, int64_t rows, int64_t channels, const Tensor& gamma, const Tensor& beta, float eps,
+                  float* y) const override {
+    fqvit::layer_norm(x, rows, channels, gamma, beta, eps, y);
+  }
+  void gelu(float* x, int64_t n) const override { gelu_erf(x, n); }
+  void softmax_rows(float* x, int64_t rows, int64_t cols) const override { fqvit::softmax_rows(x, rows, cols); }
+};
+
+}  // namespace
+
+const FloatKernels& fast_kernels() {
+  static const FastKernels kernels;
+  return kernels;
+}
+
+}  // namespace fqvit
