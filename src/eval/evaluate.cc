@@ -7,18 +7,9 @@
 #include <cstring>
 
 #include "fqvit/core/progress.h"
+#include "fqvit/eval/top_k.h"
 
 namespace fqvit {
-
-bool in_top_k(const float* logits, int64_t classes, int label, int k) {
-  if (label < 0 || label >= classes) return false;
-  const float target = logits[label];
-  int64_t above = 0;
-  for (int64_t c = 0; c < classes; ++c) {
-    if (c != label && logits[c] >= target) ++above;
-  }
-  return above < k;
-}
 
 EvalResult evaluate(const ForwardFn& forward, const std::vector<LabeledImage>& images,
                     const PreprocessConfig& preprocess, const EvalOptions& options) {
@@ -43,8 +34,9 @@ EvalResult evaluate(const ForwardFn& forward, const std::vector<LabeledImage>& i
       for (int64_t i = 0; i < n; ++i) {
         const float* row = logits.data() + i * classes;
         const int label = batch.labels[static_cast<size_t>(i)];
-        result.top1_correct += in_top_k(row, classes, label, 1) ? 1 : 0;
-        result.top5_correct += in_top_k(row, classes, label, 5) ? 1 : 0;
+        const std::vector<int64_t> top = top_k_classes(row, classes, 5);
+        result.top1_correct += !top.empty() && top[0] == label ? 1 : 0;
+        result.top5_correct += std::find(top.begin(), top.end(), label) != top.end() ? 1 : 0;
         result.predictions.push_back(static_cast<int>(std::max_element(row, row + classes) - row));
         result.image_paths.push_back(images[batch.indices[static_cast<size_t>(i)]].relative);
       }

@@ -29,15 +29,13 @@ struct EvalResult {
   double model_seconds = 0.0;        // time inside forward() only
   Tensor logits;                     // [images, classes] in list order, when keep_logits
   std::vector<std::string> image_paths;  // relative paths of the evaluated images, in order
-  std::vector<int> predictions;          // top-1 class per evaluated image
+  std::vector<int> predictions;          // argmax (first largest) per evaluated image, as torch.argmax
+  // top1/top5 count the label among torch.topk's first 1 / 5 classes (top_k.h), ties in torch's order.
 
   double top1() const { return images ? 100.0 * static_cast<double>(top1_correct) / static_cast<double>(images) : 0; }
   double top5() const { return images ? 100.0 * static_cast<double>(top5_correct) / static_cast<double>(images) : 0; }
   double images_per_second() const { return seconds > 0 ? static_cast<double>(images) / seconds : 0.0; }
 };
-
-// True when `label` is among the k largest of `logits[0..classes)` (ties count against the label).
-bool in_top_k(const float* logits, int64_t classes, int label, int k);
 
 EvalResult evaluate(const ForwardFn& forward, const std::vector<LabeledImage>& images,
                     const PreprocessConfig& preprocess, const EvalOptions& options);
