@@ -1,7 +1,10 @@
 // The torch kernel set: each op computed the way Debian's PyTorch 1.13 computes it on the CPU, so that results are
 // bit-identical (see float_kernels.h for why). Calls go to the very libraries torch uses (OpenBLAS, oneDNN, Sleef),
 // with the arguments torch passes them.
+#include <omp.h>
+
 #include <algorithm>
+#include <functional>
 #include <dnnl.hpp>
 
 #include "fqvit/core/error.h"
@@ -13,9 +16,15 @@
 extern "C" void sgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k,
                        const float* alpha, const float* a, const int* lda, const float* b, const int* ldb,
                        const float* beta, float* c, const int* ldc);
+extern "C" void openblas_set_num_threads(int num_threads);
 
 namespace fqvit {
 namespace {
+
+// OpenBLAS's small-matrix kernels (taken when M*N*K <= 100^3) do not block K as its main kernels do, so a product
+// is only split into row slices that all stay above that size: then every slice takes the path torch's whole call
+// takes, and a value's result does not depend on the split.
+constexpr double kOpenBlasSmallMnk = 100.0 * 100.0 * 100.0;
 
 // torch's addmm_impl_cpu_ on row-major tensors: C[m, n] = beta C + alpha A[m, k] op(B) is handed to column-major
 // BLAS as C^T = op(B)^T A^T, i.e. sgemm(op_b, 'N', n, m, k, alpha, B, ldb, A, lda, beta, C, ldc).
@@ -31,21 +40,34 @@ class TorchKernels final : public FloatKernels {
  public:
   // F.linear = addmm(bias, x, W^T): the bias is copied into the output first and the product accumulated onto it
   // (beta = 1), so bias + (first K block) + (second K block) for K > 384, in that order.
+  // Row slices run on our OpenMP threads, each a single-threaded OpenBLAS call (see kOpenBlasSmallMnk).
   void linear(const float* x, int64_t rows, int64_t in, int64_t x_stride, const Tensor& weight, const Tensor* bias,
               float* y) const override {
     const int64_t out = weight.dim(0);
-    float beta = 0.0f;
-    if (bias != nullptr) {
-      for (int64_t r = 0; r < rows; ++r) std::copy(bias->data(), bias->data() + out, y + r * out);
-      beta = 1.0f;
+    const double row_mnk = static_cast<double>(out) * static_cast<double>(in);
+    int64_t slices = std::max<int64_t>(1, std::min<int64_t>(omp_get_max_threads(), rows));
+    while (slices > 1 && static_cast<double>(rows / slices) * row_mnk <= kOpenBlasSmallMnk) --slices;
+    const int64_t per_slice = (rows + slices - 1) / slices;
+#pragma omp parallel for schedule(static) num_threads(static_cast<int>(slices))
+    for (int64_t s = 0; s < slices; ++s) {
+      const int64_t begin = s * per_slice, count = std::min(rows, begin + per_slice) - begin;
+      if (count <= 0) continue;
+      float* ys = y + begin * out;
+      float beta = 0.0f;
+      if (bias != nullptr) {
+        for (int64_t r = 0; r < count; ++r) std::copy(bias->data(), bias->data() + out, ys + r * out);
+        beta = 1.0f;
+      }
+      torch_gemm(count, out, in, 1.0f, x + begin * x_stride, x_stride, weight.data(), in, /*b_transposed=*/true,
+                 beta, ys, out);
     }
-    torch_gemm(rows, out, in, 1.0f, x, x_stride, weight.data(), in, /*b_transposed=*/true, beta, y, out);
   }
 
   // torch.matmul on [.., m, k] x [.., k, n] loops over the batch calling BLAS once per product (bmm's "split along
   // the batch dimension" path); a scale is a separate float multiply afterwards, as in (q @ k^T) * scale.
   void batched_gemm(int64_t count, int64_t m, int64_t n, int64_t k, float alpha, bool b_transposed,
                     const std::function<GemmOperands(int64_t)>& operands) const override {
+#pragma omp parallel for schedule(dynamic)
     for (int64_t i = 0; i < count; ++i) {
       const GemmOperands o = operands(i);
       torch_gemm(m, n, k, 1.0f, o.a, o.lda, o.b, o.ldb, b_transposed, 0.0f, o.c, o.ldc);
@@ -124,7 +146,13 @@ const FloatKernels& torch_kernels() {
   if (!torch_cpu::torch_cpu_supported()) {
     fail("this CPU", "instruction set for --numerics torch", "no AVX2 + FMA", "AVX2 and FMA (as PyTorch's kernels)");
   }
-  static const TorchKernels kernels;
+  // OpenBLAS runs single-threaded inside our OpenMP loops: two thread pools spinning on two cores cost more than
+  // they bring (OpenBLAS's sched_yield loop was 9% of a profile).
+  static const TorchKernels& kernels = [] {
+    openblas_set_num_threads(1);
+    static const TorchKernels instance;
+    return std::cref(instance);
+  }();
   return kernels;
 }
 
