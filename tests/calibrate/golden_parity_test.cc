@@ -137,6 +137,20 @@ void end_to_end(const std::string& qparams, const std::string& key) {
   EXPECT_GE(argmax_equal, kMinEndToEndArgmaxEqual);
 }
 
+// The float graph alone: torch numerics give the reference's FP32 logits to the bit (the fast set: 1.9e-5).
+TEST(GoldenParity, Fp32OnTorchNumericsIsBitExact) {
+  FQVIT_REQUIRE_SHARED(shared);
+  auto model = load_model(shared + "/models/vit_tiny_patch16_224");
+  model->set_numerics(Numerics::kTorch);
+  const auto golden = SafetensorsFile::open(shared + "/reference/golden_vit_tiny.safetensors");
+  const Tensor got = model->forward(golden.load_float("input"));
+  const Tensor want = golden.load_float("logits_fp32");
+  ASSERT_EQ(got.shape(), want.shape());
+  int64_t differing = 0;
+  for (int64_t i = 0; i < got.numel(); ++i) differing += got[i] != want[i];
+  EXPECT_EQ(differing, 0) << "of " << got.numel() << " logits";
+}
+
 TEST(GoldenParity, TeacherForcedPtfLisW8A8Attn4) {
   teacher_forced("golden_vit_tiny_qparams.json", "logits_ptf_lis_w8a8attn4");
 }
