@@ -73,6 +73,7 @@ int run(const Args& args, const CLI::App& app) {
   info.class_list = args.class_list;
   info.seed = args.seed;
   info.batch_size = args.batch;
+  info.numerics = args.numerics;
   info.images_requested = args.images;
   std::vector<fqvit::LabeledImage> images;
   if (!args.calib_list.empty()) {

@@ -41,6 +41,7 @@ std::string CalibrationInfo::to_json() const {
                         {"images_requested", images_requested},
                         {"images_used", images_used},
                         {"batch_size", batch_size},
+                        {"numerics", numerics},
                         {"seconds", seconds}}
       .dump();
 }
@@ -154,6 +155,7 @@ QuantizedModel read_quantized_model(const std::string& path) {
   out.calibration.images_requested = cal.value("images_requested", int64_t{0});
   out.calibration.images_used = cal.value("images_used", int64_t{0});
   out.calibration.batch_size = cal.value("batch_size", int64_t{0});
+  out.calibration.numerics = cal.value("numerics", "");
   out.calibration.seconds = cal.value("seconds", 0.0);
   const nlohmann::json qz = parse_json(need("quantizers"), path, "__metadata__.quantizers");
 

@@ -31,12 +31,18 @@ Tensor SwinModel::window_attention(int stage, int block, const Tensor& h, int64_
   k.linear(win_x.data(), rows, c, c, b.qkv_weight, &b.qkv_bias, qkv.data());
   act(hooks, n.attn_qact1, qkv.data(), rows, 3 * c);
 
-  // scores[w, h] = (q k^T) * dh^-0.5 over each window and head.
+  // scores[w, h] = (q * dh^-0.5) k^T over each window and head: q is scaled first, in float32, as the reference
+  // (and timm) do; dh^-0.5 is a Python double there, rounded to float32 by the multiply.
   auto scores = Tensor::uninitialized({windows, heads, tokens, tokens});
-  const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
+  const auto scale = static_cast<float>(std::pow(static_cast<double>(dh), -0.5));
   const int64_t ld = 3 * c;
   const int64_t square = tokens * tokens;
-  k.batched_gemm(windows * heads, tokens, tokens, dh, scale, /*b_transposed=*/true, [&](int64_t wh) {
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    float* q = qkv.data() + r * ld;
+    for (int64_t j = 0; j < c; ++j) q[j] *= scale;
+  }
+  k.batched_gemm(windows * heads, tokens, tokens, dh, 1.0f, /*b_transposed=*/true, [&](int64_t wh) {
     const float* q = qkv.data() + (wh / heads) * tokens * ld + (wh % heads) * dh;
     return GemmOperands{q, ld, q + c, ld, scores.data() + wh * square, tokens};
   });

@@ -46,8 +46,7 @@
 //   act_out                        logits
 //
 // Where the reference is ambiguous or odd, and what this graph does:
-// - Scale: the reference multiplies q by head_dim^-0.5 before q @ k^T; sgemm here applies it as alpha to the
-//   product (equal up to float rounding).
+// - Scale: the reference multiplies q by head_dim^-0.5 before q @ k^T; so does this graph (ViT scales the product).
 // - LIS reads attn.qact2's scale, but the mask is added after attn.qact2, so masked logits (x - 100) are off
 //   qact2's grid; the reference's int_softmax just divides by the scale without rounding. The hook gets the masked
 //   logits and "attn.qact2" as their quantizer, as the reference does.

@@ -191,7 +191,7 @@ void VitModel::run_block(int index, Tensor& x, int64_t batch, QuantHooks* hooks,
 
   // scores[b, h] = (q k^T) * dh^-0.5
   auto scores = Tensor::uninitialized({batch, heads, tokens, tokens});
-  const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
+  const auto scale = static_cast<float>(std::pow(static_cast<double>(dh), -0.5));  // a Python double there
   const int64_t ld = 3 * d;
   // alpha scales the finished dot products, the same rounding as the reference's (q @ k^T) * scale.
   k.batched_gemm(batch * heads, tokens, tokens, dh, scale, /*b_transposed=*/true, [&](int64_t bh) {

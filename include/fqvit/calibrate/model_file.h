@@ -25,6 +25,7 @@ struct CalibrationInfo {
   int64_t images_requested = 0;
   int64_t images_used = 0;
   int64_t batch_size = 0;
+  std::string numerics;          // float arithmetic of the calibration passes: "torch" or "fast"
   double seconds = 0;
   std::string to_json() const;
 };
