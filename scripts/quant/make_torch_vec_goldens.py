@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Goldens for fqvit's torch-numerics kernels (src/model/torch_vec_ops.cc, torch_kernels.cc): torch 1.13's own
 F.gelu, softmax, F.linear and (q @ k^T) on seeded random data, run by Debian's python3-torch (CPU capability AVX2,
-OpenBLAS), which is what the FQ-ViT reference ran on. The test asserts bit equality.
+OpenBLAS), which is what the FQ-ViT reference ran on. The test asserts bit equality; the file records the platform
+(OpenBLAS kernel family, AVX-512 or not), since the library-made bits are only reproducible on the same one.
 
 Usage: /usr/bin/python3 scripts/quant/make_torch_vec_goldens.py tests/model/data/torch_vec_goldens.safetensors
 """
@@ -13,6 +14,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from reference import safetensors_io  # noqa: E402
+sys.path.insert(0, os.path.dirname(__file__))
+from torch_platform import platform  # noqa: E402
 
 
 def main(out):
@@ -48,7 +51,7 @@ def main(out):
     cb = torch.randn(16, generator=g)
     t["conv.x"], t["conv.w"], t["conv.b"] = img, cw, cb
     t["conv.y"] = F.conv2d(img, cw, cb, stride=16).flatten(2).transpose(1, 2)
-    safetensors_io.write(out, {k: v.contiguous().numpy() for k, v in t.items()})
+    safetensors_io.write(out, {k: v.contiguous().numpy() for k, v in t.items()}, metadata={"platform": platform()})
 
 
 if __name__ == "__main__":

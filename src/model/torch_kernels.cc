@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <string>
 #include <dnnl.hpp>
 
 #include "fqvit/core/error.h"
@@ -17,14 +18,26 @@ extern "C" void sgemm_(const char* transa, const char* transb, const int* m, con
                        const float* alpha, const float* a, const int* lda, const float* b, const int* ldb,
                        const float* beta, float* c, const int* ldc);
 extern "C" void openblas_set_num_threads(int num_threads);
+extern "C" char* openblas_get_corename(void);
 
 namespace fqvit {
 namespace {
 
-// OpenBLAS's small-matrix kernels (taken when M*N*K <= 100^3) do not block K as its main kernels do, so a product
-// is only split into row slices that all stay above that size: then every slice takes the path torch's whole call
-// takes, and a value's result does not depend on the split.
+// On a split-invariant kernel family (below) a linear is split into row slices (OpenBLAS's N dimension), one per
+// thread, that keep torch's arithmetic for every value: each slice stays above the small-matrix size (M*N*K <= 100^3
+// takes kernels that do not block K), and slices start at multiples of kSliceAlign rows, where OpenBLAS's own N
+// tiles (2 to 24 wide) start too.
 constexpr double kOpenBlasSmallMnk = 100.0 * 100.0 * 100.0;
+constexpr int64_t kSliceAlign = 96;
+
+// Whether this OpenBLAS kernel family gives a value the same bits however the product is split across threads:
+// verified for SkylakeX (1 and 2 threads, sliced or whole, against torch). The Haswell kernels are not (torch itself
+// gives other bits with 1 and 2 OpenBLAS threads there), so on other families fqvit makes torch's calls exactly:
+// whole products, threaded by OpenBLAS.
+bool split_invariant_blas() {
+  static const bool invariant = std::string(openblas_get_corename()) == "SkylakeX";
+  return invariant;
+}
 
 // torch's addmm_impl_cpu_ on row-major tensors: C[m, n] = beta C + alpha A[m, k] op(B) is handed to column-major
 // BLAS as C^T = op(B)^T A^T, i.e. sgemm(op_b, 'N', n, m, k, alpha, B, ldb, A, lda, beta, C, ldc).
@@ -40,14 +53,29 @@ class TorchKernels final : public FloatKernels {
  public:
   // F.linear = addmm(bias, x, W^T): the bias is copied into the output first and the product accumulated onto it
   // (beta = 1), so bias + (first K block) + (second K block) for K > 384, in that order.
-  // Row slices run on our OpenMP threads, each a single-threaded OpenBLAS call (see kOpenBlasSmallMnk).
+  // Row slices run on our OpenMP threads, each a single-threaded OpenBLAS call (see kSliceAlign).
   void linear(const float* x, int64_t rows, int64_t in, int64_t x_stride, const Tensor& weight, const Tensor* bias,
               float* y) const override {
     const int64_t out = weight.dim(0);
+    if (!split_invariant_blas()) {
+      if (bias != nullptr) {
+        for (int64_t r = 0; r < rows; ++r) std::copy(bias->data(), bias->data() + out, y + r * out);
+      }
+      torch_gemm(rows, out, in, 1.0f, x, x_stride, weight.data(), in, /*b_transposed=*/true,
+                 bias != nullptr ? 1.0f : 0.0f, y, out);
+      return;
+    }
     const double row_mnk = static_cast<double>(out) * static_cast<double>(in);
-    int64_t slices = std::max<int64_t>(1, std::min<int64_t>(omp_get_max_threads(), rows));
-    while (slices > 1 && static_cast<double>(rows / slices) * row_mnk <= kOpenBlasSmallMnk) --slices;
-    const int64_t per_slice = (rows + slices - 1) / slices;
+    const auto slice_rows = [&](int64_t slices) {
+      return ((rows + slices - 1) / slices + kSliceAlign - 1) / kSliceAlign * kSliceAlign;
+    };
+    const auto valid = [&](int64_t slices) {  // the last (smallest) slice exists and is not a small matrix
+      const int64_t last = rows - (slices - 1) * slice_rows(slices);
+      return last > 0 && static_cast<double>(last) * row_mnk > kOpenBlasSmallMnk;
+    };
+    int64_t slices = std::max<int64_t>(1, std::min<int64_t>(omp_get_max_threads(), rows / kSliceAlign));
+    while (slices > 1 && !valid(slices)) --slices;
+    const int64_t per_slice = slice_rows(slices);
 #pragma omp parallel for schedule(static) num_threads(static_cast<int>(slices))
     for (int64_t s = 0; s < slices; ++s) {
       const int64_t begin = s * per_slice, count = std::min(rows, begin + per_slice) - begin;
@@ -67,7 +95,7 @@ class TorchKernels final : public FloatKernels {
   // the batch dimension" path); a scale is a separate float multiply afterwards, as in (q @ k^T) * scale.
   void batched_gemm(int64_t count, int64_t m, int64_t n, int64_t k, float alpha, bool b_transposed,
                     const std::function<GemmOperands(int64_t)>& operands) const override {
-#pragma omp parallel for schedule(dynamic)
+#pragma omp parallel for schedule(dynamic) if (split_invariant_blas())
     for (int64_t i = 0; i < count; ++i) {
       const GemmOperands o = operands(i);
       torch_gemm(m, n, k, 1.0f, o.a, o.lda, o.b, o.ldb, b_transposed, 0.0f, o.c, o.ldc);
@@ -149,7 +177,7 @@ const FloatKernels& torch_kernels() {
   // OpenBLAS runs single-threaded inside our OpenMP loops: two thread pools spinning on two cores cost more than
   // they bring (OpenBLAS's sched_yield loop was 9% of a profile).
   static const TorchKernels& kernels = [] {
-    openblas_set_num_threads(1);
+    if (split_invariant_blas()) openblas_set_num_threads(1);
     static const TorchKernels instance;
     return std::cref(instance);
   }();

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstring>
 
+extern "C" char* openblas_get_corename(void);
+
 // The vector code is compiled for AVX2 + FMA whatever -march says, as torch's AVX2 kernels are; no contraction of
 // a * b + c into FMA beyond the intrinsics torch itself uses.
 #pragma GCC optimize("fp-contract=off")
@@ -98,6 +100,12 @@ FQVIT_AVX2 void softmax_row(float* x, int64_t n) {
 }  // namespace
 
 bool torch_cpu_supported() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+
+std::string platform() {
+  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+  return std::string("OpenBLAS ") + openblas_get_corename() + (avx512 ? ", AVX-512" : ", no AVX-512");
+}
 
 void softmax_rows(float* x, int64_t rows, int64_t cols) {
 #pragma omp parallel for schedule(static)

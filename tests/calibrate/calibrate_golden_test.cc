@@ -11,6 +11,7 @@
 #include "fqvit/calibrate/calibrator.h"
 #include "fqvit/calibrate/quant_state.h"
 #include "fqvit/io/dataset.h"
+#include "platform_guard.h"
 #include "test_paths.h"
 
 namespace fqvit {
@@ -25,6 +26,7 @@ constexpr int64_t kMaxDifferingAlphas = 0;
 
 TEST(CalibrateGolden, VitTinyPtfLisMatchesReferenceQparams) {
   FQVIT_REQUIRE_SHARED(shared);
+  FQVIT_REQUIRE_PLATFORM(kReferencePlatform);
   auto model = load_model(shared + "/models/vit_tiny_patch16_224");
   model->set_numerics(Numerics::kTorch);
   const ImageFolder folder = ImageFolder::open(shared + "/imagenet/calib");

@@ -20,6 +20,7 @@
 #include "fqvit/calibrate/hooks.h"
 #include "fqvit/calibrate/quant_state.h"
 #include "fqvit/io/safetensors.h"
+#include "platform_guard.h"
 #include "test_paths.h"
 
 namespace fqvit {
@@ -88,7 +89,7 @@ std::string make_dump(const std::string& shared, const std::string& qparams, con
 
 void teacher_forced(const std::string& qparams, const std::string& key) {
   FQVIT_REQUIRE_SHARED(shared);
-  const std::string dump_path = make_dump(shared, qparams, key);
+    const std::string dump_path = make_dump(shared, qparams, key);
   if (dump_path.empty()) GTEST_SKIP() << "python3 with torch not available to run scripts/quant/fake_quant_vit.py";
   const QuantState state = load_reference_qparams(shared + "/reference/" + qparams);
   auto model = load_model(shared + "/models/vit_tiny_patch16_224");
@@ -107,6 +108,7 @@ void teacher_forced(const std::string& qparams, const std::string& key) {
 
 void end_to_end(const std::string& qparams, const std::string& key) {
   FQVIT_REQUIRE_SHARED(shared);
+  FQVIT_REQUIRE_PLATFORM(kReferencePlatform);
   QuantState state = load_reference_qparams(shared + "/reference/" + qparams);
   const float lsb = state.activations.at("act_out")->channel_scales()[0];
   auto float_model = load_model(shared + "/models/vit_tiny_patch16_224");
@@ -140,6 +142,7 @@ void end_to_end(const std::string& qparams, const std::string& key) {
 // The float graph alone: torch numerics give the reference's FP32 logits to the bit (the fast set: 1.9e-5).
 TEST(GoldenParity, Fp32OnTorchNumericsIsBitExact) {
   FQVIT_REQUIRE_SHARED(shared);
+  FQVIT_REQUIRE_PLATFORM(kReferencePlatform);
   auto model = load_model(shared + "/models/vit_tiny_patch16_224");
   model->set_numerics(Numerics::kTorch);
   const auto golden = SafetensorsFile::open(shared + "/reference/golden_vit_tiny.safetensors");

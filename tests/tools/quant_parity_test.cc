@@ -16,6 +16,7 @@
 
 #include "cli_runner.h"
 #include "fqvit/io/safetensors.h"
+#include "platform_guard.h"
 #include "test_paths.h"
 
 namespace fqvit {
@@ -35,6 +36,7 @@ class QuantParity : public ::testing::TestWithParam<ParityCase> {};
 
 TEST_P(QuantParity, CalibrateAndEvaluateLikeTheReference) {
   FQVIT_REQUIRE_SHARED(shared);
+  FQVIT_REQUIRE_PLATFORM(kReferencePlatform);
   const ParityCase& c = GetParam();
   const std::string dir = testing::scratch_dir(std::string("quant_parity_") + c.reference_id);
   const std::string model_file = dir + "/model.safetensors";

@@ -4,11 +4,17 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace fqvit::torch_cpu {
 
 // True when this CPU runs the AVX2 + FMA code these kernels are made of.
 bool torch_cpu_supported();
+
+// What decides the library-made bits of the torch numerics on this machine: OpenBLAS's kernel family (it picks one
+// by CPU at load time) and whether oneDNN runs AVX-512 code, e.g. "OpenBLAS SkylakeX, AVX-512". Goldens recorded on
+// one platform are only bit-exact on the same one: torch itself gives other bits elsewhere.
+std::string platform();
 
 // softmax over each row of x[rows, cols] in place, as torch's _vec_softmax_lastdim: vector max, exp(x - max) with
 // Sleef, a vector sum reduced by a 128/64/32-bit shuffle tree, then x * (1 / sum).
