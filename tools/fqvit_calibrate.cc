@@ -66,7 +66,7 @@ int run(const Args& args, const CLI::App& app) {
   if (args.batch < 1) fqvit::fail("command line", "--batch", std::to_string(args.batch), ">= 1");
 
   auto model = fqvit::load_model(args.model);
-  model->set_numerics(fqvit::parse_numerics(args.numerics, "--numerics"));
+  model->set_numerics(fqvit::parse_numerics(args.numerics, "command line", "--numerics"));
   const auto folder = fqvit::ImageFolder::open(args.calib, {args.class_list, ""});
   fqvit::CalibrationInfo info;
   info.calib_dir = args.calib;

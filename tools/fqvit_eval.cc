@@ -51,7 +51,7 @@ void write_logits(const std::string& path, const Args& args, const fqvit::EvalRe
 int run(const Args& args) {
   fqvit::set_num_threads(args.threads);
   std::optional<fqvit::Numerics> numerics;
-  if (!args.numerics.empty()) numerics = fqvit::parse_numerics(args.numerics, "--numerics");
+  if (!args.numerics.empty()) numerics = fqvit::parse_numerics(args.numerics, "command line", "--numerics");
   const fqvit::Engine engine = fqvit::open_engine(args.engine, args.model, numerics);
   const auto folder = fqvit::ImageFolder::open(args.data, {args.class_list, args.labels});
   std::vector<fqvit::LabeledImage> images = folder.images();
@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
   app.add_option("--engine", args.engine, "fp32 (float checkpoint directory) or fake (quantized file, fake-quant in float as FQ-ViT)");
   app.add_option("--numerics", args.numerics,
                  "float arithmetic: fast, or torch (bit-identical to the PyTorch reference); default fast for fp32, "
-                 "torch for fake");
+                 "for fake the one the file was calibrated on");
   app.add_option("--batch-size", args.batch_size, "images per forward pass")->check(CLI::Range(1, 4096));
   app.add_option("--threads", args.threads, "compute threads (0 = all cores)")->check(CLI::Range(0, 1024));
   app.add_option("--decode-threads", args.decode_threads, "background image decoding threads")

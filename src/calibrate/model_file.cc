@@ -228,9 +228,14 @@ QuantizedModel read_quantized_model(const std::string& path) {
   return out;
 }
 
-std::unique_ptr<FakeQuantModel> load_fake_quant_model(const std::string& path, Numerics numerics) {
+std::unique_ptr<FakeQuantModel> load_fake_quant_model(const std::string& path, std::optional<Numerics> numerics) {
   QuantizedModel q = read_quantized_model(path);
-  q.model->set_numerics(numerics);
+  const std::string& recorded = q.calibration.numerics;
+  if (!numerics) {
+    numerics = recorded.empty() ? Numerics::kTorch
+                                : parse_numerics(recorded, path, "__metadata__.calibration.numerics");
+  }
+  q.model->set_numerics(*numerics);
   return std::make_unique<FakeQuantModel>(std::move(q.model), std::move(q.state), path);
 }
 

@@ -26,7 +26,7 @@ Engine open_engine(const std::string& engine, const std::string& model_path, std
       fail(model_path, "--model", "a float checkpoint directory",
            "a quantized model file from fqvit-calibrate for --engine fake");
     }
-    std::shared_ptr<FakeQuantModel> model = load_fake_quant_model(model_path, numerics.value_or(Numerics::kTorch));
+    std::shared_ptr<FakeQuantModel> model = load_fake_quant_model(model_path, numerics);
     FakeQuantModel* raw = model.get();
     return Engine{engine, model->config(), [raw](const Tensor& x) { return raw->forward(x); }, model};
   }

@@ -5,10 +5,10 @@
 
 namespace fqvit {
 
-Numerics parse_numerics(const std::string& text, const std::string& field) {
+Numerics parse_numerics(const std::string& text, const std::string& origin, const std::string& field) {
   if (text == "fast") return Numerics::kFast;
   if (text == "torch") return Numerics::kTorch;
-  fail("command line", field, "\"" + text + "\"", "fast or torch");
+  fail(origin, field, "\"" + text + "\"", "fast or torch");
 }
 
 std::string to_string(Numerics numerics) { return numerics == Numerics::kTorch ? "torch" : "fast"; }

@@ -111,6 +111,25 @@ TEST(ModelFile, RefusesOtherVersion) {
   expect_error(bad, "format_version: found 2, expected 1");
 }
 
+TEST(ModelFile, RefusesUnknownRecordedNumerics) {
+  const std::string bad = testing::scratch_dir("model_file_bad_numerics") + "/m.safetensors";
+  rewrite(small_saved_file(), bad, [](auto&, auto& meta) {
+    auto cal = nlohmann::json::parse(meta.at("calibration"));
+    cal["numerics"] = "mkl";
+    meta["calibration"] = cal.dump();
+  });
+  try {
+    load_fake_quant_model(bad);
+    ADD_FAILURE() << "no error for numerics \"mkl\"";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("m.safetensors: __metadata__.calibration.numerics: found \"mkl\", expected "
+                                         "fast or torch"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_NO_THROW(load_fake_quant_model(bad, Numerics::kFast));  // an explicit choice overrides the record
+}
+
 TEST(ModelFile, RefusesMissingQuantizer) {
   const std::string bad = testing::scratch_dir("model_file_missing") + "/m.safetensors";
   rewrite(small_saved_file(), bad, [](auto& tensors, auto& meta) {

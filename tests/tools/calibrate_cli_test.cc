@@ -53,6 +53,13 @@ TEST(CalibrateCli, RejectsUnknownMethod) {
                "method: found kl");
 }
 
+TEST(CalibrateCli, RejectsUnknownNumerics) {
+  const std::string dir = testing::scratch_dir("cli_numerics");
+  expect_error("--model " + small_model() + " --calib " + dir + " --out " + dir + "/q.safetensors --numerics exact",
+               "command line: --numerics: found \"exact\", expected fast or torch");
+  EXPECT_FALSE(std::filesystem::exists(dir + "/q.safetensors"));
+}
+
 TEST(CalibrateCli, RejectsEmptyOrMissingFolder) {
   const std::string dir = testing::scratch_dir("cli_empty");
   std::filesystem::create_directories(dir + "/n01440764");
@@ -87,6 +94,7 @@ TEST(CalibrateCli, ShortFolderWarnsAndRecordsImagesUsed) {
   EXPECT_EQ(cal.at("images_requested").get<int>(), 10);
   EXPECT_EQ(cal.at("images_used").get<int>(), 3);
   EXPECT_EQ(cal.at("order").get<std::string>(), "shuffle");
+  EXPECT_EQ(cal.at("numerics").get<std::string>(), "torch");
 }
 
 }  // namespace

@@ -95,6 +95,8 @@ TEST_F(FqvitEvalSmall, BadArgumentsFailCleanlyWithoutOutputFiles) {
       {"--model " + demo_model() + " --data " + dir_ + "/nowhere", "nowhere: dataset folder: found no such directory"},
       {"--model " + dir_ + "/no_model --data " + dir_ + "/data", "no_model: --model: found not a directory"},
       {"--model " + demo_model() + " --data " + dir_ + "/data --engine int8", "--engine: found int8"},
+      {"--model " + demo_model() + " --data " + dir_ + "/data --numerics exact",
+       "command line: --numerics: found \"exact\", expected fast or torch"},
       {"--model " + demo_model() + " --data " + dir_ + "/data --labels " + dir_ + "/none.txt", "none.txt: label file"},
   };
   for (const auto& c : cases) {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "fqvit/calibrate/fake_quant_model.h"
@@ -46,8 +47,10 @@ struct QuantizedModel {
 // quantizer, or tensors that disagree with the metadata (shape, dtype, codes out of range).
 QuantizedModel read_quantized_model(const std::string& path);
 
-// The fake-quant executor of a quantized model file (what `fqvit-eval --engine fake` runs), on torch's float
-// arithmetic by default so that it reproduces the reference bit for bit.
-std::unique_ptr<FakeQuantModel> load_fake_quant_model(const std::string& path, Numerics numerics = Numerics::kTorch);
+// The fake-quant executor of a quantized model file (what `fqvit-eval --engine fake` runs). Unless `numerics` says
+// otherwise it runs on the float arithmetic the file was calibrated on (torch for files that do not say), so the
+// quantizers see the statistics they were fitted to.
+std::unique_ptr<FakeQuantModel> load_fake_quant_model(const std::string& path,
+                                                      std::optional<Numerics> numerics = std::nullopt);
 
 }  // namespace fqvit

@@ -24,7 +24,8 @@ std::vector<std::string> engine_names();
 
 // Opens `model_path` (a checkpoint directory, or a quantized model file) for `engine`; throws Error for a
 // combination that cannot run (e.g. fp32 on a quantized file).
-// `numerics` picks the float arithmetic (float_kernels.h); unset, fp32 runs fast and fake runs torch's.
+// `numerics` picks the float arithmetic (float_kernels.h); unset, fp32 runs fast and fake runs what the file was
+// calibrated on.
 Engine open_engine(const std::string& engine, const std::string& model_path,
                    std::optional<Numerics> numerics = std::nullopt);
 
