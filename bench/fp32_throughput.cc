@@ -1,4 +1,5 @@
-// FP32 throughput of a checkpoint at several batch sizes, side by side with PyTorch FP32 measured in the same run
+// FP32 throughput of a checkpoint at several batch sizes, on fqvit's fast numerics and on its torch numerics (the
+// reference's arithmetic, float_kernels.h), side by side with PyTorch FP32 measured in the same run
 // (bench/torch_fp32_bench.py with Debian's python3-torch), and the ratio. Prints figures; asserts nothing.
 //
 //   fqvit-bench-fp32 [--model DIR] [--batch 1 --batch 8] [--threads 2] [--seconds 3] [--no-torch]
@@ -89,20 +90,23 @@ int main(int argc, char** argv) {
   try {
     fqvit::set_num_threads(threads);
     const auto model = fqvit::load_model(model_dir);
-    std::map<int, double> ours;
+    std::map<int, double> ours, ours_torch;
     for (int b : batches) ours[b] = measure_fqvit(*model, b, seconds);
+    model->set_numerics(fqvit::Numerics::kTorch);
+    for (int b : batches) ours_torch[b] = measure_fqvit(*model, b, seconds);
     std::map<int, double> torch;
     if (!no_torch) {
       torch = measure_torch(std::string(FQVIT_SOURCE_DIR) + "/bench/torch_fp32_bench.py", model_dir, batches, threads,
                             seconds);
     }
     std::printf("FP32 %s, %d threads\n", model->config().architecture.c_str(), threads);
-    std::printf("%6s %14s %14s %8s\n", "batch", "fqvit img/s", "torch img/s", "ratio");
+    std::printf("%6s %12s %18s %14s %8s\n", "batch", "fqvit img/s", "fqvit torch-num.", "PyTorch img/s",
+                "ratio");
     for (int b : batches) {
       if (torch.count(b)) {
-        std::printf("%6d %14.1f %14.1f %7.2fx\n", b, ours[b], torch[b], ours[b] / torch[b]);
+        std::printf("%6d %12.1f %18.1f %14.1f %7.2fx\n", b, ours[b], ours_torch[b], torch[b], ours[b] / torch[b]);
       } else {
-        std::printf("%6d %14.1f %14s %8s\n", b, ours[b], "-", "-");
+        std::printf("%6d %12.1f %18.1f %14s %8s\n", b, ours[b], ours_torch[b], "-", "-");
       }
     }
   } catch (const fqvit::Error& e) {
