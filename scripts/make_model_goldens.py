@@ -24,6 +24,7 @@ except ImportError:  # the ctest fixture reads 77 as "skipped"
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from reference import checkpoint, safetensors_io, swin  # noqa: E402
+from quant.torch_platform import platform  # noqa: E402
 
 kBatch = 2
 IMAGENET = dict(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])
@@ -129,7 +130,7 @@ def make_case(name, out_dir, src_hash, force):
     golden_path = os.path.join(ckpt_dir, "golden.safetensors")
     if not force and os.path.isfile(golden_path):
         meta = safetensors_io.read_metadata(golden_path)
-        if meta.get("source_hash") == src_hash and os.path.isfile(os.path.join(ckpt_dir, "model.safetensors")):
+        if meta.get("source_hash") == src_hash and meta.get("platform") == platform() and os.path.isfile(os.path.join(ckpt_dir, "model.safetensors")):
             print(f"{name}: up to date")
             return
     config = config_json(case)
@@ -154,7 +155,7 @@ def make_case(name, out_dir, src_hash, force):
             extra = swin.official_buffers(model)  # what an official .pth also carries
     checkpoint.save_checkpoint(ckpt_dir, state, config, dtype=dtype, extra=extra)
     meta = {"generator": "scripts/make_model_goldens.py", "case": name, "seed": str(case["seed"]),
-            "source_hash": src_hash, "torch": torch.__version__}
+            "source_hash": src_hash, "torch": torch.__version__, "platform": platform()}
     safetensors_io.write(golden_path, {"input": images.numpy(), "logits": logits.numpy()},
                          metadata=meta, dtypes={"input": input_dtype, "logits": "F32"})
 

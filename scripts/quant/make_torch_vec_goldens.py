@@ -23,10 +23,10 @@ def main(out):
     g = torch.Generator().manual_seed(0)
     t = {}
     # GELU (oneDNN eltwise_gelu_erf in torch 1.13): a vector-multiple length and an odd one (masked tail).
-    gelu_big = torch.randn(1, 26, 640, generator=g) * 3
+    gelu_big = torch.randn(1, 8, 640, generator=g) * 3
     gelu_big.view(-1)[:64] = torch.linspace(-12, 12, 64)
     t["gelu_big.x"], t["gelu_big.y"] = gelu_big, F.gelu(gelu_big)
-    gelu_small = torch.randn(16401, generator=g) * 4
+    gelu_small = torch.randn(1001, generator=g) * 4
     t["gelu_small.x"], t["gelu_small.y"] = gelu_small, F.gelu(gelu_small)
     # Softmax over attention rows (197), a tail-free width (64) and a width under one vector (5).
     for cols in (197, 64, 5):
@@ -45,6 +45,14 @@ def main(out):
     scores = (q @ k.transpose(-2, -1)) * 0.125
     t["attn.qkv"], t["attn.scores"] = qkv, scores
     t["attn.context"] = (scores.softmax(dim=-1) @ v).transpose(1, 2).reshape(1, 50, 192)
+    # Swin window attention: several windows (outer > 1, so matmul copies k^T) and small products (49 x 49 x 32 goes
+    # to OpenBLAS's small-matrix kernels), q scaled first.
+    wins, heads, dh = 2, 2, 32
+    wqkv = torch.randn(wins, 49, 3 * heads * dh, generator=g)
+    q, k, v = wqkv.reshape(wins, 49, 3, heads, dh).permute(2, 0, 3, 1, 4)
+    wscores = (q * dh ** -0.5) @ k.transpose(-2, -1)
+    t["swin_attn.qkv"], t["swin_attn.scores"] = wqkv, wscores
+    t["swin_attn.context"] = (wscores.softmax(dim=-1) @ v).transpose(1, 2).reshape(wins, 49, heads * dh)
     # Patch embedding conv (torch's mkldnn path).
     img = torch.randn(2, 3, 32, 48, generator=g)
     cw = torch.randn(16, 3, 16, 16, generator=g) * 0.05

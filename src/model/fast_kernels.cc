@@ -1,6 +1,8 @@
 // The fast kernel set: float_ops (oneDNN sgemm, Eigen) and the im2col patch embedding.
 #include "fqvit/model/fast_kernels.h"
 
+#include <algorithm>
+
 #include "fqvit/model/float_ops.h"
 #include "fqvit/model/patch_embed.h"
 
@@ -13,8 +15,9 @@ class FastKernels final : public FloatKernels {
               float* y) const override {
     fqvit::linear(x, rows, in, x_stride, weight, bias, y);
   }
-  void batched_gemm(int64_t count, int64_t m, int64_t n, int64_t k, float alpha, bool b_transposed,
+  void batched_gemm(int64_t outer, int64_t heads, int64_t m, int64_t n, int64_t k, float alpha, bool b_transposed,
                     const std::function<GemmOperands(int64_t)>& operands) const override {
+    const int64_t count = outer * heads;
 #pragma omp parallel for schedule(dynamic)
     for (int64_t i = 0; i < count; ++i) {
       const GemmOperands o = operands(i);
@@ -30,6 +33,19 @@ class FastKernels final : public FloatKernels {
   }
   void gelu(float* x, int64_t n) const override { gelu_erf(x, n); }
   void softmax_rows(float* x, int64_t rows, int64_t cols) const override { fqvit::softmax_rows(x, rows, cols); }
+  void mean_over_tokens(const float* x, int64_t batch, int64_t tokens, int64_t channels, float* y) const override {
+    const auto count = static_cast<float>(tokens);
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < batch; ++b) {
+      float* dst = y + b * channels;
+      std::fill(dst, dst + channels, 0.0f);
+      for (int64_t t = 0; t < tokens; ++t) {
+        const float* src = x + (b * tokens + t) * channels;
+        for (int64_t c = 0; c < channels; ++c) dst[c] += src[c];
+      }
+      for (int64_t c = 0; c < channels; ++c) dst[c] /= count;
+    }
+  }
 };
 
 }  // namespace

@@ -42,7 +42,7 @@ Tensor SwinModel::window_attention(int stage, int block, const Tensor& h, int64_
     float* q = qkv.data() + r * ld;
     for (int64_t j = 0; j < c; ++j) q[j] *= scale;
   }
-  k.batched_gemm(windows * heads, tokens, tokens, dh, 1.0f, /*b_transposed=*/true, [&](int64_t wh) {
+  k.batched_gemm(windows, heads, tokens, tokens, dh, 1.0f, /*b_transposed=*/true, [&](int64_t wh) {
     const float* q = qkv.data() + (wh / heads) * tokens * ld + (wh % heads) * dh;
     return GemmOperands{q, ld, q + c, ld, scores.data() + wh * square, tokens};
   });
@@ -78,7 +78,7 @@ Tensor SwinModel::window_attention(int stage, int block, const Tensor& h, int64_
   softmax_through(k, hooks, n.attn_softmax, n.attn_qact2, scores.data(), score_rows, tokens);
 
   // context[w, t, h*dh + j] = sum_s attn[w, h, t, s] v[w, s, h*dh + j], written over win_x.
-  k.batched_gemm(windows * heads, tokens, dh, tokens, 1.0f, /*b_transposed=*/false, [&](int64_t wh) {
+  k.batched_gemm(windows, heads, tokens, dh, tokens, 1.0f, /*b_transposed=*/false, [&](int64_t wh) {
     const int64_t wi = wh / heads, hi = wh % heads;
     const float* v = qkv.data() + wi * tokens * ld + 2 * c + hi * dh;
     return GemmOperands{scores.data() + wh * square, tokens, v, ld, win_x.data() + wi * tokens * c + hi * dh, c};
@@ -191,17 +191,8 @@ Tensor SwinModel::forward(const Tensor& images, QuantHooks* hooks) const {
   norm_through(k, hooks, last, "qact2", x.data(), batch * tokens, c, w_.norm_weight, w_.norm_bias, config_.norm_eps,
                x.data());
   act(hooks, "qact2", x.data(), batch * tokens, c);
-  Tensor pooled({batch, c});
-  const auto count = static_cast<float>(tokens);
-#pragma omp parallel for schedule(static)
-  for (int64_t bi = 0; bi < batch; ++bi) {
-    float* dst = pooled.data() + bi * c;
-    for (int64_t t = 0; t < tokens; ++t) {
-      const float* src = x.data() + (bi * tokens + t) * c;
-      for (int64_t ch = 0; ch < c; ++ch) dst[ch] += src[ch];
-    }
-    for (int64_t ch = 0; ch < c; ++ch) dst[ch] /= count;
-  }
+  auto pooled = Tensor::uninitialized({batch, c});
+  k.mean_over_tokens(x.data(), batch, tokens, c, pooled.data());
   act(hooks, "qact3", pooled.data(), batch, c);
 
   const int64_t classes = config_.num_classes;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <functional>
 #include <string>
+#include <vector>
 #include <dnnl.hpp>
 
 #include "fqvit/core/error.h"
@@ -92,13 +93,27 @@ class TorchKernels final : public FloatKernels {
   }
 
   // torch.matmul on [.., m, k] x [.., k, n] loops over the batch calling BLAS once per product (bmm's "split along
-  // the batch dimension" path); a scale is a separate float multiply afterwards, as in (q @ k^T) * scale.
-  void batched_gemm(int64_t count, int64_t m, int64_t n, int64_t k, float alpha, bool b_transposed,
+  // the batch dimension" path); a scale is a separate float multiply afterwards, as in (q @ k^T) * scale. matmul
+  // first reshapes [outer, heads, k, n] to [outer * heads, k, n]: a view when outer == 1, else (heads strided inside
+  // the fused qkv rows) a contiguous copy, which BLAS then sees untransposed. The transpose flag decides which kernel
+  // OpenBLAS takes for small products (Swin's 49 x 49 x 32 windows), so k^T is copied here exactly when torch copies.
+  void batched_gemm(int64_t outer, int64_t heads, int64_t m, int64_t n, int64_t k, float alpha, bool b_transposed,
                     const std::function<GemmOperands(int64_t)>& operands) const override {
+    const int64_t count = outer * heads;
+    const bool copy_b = b_transposed && outer > 1;
 #pragma omp parallel for schedule(dynamic) if (split_invariant_blas())
     for (int64_t i = 0; i < count; ++i) {
       const GemmOperands o = operands(i);
-      torch_gemm(m, n, k, 1.0f, o.a, o.lda, o.b, o.ldb, b_transposed, 0.0f, o.c, o.ldc);
+      if (copy_b) {
+        thread_local std::vector<float> b_copy;
+        b_copy.resize(static_cast<size_t>(k * n));
+        for (int64_t r = 0; r < n; ++r) {
+          for (int64_t j = 0; j < k; ++j) b_copy[static_cast<size_t>(j * n + r)] = o.b[r * o.ldb + j];
+        }
+        torch_gemm(m, n, k, 1.0f, o.a, o.lda, b_copy.data(), n, /*b_transposed=*/false, 0.0f, o.c, o.ldc);
+      } else {
+        torch_gemm(m, n, k, 1.0f, o.a, o.lda, o.b, o.ldb, b_transposed, 0.0f, o.c, o.ldc);
+      }
       if (alpha != 1.0f) {
         for (int64_t r = 0; r < m; ++r) {
           float* row = o.c + r * o.ldc;
@@ -166,6 +181,9 @@ class TorchKernels final : public FloatKernels {
     stream.wait();
   }
   void softmax_rows(float* x, int64_t rows, int64_t cols) const override { torch_cpu::softmax_rows(x, rows, cols); }
+  void mean_over_tokens(const float* x, int64_t batch, int64_t tokens, int64_t channels, float* y) const override {
+    torch_cpu::mean_over_tokens(x, batch, tokens, channels, y);
+  }
 };
 
 }  // namespace

@@ -107,6 +107,36 @@ std::string platform() {
   return std::string("OpenBLAS ") + openblas_get_corename() + (avx512 ? ", AVX-512" : ", no AVX-512");
 }
 
+void mean_over_tokens(const float* x, int64_t batch, int64_t tokens, int64_t channels, float* y) {
+  // multi_row_sum (SumKernel.cpp): level_step = 2^max(4, ceil(log2 n) / 4) rows summed from zero, each run added
+  // into level 1, which spills into the next level every level_step runs; the tail into level 0; levels summed last.
+  constexpr int kLevels = 4;
+  int64_t ceil_log2 = 0;
+  while ((int64_t{1} << ceil_log2) < tokens) ++ceil_log2;
+  const int64_t level_power = std::max<int64_t>(4, ceil_log2 / kLevels);
+  const int64_t level_step = int64_t{1} << level_power, level_mask = level_step - 1;
+  const auto count = static_cast<float>(tokens);
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < batch; ++b) {
+    const float* base = x + b * tokens * channels;
+    for (int64_t c = 0; c < channels; ++c) {
+      float acc[kLevels] = {};
+      int64_t i = 0;
+      while (i + level_step <= tokens) {
+        for (int64_t j = 0; j < level_step; ++j, ++i) acc[0] += base[i * channels + c];
+        for (int j = 1; j < kLevels; ++j) {
+          acc[j] += acc[j - 1];
+          acc[j - 1] = 0;
+          if ((i & (level_mask << (j * level_power))) != 0) break;
+        }
+      }
+      for (; i < tokens; ++i) acc[0] += base[i * channels + c];
+      for (int j = 1; j < kLevels; ++j) acc[0] += acc[j];
+      y[b * channels + c] = acc[0] / count;
+    }
+  }
+}
+
 void softmax_rows(float* x, int64_t rows, int64_t cols) {
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; ++r) softmax_row(x + r * cols, cols);

@@ -194,7 +194,7 @@ void VitModel::run_block(int index, Tensor& x, int64_t batch, QuantHooks* hooks,
   const auto scale = static_cast<float>(std::pow(static_cast<double>(dh), -0.5));  // a Python double there
   const int64_t ld = 3 * d;
   // alpha scales the finished dot products, the same rounding as the reference's (q @ k^T) * scale.
-  k.batched_gemm(batch * heads, tokens, tokens, dh, scale, /*b_transposed=*/true, [&](int64_t bh) {
+  k.batched_gemm(batch, heads, tokens, tokens, dh, scale, /*b_transposed=*/true, [&](int64_t bh) {
     const float* q = qkv.data() + (bh / heads) * tokens * ld + (bh % heads) * dh;
     return GemmOperands{q, ld, q + d, ld, scores.data() + bh * tokens * tokens, tokens};
   });
@@ -203,7 +203,7 @@ void VitModel::run_block(int index, Tensor& x, int64_t batch, QuantHooks* hooks,
   softmax_through(k, hooks, n.attn_softmax, n.attn_qact_attn1, scores.data(), score_rows, tokens);
 
   // context[b, t, h*dh + j] = sum_s attn[b, h, t, s] v[b, s, h*dh + j]
-  k.batched_gemm(batch * heads, tokens, dh, tokens, 1.0f, /*b_transposed=*/false, [&](int64_t bh) {
+  k.batched_gemm(batch, heads, tokens, dh, tokens, 1.0f, /*b_transposed=*/false, [&](int64_t bh) {
     const int64_t bi = bh / heads, hi = bh % heads;
     const float* v = qkv.data() + bi * tokens * ld + 2 * d + hi * dh;
     return GemmOperands{scores.data() + bh * tokens * tokens, tokens, v, ld, h.data() + bi * tokens * d + hi * dh, d};

@@ -37,8 +37,10 @@ class FloatKernels {
   // y[rows, out] = x[rows, in] weight[out, in]^T + bias[out] (bias may be null); x has row stride x_stride.
   virtual void linear(const float* x, int64_t rows, int64_t in, int64_t x_stride, const Tensor& weight,
                       const Tensor* bias, float* y) const = 0;
-  // `count` independent products C_i[m, n] = alpha * A_i[m, k] op(B_i), op(B) = B^T ([n, k]) when b_transposed.
-  virtual void batched_gemm(int64_t count, int64_t m, int64_t n, int64_t k, float alpha, bool b_transposed,
+  // outer x heads independent products C_i[m, n] = alpha * A_i[m, k] op(B_i), op(B) = B^T ([n, k]) when
+  // b_transposed; i = o * heads + h, as a [outer, heads, m, k] @ [outer, heads, k, n] matmul.
+  virtual void batched_gemm(int64_t outer, int64_t heads, int64_t m, int64_t n, int64_t k, float alpha,
+                            bool b_transposed,
                             const std::function<GemmOperands(int64_t)>& operands) const = 0;
   // images [B, C, H, W], weight [D, C, P, P], bias [D] -> [B, (H/P)*(W/P), D]: a Conv2d with stride = kernel.
   virtual Tensor patch_embed(const Tensor& images, const Tensor& weight, const Tensor& bias) const = 0;
@@ -49,6 +51,8 @@ class FloatKernels {
   virtual void gelu(float* x, int64_t n) const = 0;
   // Softmax over each row, in place.
   virtual void softmax_rows(float* x, int64_t rows, int64_t cols) const = 0;
+  // y[b, c] = mean over t of x[b, t, c] (Swin's average pool over tokens).
+  virtual void mean_over_tokens(const float* x, int64_t batch, int64_t tokens, int64_t channels, float* y) const = 0;
 };
 
 // The kernel set for `numerics`; throws when torch numerics cannot run here (no AVX2 + FMA).
