@@ -1,8 +1,8 @@
 // The float arithmetic a graph runs on, chosen per model. Two sets with one interface:
 // - fast:  oneDNN sgemm/im2col, Eigen's vectorized erf/exp, AVX-512; for FP32 inference.
-// - torch: the reference's own kernels (OpenBLAS sgemm as torch calls it, oneDNN's direct convolution as torch's
-//          mkldnn path builds it, torch 1.13's AVX2 GELU / softmax / LayerNorm with Sleef's exp), bit-identical to
-//          Debian's python3-torch. Calibration and fake quant use it: the quantized ViT-Tiny is chaotic enough that one
+// - torch: the reference's own kernels (OpenBLAS sgemm as torch calls it, oneDNN's direct convolution and GELU as
+//          torch's mkldnn path builds them, torch 1.13's softmax with Sleef's exp, its LayerNorm and mean), bit-identical
+//          to Debian's python3-torch. Calibration and fake quant use it: the quantized ViT-Tiny is chaotic enough that one
 //          float ulp at a rounding boundary changes predictions, so parity with the reference needs its exact floats.
 #pragma once
 
