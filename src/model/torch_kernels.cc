@@ -27,9 +27,9 @@ namespace {
 // On a split-invariant kernel family (below) a linear is split into row slices (OpenBLAS's N dimension), one per
 // thread, that keep torch's arithmetic for every value: each slice stays above the small-matrix size (M*N*K <= 100^3
 // takes kernels that do not block K), and slices start at multiples of kSliceAlign rows, where OpenBLAS's own N
-// tiles (2 to 24 wide) start too.
+// tiles (4 wide for SkylakeX sgemm; 16 for its M side) start too.
 constexpr double kOpenBlasSmallMnk = 100.0 * 100.0 * 100.0;
-constexpr int64_t kSliceAlign = 96;
+constexpr int64_t kSliceAlign = 16;
 
 // Whether this OpenBLAS kernel family gives a value the same bits however the product is split across threads:
 // verified for SkylakeX (1 and 2 threads, sliced or whole, against torch). The Haswell kernels are not (torch itself
@@ -190,7 +190,8 @@ class TorchKernels final : public FloatKernels {
 
 const FloatKernels& torch_kernels() {
   if (!torch_cpu::torch_cpu_supported()) {
-    fail("this CPU", "instruction set for --numerics torch", "no AVX2 + FMA", "AVX2 and FMA (as PyTorch's kernels)");
+    fail("this CPU", "instruction set for --numerics torch", "no AVX2 + FMA",
+         "AVX2 and FMA, which PyTorch's kernels are made of (--numerics fast runs without them)");
   }
   // OpenBLAS runs single-threaded inside our OpenMP loops: two thread pools spinning on two cores cost more than
   // they bring (OpenBLAS's sched_yield loop was 9% of a profile).
