@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <ostream>
 #include <string>
 
 #include "cli_runner.h"
@@ -31,6 +32,9 @@ struct ParityCase {
   const char* config;        // configs/<name>.json
   const char* golden_key;    // logits in golden_vit_tiny.safetensors
 };
+
+// Names the case in test listings instead of its bytes.
+void PrintTo(const ParityCase& c, std::ostream* os) { *os << c.reference_id << " (" << c.config << ")"; }
 
 class QuantParity : public ::testing::TestWithParam<ParityCase> {};
 
