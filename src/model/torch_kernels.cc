@@ -40,6 +40,12 @@ bool split_invariant_blas() {
   return invariant;
 }
 
+// One CPU engine for the oneDNN primitives below.
+const dnnl::engine& cpu_engine() {
+  static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
 // torch's addmm_impl_cpu_ on row-major tensors: C[m, n] = beta C + alpha A[m, k] op(B) is handed to column-major
 // BLAS as C^T = op(B)^T A^T, i.e. sgemm(op_b, 'N', n, m, k, alpha, B, ldb, A, lda, beta, C, ldc).
 void torch_gemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
@@ -54,18 +60,11 @@ class TorchKernels final : public FloatKernels {
  public:
   // F.linear = addmm(bias, x, W^T): the bias is copied into the output first and the product accumulated onto it
   // (beta = 1), so bias + (first K block) + (second K block) for K > 384, in that order.
-  // Row slices run on our OpenMP threads, each a single-threaded OpenBLAS call (see kSliceAlign).
+  // Row slices run on our OpenMP threads, each a single-threaded OpenBLAS call (see kSliceAlign); one whole call,
+  // threaded by OpenBLAS, on kernel families that are not split-invariant.
   void linear(const float* x, int64_t rows, int64_t in, int64_t x_stride, const Tensor& weight, const Tensor* bias,
               float* y) const override {
     const int64_t out = weight.dim(0);
-    if (!split_invariant_blas()) {
-      if (bias != nullptr) {
-        for (int64_t r = 0; r < rows; ++r) std::copy(bias->data(), bias->data() + out, y + r * out);
-      }
-      torch_gemm(rows, out, in, 1.0f, x, x_stride, weight.data(), in, /*b_transposed=*/true,
-                 bias != nullptr ? 1.0f : 0.0f, y, out);
-      return;
-    }
     const double row_mnk = static_cast<double>(out) * static_cast<double>(in);
     const auto slice_rows = [&](int64_t slices) {
       return ((rows + slices - 1) / slices + kSliceAlign - 1) / kSliceAlign * kSliceAlign;
@@ -74,7 +73,8 @@ class TorchKernels final : public FloatKernels {
       const int64_t last = rows - (slices - 1) * slice_rows(slices);
       return last > 0 && static_cast<double>(last) * row_mnk > kOpenBlasSmallMnk;
     };
-    int64_t slices = std::max<int64_t>(1, std::min<int64_t>(omp_get_max_threads(), rows / kSliceAlign));
+    int64_t slices = split_invariant_blas() ? std::min<int64_t>(omp_get_max_threads(), rows / kSliceAlign) : 1;
+    slices = std::max<int64_t>(slices, 1);
     while (slices > 1 && !valid(slices)) --slices;
     const int64_t per_slice = slice_rows(slices);
 #pragma omp parallel for schedule(static) num_threads(static_cast<int>(slices))
@@ -131,7 +131,7 @@ class TorchKernels final : public FloatKernels {
     const int64_t batch = images.dim(0), channels = images.dim(1), height = images.dim(2), width = images.dim(3);
     const int64_t d = weight.dim(0), p = weight.dim(2);
     const int64_t gh = height / p, gw = width / p;
-    static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+    const dnnl::engine& engine = cpu_engine();
     dnnl::stream stream(engine);
     const memory::desc src_md({batch, channels, height, width}, memory::data_type::f32, memory::format_tag::nchw);
     const memory::desc user_weight_md({d, channels, p, p}, memory::data_type::f32, memory::format_tag::oihw);
@@ -144,8 +144,7 @@ class TorchKernels final : public FloatKernels {
         any_dst_md, {p, p}, {0, 0}, {0, 0});
     const dnnl::convolution_forward::primitive_desc conv_pd(conv_desc, engine);
 
-    auto* src_ptr = const_cast<float*>(images.data());
-    memory src(src_md, engine, src_ptr);
+    memory src(src_md, engine, const_cast<float*>(images.data()));
     memory user_weight(user_weight_md, engine, const_cast<float*>(weight.data()));
     memory conv_weight(conv_pd.weights_desc(), engine);
     dnnl::reorder(user_weight, conv_weight).execute(stream, user_weight, conv_weight);
@@ -170,7 +169,7 @@ class TorchKernels final : public FloatKernels {
   // handed to it does not change any value.
   void gelu(float* x, int64_t n) const override {
     using dnnl::memory;
-    static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+    const dnnl::engine& engine = cpu_engine();
     dnnl::stream stream(engine);
     const memory::desc md({n}, memory::data_type::f32, memory::format_tag::a);
     const dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_training, dnnl::algorithm::eltwise_gelu_erf, md,
