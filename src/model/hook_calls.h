@@ -29,4 +29,14 @@ inline void softmax_through(const FloatKernels& k, QuantHooks* hooks, const std:
   act(hooks, name, scores, rows, cols);
 }
 
+// The patch embedding, on the input quantized at "qact_input" first when the model quantizes its input (FQ-ViT's
+// deit_* builders).
+inline Tensor patch_embed_through(const FloatKernels& k, QuantHooks* hooks, bool quantize_input, const Tensor& images,
+                                  const Tensor& weight, const Tensor& bias) {
+  if (hooks == nullptr || !quantize_input) return k.patch_embed(images, weight, bias);
+  Tensor quantized = images;
+  act(hooks, "qact_input", quantized.data(), quantized.numel() / images.dim(-1), images.dim(-1));
+  return k.patch_embed(quantized, weight, bias);
+}
+
 }  // namespace fqvit

@@ -156,15 +156,8 @@ Tensor SwinModel::forward(const Tensor& images, QuantHooks* hooks) const {
   }
   const int64_t batch = images.dim(0);
 
-  const Tensor* input = &images;
-  Tensor quantized_input;
-  if (hooks != nullptr && config_.quantize_input) {
-    quantized_input = images;
-    act(hooks, "qact_input", quantized_input.data(), quantized_input.numel() / images.dim(-1), images.dim(-1));
-    input = &quantized_input;
-  }
-
-  Tensor x = k.patch_embed(*input, w_.patch_weight, w_.patch_bias);  // [B, N, C0]
+  // [B, N, C0]
+  Tensor x = patch_embed_through(k, hooks, config_.quantize_input, images, w_.patch_weight, w_.patch_bias);
   const int64_t c0 = geometry_.front().dim;
   const int64_t tokens0 = x.dim(1);
   act(hooks, "patch_embed.qact_before_norm", x.data(), batch * tokens0, c0);

@@ -238,15 +238,8 @@ Tensor VitModel::forward(const Tensor& images, QuantHooks* hooks) const {
   const int64_t patches = num_patches();
   const int64_t tokens = prefix + patches;
 
-  const Tensor* input = &images;
-  Tensor quantized_input;
-  if (hooks != nullptr && config_.quantize_input) {
-    quantized_input = images;
-    act(hooks, "qact_input", quantized_input.data(), quantized_input.numel() / images.dim(-1), images.dim(-1));
-    input = &quantized_input;
-  }
-
-  Tensor patch_out = k.patch_embed(*input, w_.patch_weight, w_.patch_bias);  // [B, N, D]
+  Tensor patch_out =  // [B, N, D]
+      patch_embed_through(k, hooks, config_.quantize_input, images, w_.patch_weight, w_.patch_bias);
   act(hooks, "patch_embed.qact", patch_out.data(), batch * patches, d);
 
   auto x = Tensor::uninitialized({batch, tokens, d});
