@@ -1,0 +1,69 @@
+// The executor's integer GEMM: uint8 activation codes times int8 weight codes, int32 accumulation.
+//
+//   acc[m][n] = bias[n] + sum_k a[m * lda + k] * w[n][k]
+//
+// The activation zero point is folded into the bias by the lowering, so kernels never see it:
+//   bias[n] = round(b[n] / (s_in * s_w[n])) - zp_in * sum_k w[n][k].
+// Overflow bound: |a * w| <= 255 * 128 = 32640, so |sum_k a * w| <= 32640 K and |zp_in * sum_k w| <= 32640 K;
+// with K <= kMaxGemmK = 32768 and |bias| <= 2^20 every partial sum stays below 2^31 (2 * 32640 * 32768 + 2^20 <
+// 2^31). The lowering checks both preconditions; kernels assert them in debug builds.
+//
+// Requantizing form (the epilogue every fast kernel fuses):
+//   out[m][n] = clamp(zero_point + apply_multiplier(acc[m][n], multiplier[n]), lo, hi)   (quant/fixed_multiplier.h)
+//
+// Kernels are single-threaded over the rows they are given; the executor splits rows (or heads) across threads,
+// so results never depend on the thread count. Every path (ref, VNNI, AMX) gives the same bits.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "fqvit/quant/fixed_multiplier.h"
+
+namespace fqvit {
+
+constexpr int64_t kMaxGemmK = 32768;
+
+struct RequantParams {
+  const FixedMultiplier* multiplier = nullptr;  // [n], one per output channel (per tensor: all equal)
+  int32_t zero_point = 0;
+  int32_t lo = 0;
+  int32_t hi = 255;
+};
+
+// Plain reference kernels (the oracle of every fast path). w is [n][k] row-major, c / out are [m][n] with row
+// strides ldc / ldo.
+void gemm_u8s8s32_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, const int8_t* w,
+                      const int32_t* bias, int32_t* c, int64_t ldc);
+void gemm_u8s8_requant_u8_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, const int8_t* w,
+                              const int32_t* bias, const RequantParams& rq, uint8_t* out, int64_t ldo);
+
+// Weights packed once at load for the fastest path this CPU offers (or the one forced by FQVIT_ISA / force_isa()).
+// Opaque layout; the kernels behind gemm_u8s8s32 / gemm_u8s8_requant_u8 read it.
+class PackedWeights {
+ public:
+  struct Impl;
+  PackedWeights(const int8_t* w, int64_t n, int64_t k);
+  ~PackedWeights();
+  PackedWeights(PackedWeights&&) noexcept;
+  PackedWeights& operator=(PackedWeights&&) noexcept;
+  int64_t n() const;
+  int64_t k() const;
+  const Impl& impl() const { return *impl_; }
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// Dispatching kernels over packed weights: same contract and same bits as the reference kernels above.
+void gemm_u8s8s32(const PackedWeights& w, int64_t m, const uint8_t* a, int64_t lda, const int32_t* bias, int32_t* c,
+                  int64_t ldc);
+void gemm_u8s8_requant_u8(const PackedWeights& w, int64_t m, const uint8_t* a, int64_t lda, const int32_t* bias,
+                          const RequantParams& rq, uint8_t* out, int64_t ldo);
+
+// The kernel path in use: "ref" (plain loops), later "avx512_vnni", "amx". Chosen once from CPUID; FQVIT_ISA
+// forces a path (tests, comparisons). Packed weights record the path they were packed for.
+std::string gemm_isa();
+
+}  // namespace fqvit

@@ -1,0 +1,37 @@
+// Plain-loop reference GEMMs (include/fqvit/kernels/gemm.h): the normative definition the fast paths are tested
+// against. Accumulation in int32 is exact under the header's bound (K <= kMaxGemmK, |bias| <= 2^20).
+#include <cassert>
+
+#include "fqvit/kernels/gemm.h"
+
+namespace fqvit {
+
+void gemm_u8s8s32_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, const int8_t* w,
+                      const int32_t* bias, int32_t* c, int64_t ldc) {
+  assert(k <= kMaxGemmK);
+  for (int64_t i = 0; i < m; ++i) {
+    const uint8_t* row = a + i * lda;
+    for (int64_t j = 0; j < n; ++j) {
+      const int8_t* col = w + j * k;
+      int32_t acc = bias ? bias[j] : 0;
+      for (int64_t p = 0; p < k; ++p) acc += int32_t{row[p]} * int32_t{col[p]};
+      c[i * ldc + j] = acc;
+    }
+  }
+}
+
+void gemm_u8s8_requant_u8_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, const int8_t* w,
+                              const int32_t* bias, const RequantParams& rq, uint8_t* out, int64_t ldo) {
+  assert(k <= kMaxGemmK);
+  for (int64_t i = 0; i < m; ++i) {
+    const uint8_t* row = a + i * lda;
+    for (int64_t j = 0; j < n; ++j) {
+      const int8_t* col = w + j * k;
+      int32_t acc = bias ? bias[j] : 0;
+      for (int64_t p = 0; p < k; ++p) acc += int32_t{row[p]} * int32_t{col[p]};
+      out[i * ldo + j] = static_cast<uint8_t>(requantize(acc, rq.multiplier[j], rq.zero_point, rq.lo, rq.hi));
+    }
+  }
+}
+
+}  // namespace fqvit
