@@ -19,8 +19,9 @@ struct CliResult {
   std::string output;  // stdout and stderr interleaved
 };
 
-inline CliResult run_cli(const std::string& tool, const std::string& args) {
-  const std::string cmd = binary_dir() + "/" + tool + " " + args + " 2>&1";
+// Runs a shell command line, capturing stdout and stderr.
+inline CliResult run_shell(const std::string& command) {
+  const std::string cmd = command + " 2>&1";
   CliResult result;
   FILE* pipe = popen(cmd.c_str(), "r");
   if (pipe == nullptr) return result;
@@ -29,6 +30,10 @@ inline CliResult run_cli(const std::string& tool, const std::string& args) {
   const int status = pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
+}
+
+inline CliResult run_cli(const std::string& tool, const std::string& args) {
+  return run_shell(binary_dir() + "/" + tool + " " + args);
 }
 
 inline std::string read_text(const std::string& path) {
