@@ -3,16 +3,13 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
-#include <random>
 
+#include "fqvit/calibrate/calibration_run.h"
 #include "fqvit/calibrate/calibrator.h"
 #include "fqvit/calibrate/model_file.h"
 #include "fqvit/core/error.h"
 #include "fqvit/core/parallel.h"
-#include "fqvit/core/progress.h"
 #include "fqvit/io/dataset.h"
 
 namespace {
@@ -71,48 +68,14 @@ int run(const Args& args, const CLI::App& app) {
   fqvit::CalibrationInfo info;
   info.calib_dir = args.calib;
   info.class_list = args.class_list;
-  info.seed = args.seed;
-  info.batch_size = args.batch;
   info.numerics = args.numerics;
-  info.images_requested = args.images;
-  std::vector<fqvit::LabeledImage> images;
-  if (!args.calib_list.empty()) {
-    images = fqvit::select_images(folder, args.calib_list);
-    info.order = "list";
-    info.calib_list = args.calib_list;
-  } else {
-    images = folder.images();
-    std::mt19937_64 rng(args.seed);
-    std::shuffle(images.begin(), images.end(), rng);
-    info.order = "shuffle";
-  }
-  if (images.empty()) fqvit::fail(args.calib, "images", "none", "at least one calibration image");
-  if (static_cast<int64_t>(images.size()) < args.images) {
-    spdlog::warn("{} has {} images, fewer than the {} asked for: calibrating on all of them", args.calib,
-                 images.size(), args.images);
-  } else {
-    images.resize(static_cast<size_t>(args.images));
-  }
-  info.images_used = static_cast<int64_t>(images.size());
-
+  const std::vector<fqvit::LabeledImage> images =
+      fqvit::choose_calibration_images(folder, args.calib_list, args.images, args.seed, &info);
   fqvit::Calibrator calib(*model, settings);
-  const auto start = std::chrono::steady_clock::now();
-  const int64_t batches = (info.images_used + args.batch - 1) / args.batch;
-  fqvit::BatchLoader loader(images, model->config().preprocess, args.batch, args.decode_threads);
-  fqvit::ProgressBar progress("calibrate", info.images_used);
-  fqvit::Batch batch;
-  int64_t seen = 0;
-  for (int64_t b = 0; b < batches && loader.next(&batch); ++b) {
-    for (const std::string& e : batch.errors) spdlog::warn("skipped: {}", e);
-    calib.observe(batch.images, b == batches - 1);
-    seen += batch.images.dim(0);
-    progress.advance(static_cast<int64_t>(batch.labels.size() + batch.errors.size()));
-  }
-  info.images_used = seen;
-  fqvit::QuantState state = calib.finish();
-  info.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const fqvit::QuantState state = fqvit::run_calibration(calib, model->config().preprocess, images, args.batch,
+                                                         args.decode_threads, /*progress=*/true, &info);
   fqvit::save_quantized_model(args.out, args.model, *model, state, info);  // calibration leaves weights as they are
-  print_summary(calib, state, info.seconds, seen);
+  print_summary(calib, state, info.seconds, info.images_used);
   std::printf("wrote %s\n", args.out.c_str());
   return 0;
 }
