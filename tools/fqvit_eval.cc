@@ -8,6 +8,7 @@
 #include "fqvit/core/error.h"
 #include "fqvit/core/parallel.h"
 #include "fqvit/eval/engine.h"
+#include "fqvit/eval/eval_report.h"
 #include "fqvit/eval/evaluate.h"
 #include "fqvit/io/atomic_file.h"
 #include "fqvit/io/safetensors.h"
@@ -20,22 +21,8 @@ struct Args {
 };
 
 void write_json(const std::string& path, const Args& args, const fqvit::EvalResult& r) {
-  const nlohmann::json j = {
-      {"top1", r.top1()},
-      {"top5", r.top5()},
-      {"images", r.images},
-      {"top1_correct", r.top1_correct},
-      {"top5_correct", r.top5_correct},
-      {"images_per_second", r.images_per_second()},
-      {"model_images_per_second", r.model_seconds > 0 ? static_cast<double>(r.images) / r.model_seconds : 0.0},
-      {"skipped", r.skipped.size()},
-      {"engine", args.engine},
-      {"numerics", args.numerics.empty() ? "default" : args.numerics},
-      {"model", args.model},
-      {"data", args.data},
-      {"batch_size", args.batch_size},
-      {"threads", fqvit::num_threads()},
-  };
+  const nlohmann::json j = fqvit::eval_report_json(
+      r, {args.engine, args.numerics, args.model, args.data, args.batch_size, fqvit::num_threads()});
   fqvit::write_file_atomically(path, [&](std::ostream& out) { out << j.dump(2) << "\n"; });
 }
 
