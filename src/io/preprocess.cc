@@ -76,8 +76,7 @@ RgbImage resize_and_crop(const RgbImage& image, const PreprocessConfig& config) 
   return out;
 }
 
-void preprocess_image(const RgbImage& image, const PreprocessConfig& config, float* out) {
-  const RgbImage crop = resize_and_crop(image, config);
+void normalize_rgb(const uint8_t* rgb, int64_t pixels, const PreprocessConfig& config, float* out) {
   // ToTensor + Normalize as torch computes them in float32: (float(v) / 255 - mean) / std, true divisions.
   std::array<std::array<float, 256>, 3> table;
   for (int c = 0; c < 3; ++c) {
@@ -86,13 +85,17 @@ void preprocess_image(const RgbImage& image, const PreprocessConfig& config, flo
       table[c][v] = (x - config.mean[c]) / config.std[c];
     }
   }
-  const size_t plane = static_cast<size_t>(crop.width) * crop.height;
-  const uint8_t* p = crop.pixels.data();
-  for (size_t i = 0; i < plane; ++i, p += 3) {
+  const uint8_t* p = rgb;
+  for (int64_t i = 0; i < pixels; ++i, p += 3) {
     out[i] = table[0][p[0]];
-    out[plane + i] = table[1][p[1]];
-    out[2 * plane + i] = table[2][p[2]];
+    out[pixels + i] = table[1][p[1]];
+    out[2 * pixels + i] = table[2][p[2]];
   }
+}
+
+void preprocess_image(const RgbImage& image, const PreprocessConfig& config, float* out) {
+  const RgbImage crop = resize_and_crop(image, config);
+  normalize_rgb(crop.pixels.data(), static_cast<int64_t>(crop.width) * crop.height, config, out);
 }
 
 Tensor load_preprocessed(const std::string& path, const PreprocessConfig& config) {

@@ -9,6 +9,7 @@
 // into a CHW float32 [3, S, S] buffer. Only the cropped window of the resize is computed.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "fqvit/core/tensor.h"
@@ -30,6 +31,10 @@ EvalGeometry eval_geometry(int width, int height, const PreprocessConfig& config
 
 // The S x S RGB crop (resized, cropped, zero-padded where the crop exceeds the image), before ToTensor.
 RgbImage resize_and_crop(const RgbImage& image, const PreprocessConfig& config);
+
+// ToTensor + Normalize alone: `pixels` interleaved RGB pixels (an image already resized and cropped) -> 3 planes of
+// `pixels` floats, CHW.
+void normalize_rgb(const uint8_t* rgb, int64_t pixels, const PreprocessConfig& config, float* out);
 
 // Writes 3 * S * S floats, CHW.
 void preprocess_image(const RgbImage& image, const PreprocessConfig& config, float* out);
