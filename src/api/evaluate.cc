@@ -1,0 +1,50 @@
+// fqvit::evaluate: fqvit-eval's run (engine, ImageFolder, top-1 / top-5) returning its --json object.
+#include "api/engine_choice.h"
+#include "api/thread_scope.h"
+#include "fqvit/core/parallel.h"
+#include "fqvit/eval/engine.h"
+#include "fqvit/eval/eval_report.h"
+#include "fqvit/fqvit.h"
+
+namespace fqvit {
+namespace {
+
+constexpr const char* kApi = "fqvit::evaluate";
+
+}  // namespace
+
+EvaluationReport evaluate(const EvaluateOptions& o) {
+  if (o.model.empty()) fail(kApi, "model", "nothing", "a quantized model file or a checkpoint directory");
+  if (o.data.empty()) fail(kApi, "data", "nothing", "an ImageFolder directory");
+  if (o.batch_size < 1) fail(kApi, "batch_size", std::to_string(o.batch_size), ">= 1");
+  if (o.threads < 0) fail(kApi, "threads", std::to_string(o.threads), ">= 0");
+  if (o.decode_threads < 1) fail(kApi, "decode_threads", std::to_string(o.decode_threads), ">= 1");
+  if (o.limit < 0) fail(kApi, "limit", std::to_string(o.limit), ">= 0");
+  const api::ThreadScope threads(o.threads);
+  std::optional<Numerics> numerics;
+  if (!o.numerics.empty()) numerics = parse_numerics(o.numerics, kApi, "numerics");
+  const std::string engine_name = o.engine.empty() ? api::default_engine(o.model) : o.engine;
+  const Engine engine = open_engine(engine_name, o.model, numerics);
+  const auto folder = ImageFolder::open(o.data, {o.class_list, o.labels});
+  std::vector<LabeledImage> images = folder.images();
+  if (o.limit > 0 && static_cast<size_t>(o.limit) < images.size()) images.resize(static_cast<size_t>(o.limit));
+
+  EvalOptions options;
+  options.batch_size = o.batch_size;
+  options.decode_threads = o.decode_threads;
+  options.progress = o.progress;
+  const EvalResult r = fqvit::evaluate(engine.forward, images, engine.config.preprocess, options);
+  EvaluationReport report;
+  report.top1 = r.top1();
+  report.top5 = r.top5();
+  report.images = r.images;
+  report.top1_correct = r.top1_correct;
+  report.top5_correct = r.top5_correct;
+  report.skipped = static_cast<int64_t>(r.skipped.size());
+  report.images_per_second = r.images_per_second();
+  report.engine = engine_name;
+  report.json = eval_report_json(r, {engine_name, o.numerics, o.model, o.data, o.batch_size, num_threads()}).dump(2);
+  return report;
+}
+
+}  // namespace fqvit
