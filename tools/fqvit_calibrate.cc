@@ -166,7 +166,8 @@ int main(int argc, char** argv) {
   app.add_option("--batch", args.batch, "old spelling of --batch-size")->group("");  // hidden alias
   app.add_option("--seed", args.seed, "seed of the image shuffle (std::mt19937_64), >= 0");
   app.add_option("--method", args.method, "activation observer: minmax | ema | percentile | omse (default minmax)");
-  app.add_flag("--ptf,!--no-ptf", args.ptf, "Power-of-Two Factor on LayerNorm inputs + integer LayerNorm (on unless --no-ptf)");
+  app.add_flag("--ptf,!--no-ptf", args.ptf,
+               "Power-of-Two Factor on LayerNorm inputs + integer LayerNorm (on unless --no-ptf)");
   app.add_flag("--lis,!--no-lis", args.lis, "Log-Int-Softmax on attention (on unless --no-lis)");
   app.add_option("--w-bits", args.w_bits, "weight bits, 2..8");
   app.add_option("--a-bits", args.a_bits, "activation bits, 2..8");

@@ -196,7 +196,8 @@ ImageFolder ImageFolder::open(const std::string& root, const DatasetOptions& opt
       const std::string rel = trim(line.substr(0, space));
       const std::string where = "line " + std::to_string(line_no);
       if (!stays_inside(fs::path(rel))) {
-        fail(labels, where, "\"" + rel + "\"", "a path relative to the dataset folder, inside it (no absolute path or ..)");
+        fail(labels, where, "\"" + rel + "\"",
+             "a path relative to the dataset folder, inside it (no absolute path or ..)");
       }
       if (options.num_classes > 0 && label >= options.num_classes) {
         fail(labels, where, "label " + std::to_string(label), class_bound(options.num_classes));

@@ -74,9 +74,10 @@ TEST(ModelConfig, BadInputNamesFieldFoundAndExpected) {
 
 // Sizes are bounded before anything is allocated from them (an input_size of 20000 was an uncaught bad_alloc).
 TEST(ModelConfig, SizesAreBoundedBeforeUse) {
-  std::string e = error_of(R"({"architecture": "vit_tiny_patch16_224", "pretrained_cfg": {"input_size": [3, 20000, 20000]}})");
-  EXPECT_NE(e.find("config.json: pretrained_cfg.input_size: found [3,20000,20000], expected [3, S, S] with 0 < S <= 4096"),
-            std::string::npos) << e;
+  std::string e =
+      error_of(R"({"architecture": "vit_tiny_patch16_224", "pretrained_cfg": {"input_size": [3, 20000, 20000]}})");
+  EXPECT_NE(e.find("config.json: pretrained_cfg.input_size: found [3,20000,20000], expected [3, S, S] with "
+                   "0 < S <= 4096"), std::string::npos) << e;
   e = error_of(R"({"architecture": "vit_tiny_patch16_224", "pretrained_cfg": {"input_size": [1, 224, 224]}})");
   EXPECT_NE(e.find("pretrained_cfg.input_size: found [1,224,224]"), std::string::npos) << e;
   e = error_of(R"({"architecture": "vit_tiny_patch16_224", "pretrained_cfg": {"crop_pct": 1e-9}})");

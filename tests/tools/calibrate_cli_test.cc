@@ -89,7 +89,8 @@ TEST(CalibrateCli, ShortFolderWarnsAndRecordsImagesUsed) {
     }
   }
   const std::string out = dir + "/q.safetensors";
-  const Result r = run("--model " + small_model() + " --calib " + dir + "/calib --images 10 --batch 2 --out " + out);
+  const Result r =
+      run("--model " + small_model() + " --calib " + dir + "/calib --images 10 --batch-size 2 --out " + out);
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("fewer than the 10 asked for"), std::string::npos) << r.output;
   const auto f = SafetensorsFile::open(out);

@@ -202,7 +202,8 @@ TEST_F(FqvitEvalQuantized, SaveLogitsOverTheModelIsRefused) {
   expect_refused(quantized_, "--save-logits " + quantized_,
                  "q.safetensors: --save-logits: found the same file as --model " + quantized_);
   fs::create_symlink(quantized_, dir_ + "/alias.safetensors");
-  expect_refused(quantized_, "--save-logits " + dir_ + "/alias.safetensors", "--save-logits: found the same file as --model");
+  expect_refused(quantized_, "--save-logits " + dir_ + "/alias.safetensors",
+                 "--save-logits: found the same file as --model");
 }
 
 TEST_F(FqvitEvalQuantized, BadWeightScalesAreRefused) {
