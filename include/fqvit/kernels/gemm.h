@@ -62,8 +62,19 @@ void gemm_u8s8s32(const PackedWeights& w, int64_t m, const uint8_t* a, int64_t l
 void gemm_u8s8_requant_u8(const PackedWeights& w, int64_t m, const uint8_t* a, int64_t lda, const int32_t* bias,
                           const RequantParams& rq, uint8_t* out, int64_t ldo);
 
-// The kernel path in use: "ref" (plain loops), later "avx512_vnni", "amx". Chosen once from CPUID; FQVIT_ISA
-// forces a path (tests, comparisons). Packed weights record the path they were packed for.
+// The kernel paths. Chosen once from CPUID (the fastest this CPU and OS offer); the environment variable
+// FQVIT_ISA=ref|avx512_vnni|amx or force_gemm_isa() forces one (tests, comparisons). Packed weights record the
+// path they were packed for and always run on it, so forcing a path affects weights packed afterwards.
+enum class GemmIsa { kRef, kAvx512Vnni, kAmx };
+
+// The path in use, by name: "ref", "avx512_vnni" or "amx".
 std::string gemm_isa();
+const char* gemm_isa_name(GemmIsa isa);
+// Whether this CPU (and kernel) can run the path; kRef always can.
+bool gemm_isa_supported(GemmIsa isa);
+// Forces the path for weights packed from now on. Throws fqvit::Error naming the path when the CPU lacks it.
+void force_gemm_isa(GemmIsa isa);
+// The path packed weights run on (the AMX path falls back to AVX-512 VNNI in a thread the OS refuses tile state).
+GemmIsa packed_isa(const PackedWeights& w);
 
 }  // namespace fqvit

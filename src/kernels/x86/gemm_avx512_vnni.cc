@@ -1,0 +1,150 @@
+// AVX-512 VNNI GEMM kernels (vpdpbusd) over VNNI-4 packed weights (kernels/packed_layout.h), with the
+// requantization fused into the epilogue (requant_avx512.h). Compiled with -mavx512f -mavx512bw -mavx512vl
+// -mavx512vnni (CMakeLists.txt); run only when CPUID reports them.
+//
+// Tiling: a micro-tile is kRows rows of A x kBlocks * 16 output channels, held in kRows * kBlocks zmm int32
+// accumulators (6 x 4 = 24 of the 32 registers; 4 more hold one group of weights, 1 the broadcast A word).
+// For every group of 4 k: load the 4 weight rows (64 bytes each: 16 channels x 4 k), broadcast each row's 4 A
+// bytes to all lanes, 24 vpdpbusd. The accumulators start at the bias, so the int32 result is exact under the
+// bound in gemm.h (vpdpbusd adds the 4 u8 x s8 products to the lane without saturation). The epilogue stores the
+// int32 sums or requantizes them; column tails are masked, row tails use a smaller micro-tile (template), the K
+// tail (K % 4) reads the last A bytes one by one into a zero-padded word (the packed weights are zero there).
+//
+// Loop order: rows in chunks of kRowChunk (A chunk <= kRowChunk * K bytes stays in L2), then 64-channel panels
+// (a panel, 64 * K bytes, stays in L1 / L2 while the chunk's micro-tiles pass over it), then micro-tiles.
+#include "kernels/x86/immintrin_quiet.h"
+
+#include <cstring>
+
+#include "kernels/x86/gemm_x86.h"
+#include "kernels/x86/requant_avx512.h"
+
+namespace fqvit::kernels {
+namespace {
+
+constexpr int kRows = 6;
+constexpr int kBlocks = 4;
+constexpr int64_t kRowChunk = 96;
+
+// The 4 A bytes of group g (k = 4 g .. 4 g + 3) as one little-endian word; past the row end they are zero.
+inline int32_t a_word(const uint8_t* row, int64_t g, int64_t k) {
+  int32_t word = 0;
+  const int64_t first = 4 * g;
+  std::memcpy(&word, row + first, static_cast<size_t>(k - first >= 4 ? 4 : k - first));
+  return word;
+}
+
+// acc[r][b] = bias + sum over k of A row r times channel block b (16 channels), for rows [0, R), blocks [0, B).
+template <int R, int B>
+inline void accumulate(const Vnni4Weights& w, const int8_t* panel, const uint8_t* a, int64_t lda,
+                       const int32_t* bias, int64_t n_left, __m512i (&acc)[R][B]) {
+#pragma GCC unroll 4
+  for (int b = 0; b < B; ++b) {
+    const __m512i init = bias ? _mm512_maskz_loadu_epi32(lane_mask(n_left - 16 * b), bias + 16 * b)
+                              : _mm512_setzero_si512();
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) acc[r][b] = init;
+  }
+  const int64_t stride = w.block_bytes();
+  const int64_t full_groups = w.k / kGroupK;
+  for (int64_t g = 0; g < full_groups; ++g) {
+    __m512i wv[B];
+#pragma GCC unroll 4
+    for (int b = 0; b < B; ++b) wv[b] = _mm512_load_si512(panel + b * stride + g * 64);
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) {
+      int32_t word;
+      std::memcpy(&word, a + r * lda + 4 * g, 4);
+      const __m512i av = _mm512_set1_epi32(word);
+#pragma GCC unroll 4
+      for (int b = 0; b < B; ++b) acc[r][b] = _mm512_dpbusd_epi32(acc[r][b], av, wv[b]);
+    }
+  }
+  if (w.k % kGroupK != 0) {
+    const int64_t g = full_groups;
+    __m512i wv[B];
+    for (int b = 0; b < B; ++b) wv[b] = _mm512_load_si512(panel + b * stride + g * 64);
+    for (int r = 0; r < R; ++r) {
+      const __m512i av = _mm512_set1_epi32(a_word(a + r * lda, g, w.k));
+      for (int b = 0; b < B; ++b) acc[r][b] = _mm512_dpbusd_epi32(acc[r][b], av, wv[b]);
+    }
+  }
+}
+
+template <int R, int B>
+void tile_s32(const Vnni4Weights& w, const int8_t* panel, const uint8_t* a, int64_t lda, const int32_t* bias,
+              int64_t n_left, int32_t* c, int64_t ldc) {
+  __m512i acc[R][B];
+  accumulate<R, B>(w, panel, a, lda, bias, n_left, acc);
+  for (int b = 0; b < B; ++b) {
+    const __mmask16 mask = lane_mask(n_left - 16 * b);
+    for (int r = 0; r < R; ++r) _mm512_mask_storeu_epi32(c + r * ldc + 16 * b, mask, acc[r][b]);
+  }
+}
+
+template <int R, int B>
+void tile_requant(const Vnni4Weights& w, const int8_t* panel, const uint8_t* a, int64_t lda, const int32_t* bias,
+                  const RequantParams& rq, const FixedMultiplier* multiplier, int64_t n_left, uint8_t* out,
+                  int64_t ldo) {
+  __m512i acc[R][B];
+  accumulate<R, B>(w, panel, a, lda, bias, n_left, acc);
+  for (int b = 0; b < B; ++b) {
+    const int64_t lanes = n_left - 16 * b < 16 ? n_left - 16 * b : 16;
+    const RequantLanes q = load_requant_lanes(multiplier + 16 * b, static_cast<int>(lanes), rq);
+    const __mmask16 mask = lane_mask(lanes);
+    for (int r = 0; r < R; ++r) store_codes_u8(out + r * ldo + 16 * b, requantize_lanes(acc[r][b], q), mask);
+  }
+}
+
+using TileS32 = void (*)(const Vnni4Weights&, const int8_t*, const uint8_t*, int64_t, const int32_t*, int64_t,
+                        int32_t*, int64_t);
+using TileRequant = void (*)(const Vnni4Weights&, const int8_t*, const uint8_t*, int64_t, const int32_t*,
+                             const RequantParams&, const FixedMultiplier*, int64_t, uint8_t*, int64_t);
+
+// Micro-tiles by [rows - 1][blocks - 1]: row and column tails run the same code with fewer registers.
+#define FQVIT_TILE_ROW(fn, r) {&fn<r, 1>, &fn<r, 2>, &fn<r, 3>, &fn<r, 4>}
+constexpr TileS32 kTileS32[kRows][kBlocks] = {
+    FQVIT_TILE_ROW(tile_s32, 1), FQVIT_TILE_ROW(tile_s32, 2), FQVIT_TILE_ROW(tile_s32, 3),
+    FQVIT_TILE_ROW(tile_s32, 4), FQVIT_TILE_ROW(tile_s32, 5), FQVIT_TILE_ROW(tile_s32, 6)};
+constexpr TileRequant kTileRequant[kRows][kBlocks] = {
+    FQVIT_TILE_ROW(tile_requant, 1), FQVIT_TILE_ROW(tile_requant, 2), FQVIT_TILE_ROW(tile_requant, 3),
+    FQVIT_TILE_ROW(tile_requant, 4), FQVIT_TILE_ROW(tile_requant, 5), FQVIT_TILE_ROW(tile_requant, 6)};
+#undef FQVIT_TILE_ROW
+
+// Runs tile(rows, blocks, row0, n0) over the whole output in the loop order described at the top of the file.
+template <typename Tile>
+void for_each_tile(const Vnni4Weights& w, int64_t m, Tile&& tile) {
+  const int64_t panel_n = kBlocks * kBlockN;
+  for (int64_t m0 = 0; m0 < m; m0 += kRowChunk) {
+    const int64_t m1 = m0 + kRowChunk < m ? m0 + kRowChunk : m;
+    for (int64_t n0 = 0; n0 < w.n; n0 += panel_n) {
+      const int64_t n_left = w.n - n0 < panel_n ? w.n - n0 : panel_n;
+      const int blocks = static_cast<int>((n_left + kBlockN - 1) / kBlockN);
+      for (int64_t r0 = m0; r0 < m1; r0 += kRows) {
+        const int rows = static_cast<int>(m1 - r0 < kRows ? m1 - r0 : kRows);
+        tile(rows, blocks, r0, n0, n_left);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void gemm_u8s8s32_avx512_vnni(const Vnni4Weights& w, int64_t m, const uint8_t* a, int64_t lda, const int32_t* bias,
+                              int32_t* c, int64_t ldc) {
+  for_each_tile(w, m, [&](int rows, int blocks, int64_t r0, int64_t n0, int64_t n_left) {
+    kTileS32[rows - 1][blocks - 1](w, w.data + (n0 / kBlockN) * w.block_bytes(), a + r0 * lda, lda,
+                                   bias ? bias + n0 : nullptr, n_left, c + r0 * ldc + n0, ldc);
+  });
+}
+
+void gemm_u8s8_requant_u8_avx512_vnni(const Vnni4Weights& w, int64_t m, const uint8_t* a, int64_t lda,
+                                      const int32_t* bias, const RequantParams& rq, uint8_t* out, int64_t ldo) {
+  for_each_tile(w, m, [&](int rows, int blocks, int64_t r0, int64_t n0, int64_t n_left) {
+    kTileRequant[rows - 1][blocks - 1](w, w.data + (n0 / kBlockN) * w.block_bytes(), a + r0 * lda, lda,
+                                       bias ? bias + n0 : nullptr, rq, rq.multiplier + n0, n_left,
+                                       out + r0 * ldo + n0, ldo);
+  });
+}
+
+}  // namespace fqvit::kernels
