@@ -15,6 +15,7 @@
 #include "kernels/x86/immintrin_quiet.h"
 
 #include <cstring>
+#include <utility>
 
 #include "kernels/x86/gemm_x86.h"
 #include "kernels/x86/requant_avx512.h"
@@ -34,81 +35,67 @@ inline int32_t a_word(const uint8_t* row, int64_t g, int64_t k) {
   return word;
 }
 
-// acc[r][b] = bias + sum over k of A row r times channel block b (16 channels), for rows [0, R), blocks [0, B).
+// Calls f(integral_constant<int, i>) for i in [0, N). The indices are constants before GCC's scalar replacement of
+// aggregates runs, so the accumulator arrays below can live in registers (loops with #pragma GCC unroll are
+// unrolled too late for that, and the arrays spill).
+template <int N, typename F>
+inline void unrolled(F&& f) {
+  [&]<int... I>(std::integer_sequence<int, I...>) {
+    (f(std::integral_constant<int, I>{}), ...);
+  }(std::make_integer_sequence<int, N>{});
+}
+
+// One micro-tile: acc[r][b] = bias + sum over k of A row r times channel block b (16 channels), rows [0, R),
+// blocks [0, B); then the int32 store (out_u8 == nullptr) or the requantizing store. One function with the
+// accumulators local to it: GCC keeps them in registers only then (passed by reference, they spill).
 template <int R, int B>
-inline void accumulate(const Vnni4Weights& w, const int8_t* panel, const uint8_t* a, int64_t lda,
-                       const int32_t* bias, int64_t n_left, __m512i (&acc)[R][B]) {
-#pragma GCC unroll 4
-  for (int b = 0; b < B; ++b) {
+__attribute__((flatten)) void micro_tile(const Vnni4Weights& w, const int8_t* panel, const uint8_t* a, int64_t lda,
+                                         const int32_t* bias, int64_t n_left, int32_t* c, int64_t ldc,
+                                         const RequantParams* rq, const FixedMultiplier* multiplier, uint8_t* out,
+                                         int64_t ldo) {
+  __m512i acc[R][B];
+  unrolled<B>([&](auto b) {
     const __m512i init = bias ? _mm512_maskz_loadu_epi32(lane_mask(n_left - 16 * b), bias + 16 * b)
                               : _mm512_setzero_si512();
-#pragma GCC unroll 6
-    for (int r = 0; r < R; ++r) acc[r][b] = init;
-  }
+    unrolled<R>([&](auto r) { acc[r][b] = init; });
+  });
   const int64_t stride = w.block_bytes();
+  const int64_t groups = (w.k + kGroupK - 1) / kGroupK;
   const int64_t full_groups = w.k / kGroupK;
-  for (int64_t g = 0; g < full_groups; ++g) {
+  for (int64_t g = 0; g < groups; ++g) {
+    const int8_t* group = panel + g * 64;
     __m512i wv[B];
-#pragma GCC unroll 4
-    for (int b = 0; b < B; ++b) wv[b] = _mm512_load_si512(panel + b * stride + g * 64);
-#pragma GCC unroll 6
-    for (int r = 0; r < R; ++r) {
+    unrolled<B>([&](auto b) { wv[b] = _mm512_load_si512(group + b * stride); });
+    unrolled<R>([&](auto r) {
       int32_t word;
-      std::memcpy(&word, a + r * lda + 4 * g, 4);
+      if (g < full_groups) {
+        std::memcpy(&word, a + r * lda + 4 * g, 4);
+      } else {
+        word = a_word(a + r * lda, g, w.k);
+      }
       const __m512i av = _mm512_set1_epi32(word);
-#pragma GCC unroll 4
-      for (int b = 0; b < B; ++b) acc[r][b] = _mm512_dpbusd_epi32(acc[r][b], av, wv[b]);
-    }
+      unrolled<B>([&](auto b) { acc[r][b] = _mm512_dpbusd_epi32(acc[r][b], av, wv[b]); });
+    });
   }
-  if (w.k % kGroupK != 0) {
-    const int64_t g = full_groups;
-    __m512i wv[B];
-    for (int b = 0; b < B; ++b) wv[b] = _mm512_load_si512(panel + b * stride + g * 64);
-    for (int r = 0; r < R; ++r) {
-      const __m512i av = _mm512_set1_epi32(a_word(a + r * lda, g, w.k));
-      for (int b = 0; b < B; ++b) acc[r][b] = _mm512_dpbusd_epi32(acc[r][b], av, wv[b]);
-    }
-  }
-}
-
-template <int R, int B>
-void tile_s32(const Vnni4Weights& w, const int8_t* panel, const uint8_t* a, int64_t lda, const int32_t* bias,
-              int64_t n_left, int32_t* c, int64_t ldc) {
-  __m512i acc[R][B];
-  accumulate<R, B>(w, panel, a, lda, bias, n_left, acc);
-  for (int b = 0; b < B; ++b) {
-    const __mmask16 mask = lane_mask(n_left - 16 * b);
-    for (int r = 0; r < R; ++r) _mm512_mask_storeu_epi32(c + r * ldc + 16 * b, mask, acc[r][b]);
-  }
-}
-
-template <int R, int B>
-void tile_requant(const Vnni4Weights& w, const int8_t* panel, const uint8_t* a, int64_t lda, const int32_t* bias,
-                  const RequantParams& rq, const FixedMultiplier* multiplier, int64_t n_left, uint8_t* out,
-                  int64_t ldo) {
-  __m512i acc[R][B];
-  accumulate<R, B>(w, panel, a, lda, bias, n_left, acc);
-  for (int b = 0; b < B; ++b) {
+  unrolled<B>([&](auto b) {
     const int64_t lanes = n_left - 16 * b < 16 ? n_left - 16 * b : 16;
-    const RequantLanes q = load_requant_lanes(multiplier + 16 * b, static_cast<int>(lanes), rq);
     const __mmask16 mask = lane_mask(lanes);
-    for (int r = 0; r < R; ++r) store_codes_u8(out + r * ldo + 16 * b, requantize_lanes(acc[r][b], q), mask);
-  }
+    if (out == nullptr) {
+      unrolled<R>([&](auto r) { _mm512_mask_storeu_epi32(c + r * ldc + 16 * b, mask, acc[r][b]); });
+    } else {
+      const RequantLanes q = load_requant_lanes(multiplier + 16 * b, static_cast<int>(lanes), *rq);
+      unrolled<R>([&](auto r) { store_codes_u8(out + r * ldo + 16 * b, requantize_lanes(acc[r][b], q), mask); });
+    }
+  });
 }
 
-using TileS32 = void (*)(const Vnni4Weights&, const int8_t*, const uint8_t*, int64_t, const int32_t*, int64_t,
-                        int32_t*, int64_t);
-using TileRequant = void (*)(const Vnni4Weights&, const int8_t*, const uint8_t*, int64_t, const int32_t*,
-                             const RequantParams&, const FixedMultiplier*, int64_t, uint8_t*, int64_t);
+using MicroTile = void (*)(const Vnni4Weights&, const int8_t*, const uint8_t*, int64_t, const int32_t*, int64_t,
+                           int32_t*, int64_t, const RequantParams*, const FixedMultiplier*, uint8_t*, int64_t);
 
 // Micro-tiles by [rows - 1][blocks - 1]: row and column tails run the same code with fewer registers.
-#define FQVIT_TILE_ROW(fn, r) {&fn<r, 1>, &fn<r, 2>, &fn<r, 3>, &fn<r, 4>}
-constexpr TileS32 kTileS32[kRows][kBlocks] = {
-    FQVIT_TILE_ROW(tile_s32, 1), FQVIT_TILE_ROW(tile_s32, 2), FQVIT_TILE_ROW(tile_s32, 3),
-    FQVIT_TILE_ROW(tile_s32, 4), FQVIT_TILE_ROW(tile_s32, 5), FQVIT_TILE_ROW(tile_s32, 6)};
-constexpr TileRequant kTileRequant[kRows][kBlocks] = {
-    FQVIT_TILE_ROW(tile_requant, 1), FQVIT_TILE_ROW(tile_requant, 2), FQVIT_TILE_ROW(tile_requant, 3),
-    FQVIT_TILE_ROW(tile_requant, 4), FQVIT_TILE_ROW(tile_requant, 5), FQVIT_TILE_ROW(tile_requant, 6)};
+#define FQVIT_TILE_ROW(r) {&micro_tile<r, 1>, &micro_tile<r, 2>, &micro_tile<r, 3>, &micro_tile<r, 4>}
+constexpr MicroTile kMicroTiles[kRows][kBlocks] = {FQVIT_TILE_ROW(1), FQVIT_TILE_ROW(2), FQVIT_TILE_ROW(3),
+                                                   FQVIT_TILE_ROW(4), FQVIT_TILE_ROW(5), FQVIT_TILE_ROW(6)};
 #undef FQVIT_TILE_ROW
 
 // Runs tile(rows, blocks, row0, n0) over the whole output in the loop order described at the top of the file.
@@ -133,17 +120,18 @@ void for_each_tile(const Vnni4Weights& w, int64_t m, Tile&& tile) {
 void gemm_u8s8s32_avx512_vnni(const Vnni4Weights& w, int64_t m, const uint8_t* a, int64_t lda, const int32_t* bias,
                               int32_t* c, int64_t ldc) {
   for_each_tile(w, m, [&](int rows, int blocks, int64_t r0, int64_t n0, int64_t n_left) {
-    kTileS32[rows - 1][blocks - 1](w, w.data + (n0 / kBlockN) * w.block_bytes(), a + r0 * lda, lda,
-                                   bias ? bias + n0 : nullptr, n_left, c + r0 * ldc + n0, ldc);
+    kMicroTiles[rows - 1][blocks - 1](w, w.data + (n0 / kBlockN) * w.block_bytes(), a + r0 * lda, lda,
+                                      bias ? bias + n0 : nullptr, n_left, c + r0 * ldc + n0, ldc, nullptr, nullptr,
+                                      nullptr, 0);
   });
 }
 
 void gemm_u8s8_requant_u8_avx512_vnni(const Vnni4Weights& w, int64_t m, const uint8_t* a, int64_t lda,
                                       const int32_t* bias, const RequantParams& rq, uint8_t* out, int64_t ldo) {
   for_each_tile(w, m, [&](int rows, int blocks, int64_t r0, int64_t n0, int64_t n_left) {
-    kTileRequant[rows - 1][blocks - 1](w, w.data + (n0 / kBlockN) * w.block_bytes(), a + r0 * lda, lda,
-                                       bias ? bias + n0 : nullptr, rq, rq.multiplier + n0, n_left,
-                                       out + r0 * ldo + n0, ldo);
+    kMicroTiles[rows - 1][blocks - 1](w, w.data + (n0 / kBlockN) * w.block_bytes(), a + r0 * lda, lda,
+                                      bias ? bias + n0 : nullptr, n_left, nullptr, 0, &rq, rq.multiplier + n0,
+                                      out + r0 * ldo + n0, ldo);
   });
 }
 
