@@ -34,19 +34,10 @@ struct PackedWeights::Impl {
 
 namespace {
 
-// VNNI-4 blocks of w (packed_layout.h), zero-padded to k_padded x round_up(n, kPadN).
+// VNNI-4 blocks of w (packed_layout.h).
 void pack_vnni4(const int8_t* w, int64_t n, int64_t k, PackedWeights::Impl& p) {
-  using namespace kernels;
-  const int64_t k_padded = round_up(k, kPadK);
-  const int64_t n_padded = round_up(n, kPadN);
-  const auto bytes = static_cast<size_t>(k_padded * n_padded);
-  p.blocks.reset(new (std::align_val_t{kPackAlign}) int8_t[bytes]);
-  std::memset(p.blocks.get(), 0, bytes);
-  for (int64_t j = 0; j < n; ++j) {
-    int8_t* block = p.blocks.get() + (j / kBlockN) * k_padded * kBlockN + (j % kBlockN) * kGroupK;
-    for (int64_t q = 0; q < k; ++q) block[(q / kGroupK) * kBlockN * kGroupK + q % kGroupK] = w[j * k + q];
-  }
-  p.vnni4 = Vnni4Weights{p.blocks.get(), n, k, k_padded};
+  p.blocks.reset(new (std::align_val_t{kernels::kPackAlign}) int8_t[kernels::vnni4_packed_bytes(n, k)]);
+  p.vnni4 = kernels::pack_vnni4(w, n, k, p.blocks.get());
 }
 
 // The AMX kernels' per-thread scratch (C block + zero-padded A block), grown on demand, never shrunk.

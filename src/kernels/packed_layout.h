@@ -31,4 +31,11 @@ struct Vnni4Weights {
 
 constexpr int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
 
+// Bytes of the packed form of an n x k weight matrix: k_padded x round_up(n, kPadN).
+constexpr int64_t vnni4_packed_bytes(int64_t n, int64_t k) { return round_up(k, kPadK) * round_up(n, kPadN); }
+
+// Writes w[n][k] (row-major) into `packed` (vnni4_packed_bytes(n, k) bytes, 64-byte aligned) in the layout above,
+// zeros included, and returns the view of it.
+Vnni4Weights pack_vnni4(const int8_t* w, int64_t n, int64_t k, int8_t* packed);
+
 }  // namespace fqvit::kernels
