@@ -99,7 +99,8 @@ Problem make_problem(const Shape& s) {
   return p;
 }
 
-// oneDNN's int8 matmul (weights reordered once into its blocked layout), int32 out, then our requantization.
+// oneDNN's int8 matmul (weights reordered once into its blocked layout), int32 out, then our requantization pass
+// (requantize_u8, AVX-512 when the CPU has it).
 class OneDnnGemm {
  public:
   OneDnnGemm(const Shape& s, const Problem& p) : shape_(s), engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {
@@ -121,14 +122,7 @@ class OneDnnGemm {
   void run(const Problem& p, uint8_t* out) {
     matmul_.execute(stream_, {{DNNL_ARG_SRC, a_mem_}, {DNNL_ARG_WEIGHTS, w_}, {DNNL_ARG_DST, c_mem_}});
     stream_.wait();
-    for (int64_t i = 0; i < shape_.m; ++i) {
-      for (int64_t j = 0; j < shape_.n; ++j) {
-        const auto e = static_cast<size_t>(i * shape_.n + j);
-        out[e] = static_cast<uint8_t>(fqvit::requantize(c_[e] + p.bias[static_cast<size_t>(j)],
-                                                        p.multiplier[static_cast<size_t>(j)], p.rq.zero_point,
-                                                        p.rq.lo, p.rq.hi));
-      }
-    }
+    fqvit::requantize_u8(shape_.m, shape_.n, c_.data(), shape_.n, p.bias.data(), p.rq, out, shape_.n);
   }
   void run_s32_only() {
     matmul_.execute(stream_, {{DNNL_ARG_SRC, a_mem_}, {DNNL_ARG_WEIGHTS, w_}, {DNNL_ARG_DST, c_mem_}});

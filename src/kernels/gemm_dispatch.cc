@@ -62,6 +62,8 @@ struct GemmKernels {
               int32_t* c, int64_t ldc);
   void (*requant_u8)(const PackedWeights::Impl& w, int64_t m, const uint8_t* a, int64_t lda, const int32_t* bias,
                      const RequantParams& rq, uint8_t* out, int64_t ldo);
+  void (*requantize)(int64_t m, int64_t n, const int32_t* acc, int64_t lda, const int32_t* bias,
+                     const RequantParams& rq, uint8_t* out, int64_t ldo);
 };
 
 void ref_s32(const PackedWeights::Impl& w, int64_t m, const uint8_t* a, int64_t lda, const int32_t* bias, int32_t* c,
@@ -94,9 +96,9 @@ void amx_requant(const PackedWeights::Impl& w, int64_t m, const uint8_t* a, int6
 
 // Indexed by GemmIsa.
 constexpr GemmKernels kKernels[] = {
-    {&ref_s32, &ref_requant},
-    {&vnni_s32, &vnni_requant},
-    {&amx_s32, &amx_requant},
+    {&ref_s32, &ref_requant, &requantize_u8_ref},
+    {&vnni_s32, &vnni_requant, &kernels::requantize_u8_avx512},
+    {&amx_s32, &amx_requant, &kernels::requantize_u8_avx512},
 };
 
 constexpr GemmIsa kAllIsas[] = {GemmIsa::kRef, GemmIsa::kAvx512Vnni, GemmIsa::kAmx};
@@ -191,6 +193,13 @@ void gemm_u8s8_requant_u8(const PackedWeights& w, int64_t m, const uint8_t* a, i
   assert(rq.multiplier != nullptr && 0 <= rq.lo && rq.lo <= rq.hi && rq.hi <= 255);  // uint8 codes
   if (m <= 0) return;
   kernels_for(w.impl()).requant_u8(w.impl(), m, a, lda, bias, rq, out, ldo);
+}
+
+void requantize_u8(int64_t m, int64_t n, const int32_t* acc, int64_t lda, const int32_t* bias,
+                   const RequantParams& rq, uint8_t* out, int64_t ldo) {
+  assert(lda >= n && ldo >= n);
+  assert(rq.multiplier != nullptr && 0 <= rq.lo && rq.lo <= rq.hi && rq.hi <= 255);  // uint8 codes
+  kKernels[static_cast<int>(current_isa().load())].requantize(m, n, acc, lda, bias, rq, out, ldo);
 }
 
 }  // namespace fqvit

@@ -1,9 +1,10 @@
-// Every GEMM path this CPU has (ref over packed weights, AVX-512 VNNI, AMX) against the plain reference kernels
+// Every GEMM path this CPU has (ref over packed weights, AVX-512 VNNI, AMX), and the requantization pass, against
+// the plain reference kernels
 // (src/kernels/ref/gemm_ref.cc), bit for bit: edge shapes around every tile and block size, the ViT-Tiny / DeiT-S
 // / Swin-T shapes, data at the code extremes, outlier channels, multipliers at the ends of the exponent range,
 // zero multipliers, many seeds, and rows split across two threads. The reference kernels are the plain-loop
-// definition of the contract; the requantization itself is checked against closed-form values in
-// tests/quant (FixedMultiplier).
+// definition of the contract; the requantization rule itself is checked against closed-form values in
+// requantize_closed_form_test.cc.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -121,6 +122,12 @@ void expect_same_as_reference(const Problem& p, bool use_bias, int parts, bool c
   }
   for (auto& th : threads) th.join();
 
+  // The epilogue as a pass of its own (requantize_u8 over int32 sums made without the bias) gives the same codes.
+  std::vector<int32_t> unbiased(want_c.size());
+  gemm_u8s8s32_ref(p.m, p.n, p.k, p.a.data(), p.lda, p.w.data(), nullptr, unbiased.data(), p.ldc);
+  std::vector<uint8_t> pass_u8(want_u8.size(), 77);
+  requantize_u8(p.m, p.n, unbiased.data(), p.ldc, bias, p.rq, pass_u8.data(), p.ldc);
+
   // The data must exercise the rounding, not only the clamps: a fair share of codes strictly inside (lo, hi).
   int64_t inside = 0;
   for (int64_t i = 0; i < p.m; ++i) {
@@ -138,6 +145,7 @@ void expect_same_as_reference(const Problem& p, bool use_bias, int parts, bool c
       const auto e = static_cast<size_t>(i * p.ldc + j);
       ASSERT_EQ(got_c[e], want_c[e]) << "int32 output, " << describe(p, i, std::min(j, p.n - 1));
       ASSERT_EQ(int{got_u8[e]}, int{want_u8[e]}) << "uint8 output, " << describe(p, i, std::min(j, p.n - 1));
+      ASSERT_EQ(int{pass_u8[e]}, int{want_u8[e]}) << "requantize_u8 pass, " << describe(p, i, std::min(j, p.n - 1));
     }
   }
 }

@@ -39,6 +39,15 @@ void gemm_u8s8s32_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t
 void gemm_u8s8_requant_u8_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, const int8_t* w,
                               const int32_t* bias, const RequantParams& rq, uint8_t* out, int64_t ldo);
 
+// The requantizing epilogue alone, for int32 accumulators produced elsewhere (oneDNN's matmul, a fused op):
+//   out[i][j] = clamp(zero_point + apply_multiplier(acc[i][j] + bias[j], multiplier[j]), lo, hi)
+// (bias may be null; acc + bias must not overflow int32, which gemm.h's bound guarantees for GEMM sums).
+void requantize_u8_ref(int64_t m, int64_t n, const int32_t* acc, int64_t lda, const int32_t* bias,
+                       const RequantParams& rq, uint8_t* out, int64_t ldo);
+// Dispatching form: AVX-512 when the path in use is avx512_vnni or amx.
+void requantize_u8(int64_t m, int64_t n, const int32_t* acc, int64_t lda, const int32_t* bias,
+                   const RequantParams& rq, uint8_t* out, int64_t ldo);
+
 // Weights packed once at load for the fastest path this CPU offers (or the one forced by FQVIT_ISA / force_isa()).
 // Opaque layout; the kernels behind gemm_u8s8s32 / gemm_u8s8_requant_u8 read it.
 class PackedWeights {

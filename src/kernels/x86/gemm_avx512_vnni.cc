@@ -135,4 +135,18 @@ void gemm_u8s8_requant_u8_avx512_vnni(const Vnni4Weights& w, int64_t m, const ui
   });
 }
 
+void requantize_u8_avx512(int64_t m, int64_t n, const int32_t* acc, int64_t lda, const int32_t* bias,
+                          const RequantParams& rq, uint8_t* out, int64_t ldo) {
+  for (int64_t j = 0; j < n; j += kBlockN) {
+    const int64_t lanes = n - j < kBlockN ? n - j : kBlockN;
+    const __mmask16 mask = lane_mask(lanes);
+    const RequantLanes q = load_requant_lanes(rq.multiplier + j, static_cast<int>(lanes), rq);
+    const __m512i b = bias ? _mm512_maskz_loadu_epi32(mask, bias + j) : _mm512_setzero_si512();
+    for (int64_t i = 0; i < m; ++i) {
+      const __m512i v = _mm512_add_epi32(_mm512_maskz_loadu_epi32(mask, acc + i * lda + j), b);
+      store_codes_u8(out + i * ldo + j, requantize_lanes(v, q), mask);
+    }
+  }
+}
+
 }  // namespace fqvit::kernels
