@@ -167,7 +167,7 @@ int main(int argc, char** argv) {
               amx_peak > 0 ? "AMX" : "VNNI");
   std::printf("%-24s %6s %5s %5s", "shape", "M", "N", "K");
   for (GemmIsa isa : paths) std::printf(" %16s", fqvit::gemm_isa_name(isa));
-  std::printf(" %16s %12s  %s\n", "onednn+requant", "onednn s32", "onednn impl");
+  std::printf(" %10s %16s %12s  %s\n", "ours s32", "onednn+requant", "onednn s32", "onednn impl");
 
   bool all_exact = true;
   for (const Shape& s : model_shapes()) {
@@ -188,6 +188,15 @@ int main(int argc, char** argv) {
       const bool exact = got == want;
       all_exact = all_exact && exact;
       std::printf(" %9.1f (%3.0f%%)%s", ops / t / 1e9, 100 * ops / t / peak, exact ? "" : "!");
+    }
+    // Our fastest path's int32 form (no requantization), beside oneDNN's int32 matmul.
+    {
+      fqvit::force_gemm_isa(paths.back());
+      const fqvit::PackedWeights w(p.w.data(), s.n, s.k);
+      std::vector<int32_t> c(static_cast<size_t>(s.m * s.n));
+      const double t = median_seconds(
+          [&] { fqvit::gemm_u8s8s32(w, s.m, p.a.data(), s.k, p.bias.data(), c.data(), s.n); }, seconds);
+      std::printf(" %10.1f", ops / t / 1e9);
     }
     OneDnnGemm onednn(s, p);
     const double t = median_seconds([&] { onednn.run(p, got.data()); }, seconds);

@@ -60,23 +60,24 @@ __attribute__((flatten)) void micro_tile(const Vnni4Weights& w, const int8_t* pa
     unrolled<R>([&](auto r) { acc[r][b] = init; });
   });
   const int64_t stride = w.block_bytes();
-  const int64_t groups = (w.k + kGroupK - 1) / kGroupK;
   const int64_t full_groups = w.k / kGroupK;
-  for (int64_t g = 0; g < groups; ++g) {
-    const int8_t* group = panel + g * 64;
+  // One group of 4 k: B weight rows, R broadcast A words. The K tail (K % 4 != 0) reads its A bytes one by one.
+  auto group = [&](int64_t g, auto is_tail) {
     __m512i wv[B];
-    unrolled<B>([&](auto b) { wv[b] = _mm512_load_si512(group + b * stride); });
+    unrolled<B>([&](auto b) { wv[b] = _mm512_load_si512(panel + g * 64 + b * stride); });
     unrolled<R>([&](auto r) {
       int32_t word;
-      if (g < full_groups) {
-        std::memcpy(&word, a + r * lda + 4 * g, 4);
-      } else {
+      if constexpr (is_tail) {
         word = a_word(a + r * lda, g, w.k);
+      } else {
+        std::memcpy(&word, a + r * lda + 4 * g, 4);
       }
       const __m512i av = _mm512_set1_epi32(word);
       unrolled<B>([&](auto b) { acc[r][b] = _mm512_dpbusd_epi32(acc[r][b], av, wv[b]); });
     });
-  }
+  };
+  for (int64_t g = 0; g < full_groups; ++g) group(g, std::false_type{});
+  if (w.k % kGroupK != 0) group(full_groups, std::true_type{});
   unrolled<B>([&](auto b) {
     const int64_t lanes = n_left - 16 * b < 16 ? n_left - 16 * b : 16;
     const __mmask16 mask = lane_mask(lanes);
