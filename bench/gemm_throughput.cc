@@ -5,6 +5,8 @@
 // asserts nothing, except that every path's output equals the reference's (a wrong fast kernel is not fast).
 //
 //   fqvit-bench-gemm [--seconds S] [--filter SUBSTRING] [--no-ref]
+//
+// Times are the fastest of repeated runs (best_seconds).
 #include <omp.h>
 
 #include <CLI/CLI.hpp>
@@ -61,19 +63,21 @@ std::vector<Shape> model_shapes() {
   return shapes;
 }
 
-// Median seconds of fn over repeated runs within `seconds` (at least 3 runs), after one warm-up run.
-double median_seconds(const std::function<void()>& fn, double seconds) {
+// Fastest run of fn over repeated runs within `seconds` (at least 5), after one warm-up run. The minimum, not the
+// median: on a shared machine it is the figure least disturbed by other processes (measured here: medians of the
+// same kernel varied 3x under load, minima by a few percent).
+double best_seconds(const std::function<void()>& fn, double seconds) {
   fn();
-  std::vector<double> times;
+  double best = 1e30;
+  int runs = 0;
   const auto start = std::chrono::steady_clock::now();
-  while (times.size() < 3 ||
-         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < seconds) {
+  while (runs < 5 || std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < seconds) {
     const auto t0 = std::chrono::steady_clock::now();
     fn();
-    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    ++runs;
   }
-  std::nth_element(times.begin(), times.begin() + static_cast<long>(times.size() / 2), times.end());
-  return times[times.size() / 2];
+  return best;
 }
 
 struct Problem {
@@ -182,7 +186,7 @@ int main(int argc, char** argv) {
     for (GemmIsa isa : paths) {
       fqvit::force_gemm_isa(isa);
       const fqvit::PackedWeights w(p.w.data(), s.n, s.k);
-      const double t = median_seconds(
+      const double t = best_seconds(
           [&] { fqvit::gemm_u8s8_requant_u8(w, s.m, p.a.data(), s.k, p.bias.data(), p.rq, got.data(), s.n); },
           isa == GemmIsa::kRef ? std::min(seconds, 0.05) : seconds);
       const bool exact = got == want;
@@ -194,13 +198,13 @@ int main(int argc, char** argv) {
       fqvit::force_gemm_isa(paths.back());
       const fqvit::PackedWeights w(p.w.data(), s.n, s.k);
       std::vector<int32_t> c(static_cast<size_t>(s.m * s.n));
-      const double t = median_seconds(
+      const double t = best_seconds(
           [&] { fqvit::gemm_u8s8s32(w, s.m, p.a.data(), s.k, p.bias.data(), c.data(), s.n); }, seconds);
       std::printf(" %10.1f", ops / t / 1e9);
     }
     OneDnnGemm onednn(s, p);
-    const double t = median_seconds([&] { onednn.run(p, got.data()); }, seconds);
-    const double t32 = median_seconds([&] { onednn.run_s32_only(); }, seconds);
+    const double t = best_seconds([&] { onednn.run(p, got.data()); }, seconds);
+    const double t32 = best_seconds([&] { onednn.run_s32_only(); }, seconds);
     const bool exact = got == want;
     all_exact = all_exact && exact;
     std::printf(" %9.1f (%3.0f%%)%s %12.1f  %s\n", ops / t / 1e9, 100 * ops / t / peak, exact ? "" : "!",

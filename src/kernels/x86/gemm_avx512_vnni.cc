@@ -138,14 +138,19 @@ void gemm_u8s8_requant_u8_avx512_vnni(const Vnni4Weights& w, int64_t m, const ui
 
 void requantize_u8_avx512(int64_t m, int64_t n, const int32_t* acc, int64_t lda, const int32_t* bias,
                           const RequantParams& rq, uint8_t* out, int64_t ldo) {
-  for (int64_t j = 0; j < n; j += kBlockN) {
-    const int64_t lanes = n - j < kBlockN ? n - j : kBlockN;
-    const __mmask16 mask = lane_mask(lanes);
-    const RequantLanes q = load_requant_lanes(rq.multiplier + j, static_cast<int>(lanes), rq);
-    const __m512i b = bias ? _mm512_maskz_loadu_epi32(mask, bias + j) : _mm512_setzero_si512();
-    for (int64_t i = 0; i < m; ++i) {
-      const __m512i v = _mm512_add_epi32(_mm512_maskz_loadu_epi32(mask, acc + i * lda + j), b);
-      store_codes_u8(out + i * ldo + j, requantize_lanes(v, q), mask);
+  // Rows in groups of kRows, so the pass walks memory row by row (a column-block-first walk over a large matrix
+  // measured 5x slower) while the constants of a 16-channel block are loaded once per group.
+  for (int64_t i0 = 0; i0 < m; i0 += kRows) {
+    const int64_t i1 = i0 + kRows < m ? i0 + kRows : m;
+    for (int64_t j = 0; j < n; j += kBlockN) {
+      const int64_t lanes = n - j < kBlockN ? n - j : kBlockN;
+      const __mmask16 mask = lane_mask(lanes);
+      const RequantLanes q = load_requant_lanes(rq.multiplier + j, static_cast<int>(lanes), rq);
+      const __m512i b = bias ? _mm512_maskz_loadu_epi32(mask, bias + j) : _mm512_setzero_si512();
+      for (int64_t i = i0; i < i1; ++i) {
+        const __m512i v = _mm512_add_epi32(_mm512_maskz_loadu_epi32(mask, acc + i * lda + j), b);
+        store_codes_u8(out + i * ldo + j, requantize_lanes(v, q), mask);
+      }
     }
   }
 }
