@@ -10,6 +10,12 @@
 // int32 sums or requantizes them; column tails are masked, row tails use a smaller micro-tile (template), the K
 // tail (K % 4) reads the last A bytes one by one into a zero-padded word (the packed weights are zero there).
 //
+// Codegen is fragile: GCC 12 keeps the 24 accumulators in registers only in this exact shape of code (one
+// flattened function per micro-tile, compile-time indices, the epilogue inside). Moving the epilogue out, or
+// changing the requantization code in requant_avx512.h, has made the K loop load and store every accumulator
+// (2x slower). After any change, check fqvit-bench-gemm ("ours s32" near "onednn s32") or the object code (no
+// %rsp traffic between the vpdpbusd of micro_tile<6, 4>).
+//
 // Loop order: rows in chunks of kRowChunk (A chunk <= kRowChunk * K bytes stays in L2), then 64-channel panels
 // (a panel, 64 * K bytes, stays in L1 / L2 while the chunk's micro-tiles pass over it), then micro-tiles.
 #include "kernels/x86/immintrin_quiet.h"
