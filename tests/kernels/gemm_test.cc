@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <ostream>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -20,6 +21,10 @@
 #include "fqvit/kernels/gemm.h"
 
 namespace fqvit {
+
+// gtest prints the path by name in test listings and failures.
+void PrintTo(GemmIsa isa, std::ostream* os) { *os << gemm_isa_name(isa); }
+
 namespace {
 
 constexpr int32_t kMaxAbsBias = 1 << 20;  // gemm.h's precondition on the folded bias
