@@ -10,11 +10,10 @@
 // int32 sums or requantizes them; column tails are masked, row tails use a smaller micro-tile (template), the K
 // tail (K % 4) reads the last A bytes one by one into a zero-padded word (the packed weights are zero there).
 //
-// Codegen is fragile: GCC 12 keeps the 24 accumulators in registers only in this exact shape of code (one
-// flattened function per micro-tile, compile-time indices, the epilogue inside). Moving the epilogue out, or
-// changing the requantization code in requant_avx512.h, has made the K loop load and store every accumulator
-// (2x slower). After any change, check fqvit-bench-gemm ("ours s32" near "onednn s32") or the object code (no
-// %rsp traffic between the vpdpbusd of micro_tile<6, 4>).
+// Codegen: the accumulators stay in registers only when nothing forces GCC to copy them (vpdpbusd in asm with a
+// tied operand, compile-time indices, one flattened function per micro-tile). After a change, check
+// fqvit-bench-gemm ("ours s32" near "onednn s32") or the object code (no %rsp traffic and no register copies
+// between the vpdpbusd of micro_tile<6, 4>).
 //
 // Loop order: rows in chunks of kRowChunk (A chunk <= kRowChunk * K bytes stays in L2), then 64-channel panels
 // (a panel, 64 * K bytes, stays in L1 / L2 while the chunk's micro-tiles pass over it), then micro-tiles.
@@ -39,6 +38,14 @@ inline int32_t a_word(const uint8_t* row, int64_t g, int64_t k) {
   const int64_t first = 4 * g;
   std::memcpy(&word, row + first, static_cast<size_t>(k - first >= 4 ? 4 : k - first));
   return word;
+}
+
+// acc + the 4 u8 x s8 products of each lane: vpdpbusd in asm. The "+v" tie keeps each accumulator in one register
+// across the K loop; with the intrinsic, GCC 12's register allocator copied accumulators between registers and the
+// stack on every group, depending on unrelated code after the loop (measured 2x slower).
+inline __m512i dpbusd(__m512i acc, __m512i a, __m512i w) {
+  __asm__("vpdpbusd %[w], %[a], %[acc]" : [acc] "+v"(acc) : [a] "v"(a), [w] "vm"(w));
+  return acc;
 }
 
 // Calls f(integral_constant<int, i>) for i in [0, N). The indices are constants before GCC's scalar replacement of
@@ -79,7 +86,7 @@ __attribute__((flatten)) void micro_tile(const Vnni4Weights& w, const int8_t* pa
         std::memcpy(&word, a + r * lda + 4 * g, 4);
       }
       const __m512i av = _mm512_set1_epi32(word);
-      unrolled<B>([&](auto b) { acc[r][b] = _mm512_dpbusd_epi32(acc[r][b], av, wv[b]); });
+      unrolled<B>([&](auto b) { acc[r][b] = dpbusd(acc[r][b], av, wv[b]); });
     });
   };
   for (int64_t g = 0; g < full_groups; ++g) group(g, std::false_type{});
