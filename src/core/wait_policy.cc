@@ -22,8 +22,12 @@ namespace fqvit {
 
 namespace {
 
-// Busy iterations before a waiting thread sleeps (GNU OpenMP's GOMP_SPINCOUNT); see bench/wait_policy.sh.
-char kSpinCountEntry[] = "GOMP_SPINCOUNT=10000";
+// Waiting threads sleep at once (GOMP_SPINCOUNT 0). Measured with bench/wait_policy.sh, ViT-Tiny FP32 at 2 threads
+// under a load average of about 10 from other jobs, images/s at batch 1 / 8 without and with two more busy
+// processes: passive 31 / 62 and 26 / 48; spin 1,000: 23 / 31 and 6 / 65; spin 10,000: 27 / 17 and 3.7 / 20; GNU's
+// default spin 300,000: 4.2 / 5.8 and 0.4 / 1.0. Any spinning makes a figure depend on who else runs; sleeping
+// costs a futex wake-up per parallel region on an idle machine (bench/wait_policy.sh measures that too).
+char kPolicyEntry[] = "OMP_WAIT_POLICY=passive";
 // Marks a process (and its children) whose policy fqvit chose, for thread_wait_policy().
 char kMarkerEntry[] = "FQVIT_WAIT_POLICY=default";
 constexpr size_t kMaxEnvironment = 4096;  // entries; a larger environment keeps GNU OpenMP's default
@@ -39,7 +43,7 @@ void choose_wait_policy(int /*argc*/, char** argv, char** envp) {
     if (n + 3 > environment.size()) return;
     environment[n] = envp[n];
   }
-  environment[n] = kSpinCountEntry;
+  environment[n] = kPolicyEntry;
   environment[n + 1] = kMarkerEntry;
   environment[n + 2] = nullptr;
   execve("/proc/self/exe", argv, environment.data());  // returns only on failure: carry on with the default
