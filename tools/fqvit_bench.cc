@@ -32,7 +32,7 @@ std::string join(const std::vector<std::string>& names) {
 void check_engine_name(const std::string& engine) {
   const auto names = fqvit::engine_names();
   if (std::find(names.begin(), names.end(), engine) == names.end()) {
-    fqvit::fail("fqvit-bench", "--engine", engine, "one of the engines this build has: " + join(names));
+    fqvit::fail("command line", "--engine", engine, "one of the engines this build has: " + join(names));
   }
 }
 
