@@ -66,10 +66,12 @@ policy_env() {
 
 # images/s and load of one run, as "ips load".
 measure() {  # engine model policy batch
-  local env_setting
-  env_setting="$(policy_env "$3")"
+  local setting
+  local -a setting_args=()
+  setting="$(policy_env "$3")"
+  [ -z "$setting" ] || setting_args=("$setting")
   # The parent's own setting must not leak into a policy under test.
-  env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT -u FQVIT_WAIT_POLICY $env_setting \
+  env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT -u FQVIT_WAIT_POLICY "${setting_args[@]}" \
     "$bench" --model "$2" --engine "$1" --batch "$4" --threads "$threads" --seconds "$seconds" \
     --json "$tmp/r.json" >/dev/null
   python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print("%.1f %.1f %s" % (j["images_per_second"], max(j["load_average"]), j["thread_wait_policy"].replace(" ", "_")))' "$tmp/r.json"
