@@ -43,6 +43,13 @@ void choose_wait_policy(int /*argc*/, char** argv, char** envp) {
     if (n + 3 > environment.size()) return;
     environment[n] = envp[n];
   }
+  // Started through the dynamic loader (`ld-linux-x86-64.so.2 ./tool`), /proc/self/exe is the loader, which would
+  // read the tool's arguments as a program name: keep GNU OpenMP's default there.
+  static std::array<char, 4096> exe;
+  const ssize_t len = readlink("/proc/self/exe", exe.data(), exe.size() - 1);
+  if (len <= 0) return;
+  exe[static_cast<size_t>(len)] = '\0';
+  if (std::strstr(exe.data(), "/ld-linux") != nullptr || std::strstr(exe.data(), "/ld.so") != nullptr) return;
   environment[n] = kPolicyEntry;
   environment[n + 1] = kMarkerEntry;
   environment[n + 2] = nullptr;
