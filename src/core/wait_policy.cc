@@ -8,7 +8,7 @@
 // set up yet and is replaced by the kernel's environment right after. So the hook below re-executes the program
 // once, from .preinit_array (before any library has started threads or done work), with the default added to its
 // environment. A policy the user chose (OMP_WAIT_POLICY or GOMP_SPINCOUNT set) is left alone, and so is a process
-// without /proc. bench/wait_policy.sh measures the choice.
+// without /proc or one started through the dynamic loader. bench/wait_policy.sh measures the choice.
 #include <unistd.h>
 
 #include <array>
