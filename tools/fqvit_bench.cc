@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "fqvit/core/error.h"
 #include "fqvit/core/parallel.h"
@@ -17,7 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 
 struct Args {
-  std::string model, engine = "fp32", numerics, json_out;
+  std::string model, engine, numerics, json_out;
   int batch = 8, threads = 0;
   double seconds = 3.0;
 };
@@ -34,6 +37,29 @@ void check_engine_name(const std::string& engine) {
   if (std::find(names.begin(), names.end(), engine) == names.end()) {
     fqvit::fail("command line", "--engine", engine, "one of the engines this build has: " + join(names));
   }
+}
+
+// Without --engine: fp32 for a checkpoint directory; for a quantized file the integer engine when this build has
+// it, else fake quant.
+std::string default_engine_for(const std::string& model) {
+  if (fs::is_directory(model)) return "fp32";
+  const auto names = fqvit::engine_names();
+  return std::find(names.begin(), names.end(), "int") != names.end() ? "int" : "fake";
+}
+
+// One batch of synthetic input and the call that runs the engine on it. The float engines take normalized images
+// (Engine::forward); an engine that takes uint8 pixels instead (Engine::forward_pixels, the integer executor's
+// input) gets pixels. Written against both shapes of Engine so the integer engine is timed as soon as it lands.
+template <typename EngineT>
+std::function<void()> batch_runner(const EngineT& engine, int batch) {
+  if constexpr (requires { engine.forward_pixels; }) {
+    if (engine.forward_pixels) {
+      auto pixels = std::make_shared<std::vector<uint8_t>>(fqvit::synthetic_pixels(engine.config, batch));
+      return [&engine, pixels, batch] { engine.forward_pixels(pixels->data(), batch); };
+    }
+  }
+  auto images = std::make_shared<fqvit::Tensor>(fqvit::synthetic_images(engine.config, batch));
+  return [&engine, images] { engine.forward(*images); };
 }
 
 // The model's bytes on disk: model.safetensors of a checkpoint directory, or the quantized file itself.
@@ -55,7 +81,8 @@ void check_output_path(const std::string& out, const std::string& model) {
   }
 }
 
-int run(const Args& args) {
+int run(Args args) {
+  if (args.engine.empty()) args.engine = default_engine_for(args.model);
   check_engine_name(args.engine);
   check_output_path(args.json_out, args.model);
   fqvit::set_num_threads(args.threads);
@@ -70,7 +97,7 @@ int run(const Args& args) {
   fqvit::BenchOptions options;
   options.batch = args.batch;
   options.seconds = args.seconds;
-  const fqvit::BenchResult r = fqvit::bench_forward(engine.forward, engine.config, options);
+  const fqvit::BenchResult r = fqvit::bench_forward(batch_runner(engine, args.batch), options);
   const double load_after = fqvit::load_average();
   const std::string isa = fqvit::engine_isa(args.engine);
 
@@ -109,7 +136,9 @@ int main(int argc, char** argv) {
   CLI::App app{"fqvit-bench: images/s of one engine on synthetic input (median of repeated passes after warm-up)"};
   Args args;
   app.add_option("--model", args.model, "checkpoint directory (fp32) or quantized model file (fake, int)")->required();
-  app.add_option("--engine", args.engine, "engine to time: " + join(fqvit::engine_names()));
+  app.add_option("--engine", args.engine,
+                 "engine to time: " + join(fqvit::engine_names()) + " (default: fp32 for a checkpoint directory, "
+                 "the integer engine, else fake, for a quantized file)");
   app.add_option("--numerics", args.numerics, "float arithmetic of fp32 / fake: fast or torch (engine default)");
   app.add_option("--batch", args.batch, "images per forward pass")->check(CLI::Range(1, 4096));
   app.add_option("--threads", args.threads, "compute threads (0 = all cores)")->check(CLI::Range(0, 1024));

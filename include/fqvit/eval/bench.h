@@ -4,9 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <vector>
 
-#include "fqvit/eval/evaluate.h"
+#include "fqvit/core/tensor.h"
 #include "fqvit/io/model_config.h"
 
 namespace fqvit {
@@ -27,11 +29,15 @@ struct BenchResult {
   double images_per_second() const { return median_ms > 0 ? 1000.0 * batch / median_ms : 0; }
 };
 
-// Random normal images [batch, in_chans, img_size, img_size] from a fixed seed: the speed of every engine here is
-// independent of the values (no data-dependent branches), so any input of the right shape measures it.
+// Synthetic input from a fixed seed. The speed of every engine here is independent of the values (no data-dependent
+// branches), so any input of the right shape measures it.
+// Normalized float images [batch, in_chans, img_size, img_size], normal(0, 1): the float engines' input.
 Tensor synthetic_images(const ModelConfig& config, int batch);
+// uint8 pixels [batch][in_chans][img_size][img_size], uniform over 0..255: the integer engine's input.
+std::vector<uint8_t> synthetic_pixels(const ModelConfig& config, int batch);
 
-BenchResult bench_forward(const ForwardFn& forward, const ModelConfig& config, const BenchOptions& options);
+// Times `run_batch`, which runs the model on one batch of `options.batch` images already in memory.
+BenchResult bench_forward(const std::function<void()>& run_batch, const BenchOptions& options);
 
 // The instruction set the engine's kernels run on: oneDNN's effective ISA for the float engines (fp32, fake; e.g.
 // "avx512_core_bf16"), the integer GEMM path (kernels/gemm.h: "amx", "avx512_vnni", "ref") for an integer engine.
