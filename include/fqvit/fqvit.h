@@ -170,6 +170,7 @@ struct EvaluationReport {
   int64_t top1_correct = 0;
   int64_t top5_correct = 0;
   int64_t skipped = 0;      // images that could not be decoded
+  int64_t nonfinite_logits = 0;  // images whose logits hold a NaN or inf (counted as wrong)
   double images_per_second = 0.0;
   std::string engine;
   std::string json;         // the object fqvit-eval --json writes, same keys and values

@@ -1,9 +1,12 @@
 // fqvit::calibrate: the fqvit-calibrate pipeline (calibration_run.h) behind an options struct.
+#include <spdlog/spdlog.h>
+
 #include <filesystem>
 
 #include "api/thread_scope.h"
 #include "fqvit/calibrate/calibration_run.h"
 #include "fqvit/fqvit.h"
+#include "fqvit/io/output_paths.h"
 #include "fqvit/model/vision_model.h"
 
 namespace fqvit {
@@ -54,6 +57,12 @@ CalibrationSummary calibrate(const CalibrateOptions& o) {
   if (o.batch < 1) fail(kApi, "batch", std::to_string(o.batch), ">= 1");
   if (o.threads < 0) fail(kApi, "threads", std::to_string(o.threads), ">= 0");
   if (o.decode_threads < 1) fail(kApi, "decode_threads", std::to_string(o.decode_threads), ">= 1");
+  // Outputs are checked before any work: a bad path fails at once and never replaces an input.
+  check_output_paths({{"out", o.out}}, {{"model", o.model + "/model.safetensors"},
+                                        {"model", o.model + "/config.json"},
+                                        {"calib_list", o.calib_list},
+                                        {"class_list", o.class_list},
+                                        {"config", o.config}});
   const QuantSettings settings = settings_from(o);
   const Numerics numerics = parse_numerics(o.numerics, kApi, "numerics");
   const api::ThreadScope threads(o.threads);
@@ -66,14 +75,17 @@ CalibrationSummary calibrate(const CalibrateOptions& o) {
   info.numerics = o.numerics;
   std::vector<LabeledImage> images;
   if (!o.images_dir.empty()) {
-    const auto folder = ImageFolder::open(o.images_dir, {o.class_list, ""});
+    const auto folder = ImageFolder::open(o.images_dir, {o.class_list, "", model->config().num_classes});
+    for (const std::string& why : folder.ignored()) spdlog::warn("not an image of the dataset: {}", why);
     images = choose_calibration_images(folder, o.calib_list, o.images, o.seed, &info);
   } else {
     images = listed_images(o.image_paths, &info);
   }
   Calibrator calib(*model, settings);
-  const QuantState state =
-      run_calibration(calib, model->config().preprocess, images, o.batch, o.decode_threads, o.progress, &info);
+  const QuantState state = run_calibration(calib, model->config().preprocess, images,
+                                           {o.batch, o.decode_threads, o.progress,
+                                            o.images_dir.empty() ? kApi : o.images_dir, "batch"},
+                                           &info);
   save_quantized_model(o.out, o.model, *model, state, info);
   return {o.out, info.images_used, info.seconds};
 }

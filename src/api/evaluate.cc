@@ -1,7 +1,9 @@
 // fqvit::evaluate: fqvit-eval's run (engine, ImageFolder, top-1 / top-5) returning its --json object.
+#include <omp.h>
+#include <spdlog/spdlog.h>
+
 #include "api/engine_choice.h"
 #include "api/thread_scope.h"
-#include "fqvit/core/parallel.h"
 #include "fqvit/eval/engine.h"
 #include "fqvit/eval/eval_report.h"
 #include "fqvit/fqvit.h"
@@ -25,7 +27,8 @@ EvaluationReport evaluate(const EvaluateOptions& o) {
   if (!o.numerics.empty()) numerics = parse_numerics(o.numerics, kApi, "numerics");
   const std::string engine_name = o.engine.empty() ? api::default_engine(o.model) : o.engine;
   const Engine engine = open_engine(engine_name, o.model, numerics);
-  const auto folder = ImageFolder::open(o.data, {o.class_list, o.labels});
+  const auto folder = ImageFolder::open(o.data, {o.class_list, o.labels, engine.config.num_classes});
+  for (const std::string& why : folder.ignored()) spdlog::warn("not an image of the dataset: {}", why);
   std::vector<LabeledImage> images = folder.images();
   if (o.limit > 0 && static_cast<size_t>(o.limit) < images.size()) images.resize(static_cast<size_t>(o.limit));
 
@@ -43,7 +46,16 @@ EvaluationReport evaluate(const EvaluateOptions& o) {
   report.skipped = static_cast<int64_t>(r.skipped.size());
   report.images_per_second = r.images_per_second();
   report.engine = engine_name;
-  report.json = eval_report_json(r, {engine_name, o.numerics, o.model, o.data, o.batch_size, num_threads()}).dump(2);
+  if (r.images == 0) {  // as fqvit-eval: say why instead of reporting 0%
+    fail(o.data, "readable images", "none of " + std::to_string(images.size()) + " (" +
+         std::to_string(r.skipped.size()) + " unreadable)", "at least one");
+  }
+  report.nonfinite_logits = r.nonfinite;
+  // omp_get_max_threads, not core/parallel.h: that object carries the CLIs' start-up hook (wait_policy.cc), which
+  // a shared library may not hold and which must never re-execute a host program.
+  report.json =
+      eval_report_json(r, {engine_name, engine.numerics, o.model, o.data, o.batch_size, omp_get_max_threads()})
+          .dump(2);
   return report;
 }
 

@@ -39,23 +39,39 @@ std::vector<LabeledImage> choose_calibration_images(const ImageFolder& folder, c
 }
 
 QuantState run_calibration(Calibrator& calib, const PreprocessConfig& preprocess,
-                           const std::vector<LabeledImage>& images, int batch_size, int decode_threads, bool progress,
+                           const std::vector<LabeledImage>& images, const CalibrationPasses& passes,
                            CalibrationInfo* info) {
-  if (batch_size < 1) fail("calibration", "batch size", std::to_string(batch_size), ">= 1");
-  if (images.empty()) fail("calibration", "images", "none", "at least one calibration image");
+  const int batch_size = passes.batch_size;
+  if (batch_size < 1) fail(passes.origin, passes.batch_name, std::to_string(batch_size), ">= 1");
+  if (images.empty()) fail(passes.origin, "images", "none", "at least one calibration image");
   const auto start = std::chrono::steady_clock::now();
   const int64_t total = static_cast<int64_t>(images.size());
   const int64_t batches = (total + batch_size - 1) / batch_size;
-  BatchLoader loader(images, preprocess, batch_size, decode_threads);
+  BatchLoader loader(images, preprocess, batch_size, passes.decode_threads);
   std::optional<ProgressBar> bar;
-  if (progress) bar.emplace("calibrate", total);
+  if (passes.progress) bar.emplace("calibrate", total);
   Batch batch;
-  int64_t seen = 0;
+  int64_t seen = 0, unreadable = 0;
   for (int64_t b = 0; b < batches && loader.next(&batch); ++b) {
     for (const std::string& e : batch.errors) spdlog::warn("skipped: {}", e);
-    calib.observe(batch.images, b == batches - 1);
-    seen += batch.images.dim(0);
+    unreadable += static_cast<int64_t>(batch.errors.size());
+    const bool last = b == batches - 1;
+    const int64_t usable = batch.images.rank() > 0 ? batch.images.dim(0) : 0;
+    if (usable == 0 && last) {
+      // The last batch fixes the quantizers; without an image in it there is nothing to fix them from.
+      fail(passes.origin, "last calibration batch",
+           "no readable image (" + std::to_string(batch.errors.size()) + " unreadable)",
+           "at least one readable image in it");
+    }
+    if (usable > 0) calib.observe(batch.images, last);
+    seen += usable;
     if (bar) bar->advance(static_cast<int64_t>(batch.labels.size() + batch.errors.size()));
+  }
+  const int64_t required = std::min<int64_t>(batch_size, total);
+  if (seen < required) {
+    fail(passes.origin, "readable calibration images",
+         std::to_string(seen) + " (" + std::to_string(unreadable) + " of " + std::to_string(total) + " unreadable)",
+         "at least " + std::to_string(required) + " (one batch, " + passes.batch_name + ")");
   }
   QuantState state = calib.finish();
   info->images_used = seen;

@@ -64,7 +64,7 @@ inline const ApiData& api_data() {
     classes.close();
     d.quantized = d.dir + "/vit.w8a8attn4.safetensors";
     const auto r = run_cli("fqvit-calibrate", "--model " + d.checkpoint + " --calib " + d.data + " --calib-list " +
-                                                  d.calib_list + " --batch 8 --threads 1 --out " + d.quantized);
+                                                  d.calib_list + " --batch-size 8 --threads 1 --out " + d.quantized);
     if (r.exit_code != 0) d.error = r.output;
     return d;
   }();

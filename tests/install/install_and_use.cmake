@@ -32,7 +32,7 @@ file(GLOB images ${SOURCE_DIR}/tests/data/images/*.jpg ${SOURCE_DIR}/tests/data/
 file(COPY ${images} DESTINATION ${SCRATCH}/calib/all)
 set(model ${SCRATCH}/vit.w8a8attn4.safetensors)
 run(${prefix}/bin/fqvit-calibrate --model ${SOURCE_DIR}/tests/data/models/vit_small_random_committed
-    --calib ${SCRATCH}/calib --batch 8 --threads 1 --out ${model})
+    --calib ${SCRATCH}/calib --batch-size 8 --threads 1 --out ${model})
 set(classes "")
 foreach(c RANGE 9)
   string(APPEND classes "${c} w${c} class number ${c}\n")

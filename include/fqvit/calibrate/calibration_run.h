@@ -18,11 +18,19 @@ namespace fqvit {
 std::vector<LabeledImage> choose_calibration_images(const ImageFolder& folder, const std::string& calib_list,
                                                     int64_t count, uint64_t seed, CalibrationInfo* info);
 
-// Runs `images` through `calib` in batches of `batch_size` decoded on `decode_threads` background threads; the last
-// batch fixes the quantizers. A corrupt image is skipped with a warning. Records images_used, batch_size and
-// seconds in `info`.
+struct CalibrationPasses {
+  int batch_size = 100;        // the last batch fixes the quantizers
+  int decode_threads = 1;      // background decoding threads
+  bool progress = false;       // a progress bar on stderr
+  std::string origin;          // names the images in errors (the folder, or "fqvit::calibrate")
+  std::string batch_name;      // names the batch size setting in errors ("--batch-size", "batch")
+};
+
+// Runs `images` through `calib` in batches; a corrupt image is skipped with a warning. Throws Error when the last
+// batch has no readable image or fewer than one batch's worth (min(batch, images)) are readable: quantizers fitted
+// on a handful of images are silently wrong. Records images_used, batch_size and seconds in `info`.
 QuantState run_calibration(Calibrator& calib, const PreprocessConfig& preprocess,
-                           const std::vector<LabeledImage>& images, int batch_size, int decode_threads, bool progress,
+                           const std::vector<LabeledImage>& images, const CalibrationPasses& passes,
                            CalibrationInfo* info);
 
 }  // namespace fqvit
