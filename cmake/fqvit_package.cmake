@@ -14,6 +14,9 @@ target_include_directories(fqvit PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/
 target_compile_options(fqvit PRIVATE ${FQVIT_WARNINGS} ${FQVIT_ARCH_FLAGS})
 target_compile_features(fqvit INTERFACE cxx_std_20)  # the header uses std::span
 target_link_libraries(fqvit PRIVATE fqvit_eval)
+# Only the API's own symbols are exported: the static libraries inside stay private to the library, so they cannot
+# clash with a host program's symbols.
+target_link_options(fqvit PRIVATE -Wl,--exclude-libs,ALL)
 set_target_properties(fqvit PROPERTIES VERSION ${PROJECT_VERSION} SOVERSION ${PROJECT_VERSION_MAJOR}
                                        EXPORT_NAME fqvit)
 add_library(fqvit::fqvit ALIAS fqvit)
