@@ -218,7 +218,8 @@ TEST_P(GemmPathTest, ModelShapes) {
   }
 }
 
-// Every code at its extreme: sums at the bound (+-255 * 128 * K), K up to 3072, and the zero A (bias only).
+// Every code at its extreme: sums at the bound (+-255 * 128 * K), K up to 3072 and at kMaxGemmK (gemm.h's
+// limit, where |sum| reaches 2^30), and the zero A (bias only).
 TEST_P(GemmPathTest, ExtremeCodes) {
   uint32_t seed = 200;
   for (Data data : {Data::kExtremeMax, Data::kExtremeMin, Data::kZeroA, Data::kOutlierChannels}) {
@@ -226,6 +227,8 @@ TEST_P(GemmPathTest, ExtremeCodes) {
       expect_same_as_reference(make_problem(37, 67, k, data, seed++), true, 1);
       if (HasFatalFailure()) return;
     }
+    expect_same_as_reference(make_problem(7, 19, kMaxGemmK, data, seed++), true, 1);
+    if (HasFatalFailure()) return;
   }
 }
 
