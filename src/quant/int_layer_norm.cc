@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include "fqvit/numerics/cascade_sum.h"
 #include "fqvit/quant/rounding.h"
 
 namespace fqvit {

@@ -9,7 +9,7 @@
 // So this file must not contract a * b + c anywhere except where it writes an FMA itself.
 #pragma GCC optimize("fp-contract=off")
 
-#include "fqvit/model/torch_layer_norm.h"
+#include "fqvit/numerics/torch_layer_norm.h"
 
 #include <immintrin.h>
 
