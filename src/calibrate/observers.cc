@@ -68,10 +68,7 @@ std::vector<double> fake_quant_mse(const float* x, int64_t n, const std::vector<
         float acc = 0.0f;
 #pragma omp simd reduction(+ : acc)
         for (int64_t i = 0; i < len; ++i) {
-          float q = std::rint(p[i] / s + zp);
-          q = q < lo ? lo : q;
-          q = q > hi ? hi : q;
-          const float d = p[i] - (q - zp) * s;
+          const float d = p[i] - fake_quant_value(p[i], s, zp, lo, hi);
           acc += d * d;
         }
         local[k] += static_cast<double>(acc);
@@ -207,9 +204,7 @@ class PtfObserver : public Observer {
     PtfParams p;
     p.bit_type = bt_;
     p.scale1 = scale8 / 2.0f / 2.0f / 2.0f;
-    const float zp = static_cast<float>(bt_.lo()) - round_half_even(min_all / scale8);
-    p.zero_point = static_cast<int32_t>(std::min(std::max(zp, static_cast<float>(bt_.lo())),
-                                                 static_cast<float>(bt_.hi())));
+    p.zero_point = asymmetric_zero_point(min_all, scale8, bt_);
     p.alpha.assign(static_cast<size_t>(channels), 0);
     // Squared error of every (alpha, channel) over the last batch, row by row so the channel loop is contiguous.
     const size_t cs = static_cast<size_t>(channels);
@@ -226,8 +221,7 @@ class PtfObserver : public Observer {
         for (int a = 0; a <= kPtfMaxAlpha; ++a) {
           const float s = p.scale1 * static_cast<float>(1 << a);
           for (size_t c = 0; c < cs; ++c) {
-            const float q = std::min(std::max(std::rint(row[c] / s + zpf), lo), hi);
-            const float d = row[c] - (q - zpf) * s;
+            const float d = row[c] - fake_quant_value(row[c], s, zpf, lo, hi);
             row_err[c] = d * d;
           }
           double* acc = local.data() + static_cast<size_t>(a) * cs;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "fqvit/quant/bit_type.h"
+#include "fqvit/quant/fake_quant.h"
 #include "fqvit/quant/log_int_softmax.h"
 #include "fqvit/quant/ptf.h"
 #include "fqvit/quant/qparams.h"
