@@ -7,11 +7,10 @@
 #include <cmath>
 #include <functional>
 #include <limits>
-#include <map>
-#include <mutex>
 
 #include "fqvit/calibrate/observer.h"
 #include "fqvit/core/error.h"
+#include "fqvit/core/named_registry.h"
 
 namespace fqvit {
 namespace {
@@ -246,19 +245,14 @@ class PtfObserver : public Observer {
   std::vector<float> min_, max_;
 };
 
-struct Registry {
-  std::mutex mutex;
-  std::map<std::string, ObserverFactory> factories{
+NamedRegistry<ObserverFactory>& registry() {
+  static NamedRegistry<ObserverFactory> r{
       {"minmax", [](BitType bt) { return std::make_unique<MinMaxObserver>(bt); }},
       {"ema", [](BitType bt) { return std::make_unique<EmaObserver>(bt); }},
       {"percentile", [](BitType bt) { return std::make_unique<PercentileObserver>(bt); }},
       {"omse", [](BitType bt) { return std::make_unique<OmseObserver>(bt); }},
       {"ptf", [](BitType bt) { return std::make_unique<PtfObserver>(bt); }},
   };
-};
-
-Registry& registry() {
-  static Registry r;
   return r;
 }
 
@@ -330,39 +324,15 @@ float quantile(const float* x, int64_t n, double q, std::vector<float>& scratch)
   return quantile_inplace(scratch, q);
 }
 
-void register_observer(const std::string& name, ObserverFactory factory) {
-  Registry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mutex);
-  r.factories[name] = std::move(factory);
-}
+void register_observer(const std::string& name, ObserverFactory factory) { registry().add(name, std::move(factory)); }
 
-bool has_observer(const std::string& name) {
-  Registry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mutex);
-  return r.factories.count(name) != 0;
-}
+bool has_observer(const std::string& name) { return static_cast<bool>(registry().find(name)); }
 
-std::vector<std::string> observer_names() {
-  Registry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mutex);
-  std::vector<std::string> names;
-  for (const auto& [k, v] : r.factories) names.push_back(k);
-  return names;
-}
+std::vector<std::string> observer_names() { return registry().names(); }
 
 std::unique_ptr<Observer> make_observer(const std::string& name, BitType bit_type) {
-  ObserverFactory factory;
-  {
-    Registry& r = registry();
-    std::lock_guard<std::mutex> lock(r.mutex);
-    const auto it = r.factories.find(name);
-    if (it != r.factories.end()) factory = it->second;
-  }
-  if (!factory) {
-    std::string known;
-    for (const std::string& k : observer_names()) known += (known.empty() ? k : ", " + k);
-    fail("observer", "name", name, "one of " + known);
-  }
+  const ObserverFactory factory = registry().find(name);
+  if (!factory) fail("observer", "name", name, "one of " + registry().joined_names());
   return factory(bit_type);
 }
 
