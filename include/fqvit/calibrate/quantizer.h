@@ -15,17 +15,11 @@
 #include "fqvit/quant/log_int_softmax.h"
 #include "fqvit/quant/ptf.h"
 #include "fqvit/quant/qparams.h"
+#include "fqvit/quant/quantizer_record.h"
 
 namespace fqvit {
 
-// What a quantizer stores in a model file: small named arrays and its kind, bit type and options.
-struct QuantizerRecord {
-  std::string kind;
-  BitType bit_type;
-  std::map<std::string, std::vector<float>> floats;    // e.g. "scale"
-  std::map<std::string, std::vector<int32_t>> ints;    // e.g. "zero_point", "alpha", "exp_shift"
-};
-
+// A fitted quantizer; record() is what it stores in a model file (quant/quantizer_record.h).
 class ActivationQuantizer {
  public:
   virtual ~ActivationQuantizer() = default;
