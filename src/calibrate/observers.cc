@@ -1,7 +1,7 @@
 // The reference's observers (FQ-ViT models/ptq/observer/*.py), streaming: only running statistics are kept, and
 // the last batch is read in place when fit() needs it.
-// Float emulation of the reference: every float32 operation rounds on its own, as in torch (no FMA contraction).
-#pragma GCC optimize("fp-contract=off")
+// Float emulation of the reference: every float32 operation rounds on its own, as in torch (built with
+// -ffp-contract=off, CMakeLists.txt).
 #include <algorithm>
 #include <cassert>
 #include <cmath>

@@ -11,8 +11,7 @@
 extern "C" char* openblas_get_corename(void);
 
 // The vector code is compiled for AVX2 + FMA whatever -march says, as torch's AVX2 kernels are; no contraction of
-// a * b + c into FMA beyond the intrinsics torch itself uses.
-#pragma GCC optimize("fp-contract=off")
+// a * b + c into FMA beyond the intrinsics torch itself uses (built with -ffp-contract=off, CMakeLists.txt).
 
 namespace fqvit::torch_cpu {
 namespace {

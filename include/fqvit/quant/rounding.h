@@ -6,8 +6,9 @@
 //
 // Sums follow PyTorch's float32 order: torch_sum in numerics/cascade_sum.h.
 //
-// No contraction: a * b + c must round twice, as torch's separate tensor operations do. The emulation sources say
-// so with `#pragma GCC optimize("fp-contract=off")` (GCC contracts into FMA by default even in ISO C++ mode).
+// No contraction: a * b + c must round twice, as torch's separate tensor operations do. The emulation sources build
+// with -ffp-contract=off (fqvit_float_emulation_sources in CMakeLists.txt; GCC contracts into FMA by default even
+// in ISO C++ mode).
 #pragma once
 
 #include <cmath>
