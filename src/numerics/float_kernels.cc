@@ -11,6 +11,8 @@ Numerics parse_numerics(const std::string& text, const std::string& origin, cons
   fail(origin, field, "\"" + text + "\"", "fast or torch");
 }
 
+std::string to_string(Numerics numerics) { return numerics == Numerics::kTorch ? "torch" : "fast"; }
+
 const FloatKernels& float_kernels(Numerics numerics) {
   return numerics == Numerics::kTorch ? torch_kernels() : fast_kernels();
 }
