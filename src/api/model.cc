@@ -77,7 +77,14 @@ const std::vector<std::string>& Model::class_names() const { return state_->clas
 
 namespace {
 
-Logits run_batch(const Engine& engine, const Tensor& batch) {
+// Runs `n` S x S RGB crops (interleaved, HWC, what the eval transform's crop step gives) through the engine:
+// normalized into a float CHW batch for the float engines (the same arithmetic as preprocess_image).
+Logits run_crops(const Engine& engine, const uint8_t* crops, int64_t n) {
+  const PreprocessConfig& pre = engine.config.preprocess;
+  const int64_t pixels = int64_t{pre.input_size} * pre.input_size, per_image = 3 * pixels;
+  Tensor batch = Tensor::uninitialized({n, 3, pre.input_size, pre.input_size});
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) normalize_rgb(crops + i * per_image, pixels, pre, batch.data() + i * per_image);
   const Tensor out = engine.forward(batch);
   Logits logits;
   logits.images = out.dim(0);
@@ -96,17 +103,13 @@ int call_threads(const RunOptions& run, int model_threads) {
 Logits Model::logits(std::span<const uint8_t> nhwc, const RunOptions& run) const {
   const api::ThreadScope threads(call_threads(run, state_->threads));
   const PreprocessConfig& pre = state_->engine.config.preprocess;
-  const int64_t s = pre.input_size, pixels = s * s, per_image = pixels * 3;
+  const int64_t s = pre.input_size, per_image = s * s * 3;
   if (nhwc.empty() || static_cast<int64_t>(nhwc.size()) % per_image != 0) {
     fail(kApi, "logits(nhwc)", std::to_string(nhwc.size()) + " bytes",
          "images x " + std::to_string(s) + " x " + std::to_string(s) + " x 3 uint8 RGB (a positive multiple of " +
              std::to_string(per_image) + ")");
   }
-  const int64_t n = static_cast<int64_t>(nhwc.size()) / per_image;
-  Tensor batch = Tensor::uninitialized({n, 3, s, s});
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) normalize_rgb(nhwc.data() + i * per_image, pixels, pre, batch.data() + i * per_image);
-  return run_batch(state_->engine, batch);
+  return run_crops(state_->engine, nhwc.data(), static_cast<int64_t>(nhwc.size()) / per_image);
 }
 
 Logits Model::logits(std::span<const ImageView> images, const RunOptions& run) const {
@@ -122,16 +125,17 @@ Logits Model::logits(std::span<const ImageView> images, const RunOptions& run) c
            "an RGB image with pixels and a positive size");
     }
   }
-  Tensor batch = Tensor::uninitialized({n, 3, pre.input_size, pre.input_size});
+  std::vector<uint8_t> crops(static_cast<size_t>(n * per_image));
   parallel_for_each(n, [&](int64_t i) {
     const ImageView& v = images[static_cast<size_t>(i)];
     RgbImage image;
     image.width = v.width;
     image.height = v.height;
     image.pixels.assign(v.rgb, v.rgb + size_t{3} * static_cast<size_t>(v.width) * static_cast<size_t>(v.height));
-    preprocess_image(image, pre, batch.data() + i * per_image);
+    const RgbImage crop = resize_and_crop(image, pre);
+    std::copy(crop.pixels.begin(), crop.pixels.end(), crops.begin() + i * per_image);
   });
-  return run_batch(state_->engine, batch);
+  return run_crops(state_->engine, crops.data(), n);
 }
 
 Logits Model::logits_files(const std::vector<std::string>& paths, const RunOptions& run) const {
@@ -139,11 +143,12 @@ Logits Model::logits_files(const std::vector<std::string>& paths, const RunOptio
   check_batch(paths.size(), "logits_files(paths)");
   const PreprocessConfig& pre = state_->engine.config.preprocess;
   const int64_t n = static_cast<int64_t>(paths.size()), per_image = 3 * int64_t{pre.input_size} * pre.input_size;
-  Tensor batch = Tensor::uninitialized({n, 3, pre.input_size, pre.input_size});
+  std::vector<uint8_t> crops(static_cast<size_t>(n * per_image));
   parallel_for_each(n, [&](int64_t i) {
-    preprocess_image(decode_image_file(paths[static_cast<size_t>(i)]), pre, batch.data() + i * per_image);
+    const RgbImage crop = resize_and_crop(decode_image_file(paths[static_cast<size_t>(i)]), pre);
+    std::copy(crop.pixels.begin(), crop.pixels.end(), crops.begin() + i * per_image);
   });
-  return run_batch(state_->engine, batch);
+  return run_crops(state_->engine, crops.data(), n);
 }
 
 std::vector<std::vector<ClassScore>> Model::top_k(const Logits& logits, int k) const {
