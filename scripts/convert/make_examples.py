@@ -3,8 +3,11 @@
 
   deit_distilled_example.pth  a DeiT-distilled state dict wrapped as {"model": ...}, as the DeiT releases ship it
   vit_augreg_example.npz      a ViT in the original Google / AugReg .npz layout (Flax parameter paths)
-  golden.safetensors          `input` [2, 3, 32, 32] and each model's logits from the PyTorch reference model
-                              (scripts/reference/vit.py): `logits_pth`, `logits_npz`
+  swin_official_example.pth   a two-stage Swin (56 px, window 7) in the official layout, buffers included, under
+                              {"model": ...} as Microsoft's releases ship it
+  golden.safetensors          `input` [2, 3, 32, 32] and the ViTs' logits from the PyTorch reference models
+                              (scripts/reference): `logits_pth`, `logits_npz`; `input_swin` [2, 3, 56, 56] and
+                              `logits_swin`
 
 Both models have seeded random weights (make_model_goldens.randomize). The .npz is written from the reference model
 through the inverse of the converter's mapping; so that the two mappings cannot be wrong in the same way, its
@@ -24,7 +27,7 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 import make_model_goldens  # noqa: E402
-from reference import safetensors_io, vit  # noqa: E402
+from reference import safetensors_io, swin, vit  # noqa: E402
 
 kImg, kPatch, kDim, kDepth = 32, 8, 24, 2
 kFlaxAgreement = 1e-5  # float reassociation between einsums and the reference's matmuls
@@ -110,13 +113,22 @@ def main():
     tree = flax_tree(augreg)
     np.savez(os.path.join(args.out, "vit_augreg_example.npz"), **tree)
 
+    swin_model = swin.SwinTransformer(img_size=56, patch_size=4, num_classes=5, embed_dim=16, depths=(2, 2),
+                                      num_heads=(1, 2), window_size=7).eval()
+    make_model_goldens.randomize(swin_model, 23)
+    swin_state = dict(swin_model.state_dict())
+    swin_state.update(swin.official_buffers(swin_model))
+    torch.save({"model": swin_state}, os.path.join(args.out, "swin_official_example.pth"))
+    swin_images = torch.randn(2, 3, 56, 56, generator=torch.Generator().manual_seed(78))
+
     with torch.no_grad():
-        logits_pth, logits_npz = deit(images), augreg(images)
+        logits_pth, logits_npz, logits_swin = deit(images), augreg(images), swin_model(swin_images)
         flax = flax_forward(tree, images)
     diff = (flax - logits_npz).abs().max().item()
     assert diff < kFlaxAgreement, f"Flax-layout forward differs from the reference model by {diff}"
     safetensors_io.write(os.path.join(args.out, "golden.safetensors"),
-                         {"input": images.numpy(), "logits_pth": logits_pth.numpy(), "logits_npz": logits_npz.numpy()},
+                         {"input": images.numpy(), "logits_pth": logits_pth.numpy(), "logits_npz": logits_npz.numpy(),
+                          "input_swin": swin_images.numpy(), "logits_swin": logits_swin.numpy()},
                          metadata={"generator": "scripts/convert/make_examples.py", "torch": torch.__version__})
     print(f"wrote {args.out}: flax forward agrees to {diff:.2g}; argmax pth {logits_pth.argmax(1).tolist()}, "
           f"npz {logits_npz.argmax(1).tolist()}")

@@ -1,4 +1,4 @@
-// scripts/convert end to end: the committed .pth and .npz examples convert into checkpoint directories that fqvit
+// scripts/convert end to end: the committed .pth (DeiT, official Swin) and .npz examples convert into checkpoint directories that fqvit
 // loads and that give the PyTorch reference model's logits (tests/data/convert/golden.safetensors, made by
 // scripts/convert/make_examples.py); bad inputs fail with one line and leave nothing behind.
 #include <gtest/gtest.h>
@@ -32,9 +32,10 @@ testing::CliResult run_converter(const std::string& script, const std::string& a
     GTEST_SKIP() << "python3-torch not available: the converters need it";                          \
   }
 
-void expect_reference_logits(const std::string& dir, const std::string& golden_name) {
+void expect_reference_logits(const std::string& dir, const std::string& golden_name,
+                             const std::string& input_name = "input") {
   const auto golden = SafetensorsFile::open(example("golden.safetensors"));
-  const Tensor input = golden.load_float("input");
+  const Tensor input = golden.load_float(input_name);
   const Tensor expected = golden.load_float(golden_name);
   const auto model = load_model(dir);
   const Tensor logits = model->forward(input);
@@ -68,6 +69,20 @@ TEST(Convert, AugregNpzLoadsWithReferenceLogits) {
   EXPECT_EQ(config.num_classes, 7);
   EXPECT_EQ(config.preprocess.mean[0], 0.5f);  // AugReg's normalization
   expect_reference_logits(out, "logits_npz");
+}
+
+TEST(Convert, OfficialSwinPthWithBuffersLoadsWithReferenceLogits) {
+  SKIP_WITHOUT_TORCH();
+  const std::string out = testing::scratch_dir("convert_swin") + "/swin";
+  const auto r = run_converter("timm_pth.py", example("swin_official_example.pth") +
+                                                  " --architecture swin_test_tiny --img-size 56 --out " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const ModelConfig config = load_model_config(out);
+  EXPECT_EQ(config.family, ModelFamily::kSwin);
+  EXPECT_EQ(config.depths, (std::vector<int>{2, 2}));
+  EXPECT_EQ(config.stage_heads, (std::vector<int>{1, 2}));  // read from the relative-position bias tables
+  EXPECT_EQ(config.window_size, 7);
+  expect_reference_logits(out, "logits_swin", "input_swin");
 }
 
 TEST(Convert, BadInputsFailWithOneLineAndNoOutput) {
