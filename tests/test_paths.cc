@@ -1,5 +1,7 @@
 #include "test_paths.h"
 
+#include <gtest/gtest.h>
+
 #include <cstdlib>
 #include <filesystem>
 
@@ -23,7 +25,12 @@ std::optional<std::string> shared_dir() {
 
 std::string scratch_dir(const std::string& name) {
   namespace fs = std::filesystem;
-  const fs::path dir = fs::path(binary_dir()) / "test-scratch" / name;
+  // ctest runs each test in its own process, two at a time: tests that share a fixture (and so a name) get a
+  // folder of their own, or one would delete the other's files.
+  fs::path dir = fs::path(binary_dir()) / "test-scratch" / name;
+  if (const auto* test = ::testing::UnitTest::GetInstance()->current_test_info(); test != nullptr) {
+    dir /= std::string(test->test_suite_name()) + "." + test->name();
+  }
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir.string();
