@@ -1,6 +1,7 @@
 #include "test_paths.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -23,14 +24,49 @@ std::optional<std::string> shared_dir() {
   return std::nullopt;
 }
 
-std::string scratch_dir(const std::string& name) {
-  namespace fs = std::filesystem;
-  // ctest runs each test in its own process, two at a time: tests that share a fixture (and so a name) get a
-  // folder of their own, or one would delete the other's files.
-  fs::path dir = fs::path(binary_dir()) / "test-scratch" / name;
-  if (const auto* test = ::testing::UnitTest::GetInstance()->current_test_info(); test != nullptr) {
-    dir /= std::string(test->test_suite_name()) + "." + test->name();
+namespace {
+
+namespace fs = std::filesystem;
+
+// Every test process owns test-scratch/<pid>: ctest -j N runs cases of one fixture in separate processes at once,
+// and a directory shared by name would be emptied by one while the other writes into it.
+fs::path process_scratch_root() {
+  return fs::path(binary_dir()) / "test-scratch" / std::to_string(static_cast<long>(::getpid()));
+}
+
+// The running test's full name (Suite.Test, parameterized ones with '/'), made into one path component; the suite
+// name alone inside SetUpTestSuite.
+std::string current_test_component() {
+  const ::testing::UnitTest* unit = ::testing::UnitTest::GetInstance();
+  std::string name = "no_test";
+  if (const ::testing::TestInfo* info = unit->current_test_info(); info != nullptr) {
+    name = std::string(info->test_suite_name()) + "." + info->name();
+  } else if (const ::testing::TestSuite* suite = unit->current_test_suite(); suite != nullptr) {
+    name = suite->name();
   }
+  for (char& c : name) {
+    if (c == '/') c = '_';
+  }
+  return name;
+}
+
+// Removes this process's scratch tree when every test passed; a failure keeps it for inspection.
+class ScratchCleanup : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    if (::testing::UnitTest::GetInstance()->Passed()) {
+      std::error_code ignored;
+      fs::remove_all(process_scratch_root(), ignored);
+    }
+  }
+};
+
+const ::testing::Environment* const kScratchCleanup = ::testing::AddGlobalTestEnvironment(new ScratchCleanup);
+
+}  // namespace
+
+std::string scratch_dir(const std::string& name) {
+  const fs::path dir = process_scratch_root() / current_test_component() / name;
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir.string();
