@@ -38,6 +38,8 @@ EvalResult evaluate(const ForwardFn& forward, const std::vector<LabeledImage>& i
         result.top1_correct += !top.empty() && top[0] == label ? 1 : 0;
         result.top5_correct += std::find(top.begin(), top.end(), label) != top.end() ? 1 : 0;
         result.predictions.push_back(static_cast<int>(std::max_element(row, row + classes) - row));
+        result.labels.push_back(label);
+        result.top5_classes.emplace_back(top.begin(), top.end());
         result.image_paths.push_back(images[batch.indices[static_cast<size_t>(i)]].relative);
       }
       result.images += n;
