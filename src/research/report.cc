@@ -124,7 +124,7 @@ std::string accuracy_plot_svg(const std::vector<json>& records) {
   }
   std::sort(xs.begin(), xs.end(), std::greater<>());
   if (models.empty()) models.push_back("no finished runs");
-  const std::vector<double> ticks = nice_ticks(std::floor(std::max(0.0, lo - 2)), std::ceil(std::min(100.0, hi + 2)));
+  const std::vector<double> ticks = nice_ticks(std::max(0.0, lo - 1), std::min(100.0, hi + 1));
   const double y0 = ticks.front(), y1 = ticks.back();
   const double width = kPanelW * static_cast<double>(models.size()) + kLegendW;
   const double legend_h = 60 + 22.0 * static_cast<double>(series.size() + 1);

@@ -60,10 +60,10 @@ std::vector<double> nice_ticks(double lo, double hi, int target) {
     step = m * magnitude;
     if (step >= raw) break;
   }
+  // Outward to whole steps, so the ticks' span covers [lo, hi].
   std::vector<double> ticks;
-  for (double t = std::ceil(lo / step - 1e-9) * step; t <= hi + step * 1e-9; t += step) {
-    ticks.push_back(std::abs(t) < step * 1e-9 ? 0.0 : t);
-  }
+  const double first = std::floor(lo / step + 1e-9) * step, last = std::ceil(hi / step - 1e-9) * step;
+  for (double t = first; t <= last + step * 1e-9; t += step) ticks.push_back(std::abs(t) < step * 1e-9 ? 0.0 : t);
   return ticks;
 }
 

@@ -49,11 +49,20 @@ std::string duration_text(double seconds) {
   return text;
 }
 
+std::string model_name(const std::string& model) {
+  try {
+    return load_model_config(model).architecture;
+  } catch (const Error&) {
+    return fs::path(model).filename().string();
+  }
+}
+
 // What every line records about the run, whether it finished or failed.
 json run_header(const SweepConfig& c, const SweepRun& run) {
   json j = {{"key", run.key},
             {"label", run.label},
             {"model", run.model},
+            {"model_name", model_name(run.model)},
             {"engine", run.engine},
             {"data", c.paths.data},
             {"class_list", c.paths.class_list},
@@ -82,14 +91,6 @@ json run_header(const SweepConfig& c, const SweepRun& run) {
   return j;
 }
 
-std::string model_name(const std::string& model) {
-  try {
-    return load_model_config(model).architecture;
-  } catch (const Error&) {
-    return fs::path(model).filename().string();
-  }
-}
-
 // The quantized file of a run's calibration key: made once, reused by every engine (and by reruns; the file is
 // written atomically, so one that exists is complete). Returns the calibration's seconds, as the file records them.
 double ensure_calibrated(const SweepConfig& c, const SweepRun& run, const std::string& path, int decode_threads) {
@@ -113,7 +114,6 @@ double ensure_calibrated(const SweepConfig& c, const SweepRun& run, const std::s
 
 json execute(const SweepConfig& c, const SweepRun& run, const SweepOptions& options) {
   json j = run_header(c, run);
-  j["model_name"] = model_name(run.model);
   std::string model_path = run.model;
   if (run.settings) {
     fs::create_directories(options.work_dir);

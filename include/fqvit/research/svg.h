@@ -12,7 +12,7 @@ std::string xml_escape(const std::string& text);
 // A categorical colour cycle that stays distinguishable on white (Tableau 10).
 const std::string& series_colour(size_t index);
 
-// Nice tick values covering [lo, hi] (about `target` of them, steps of 1, 2 or 5 times a power of ten).
+// Nice tick values whose span covers [lo, hi] (about `target` of them, steps of 1, 2 or 5 times a power of ten).
 std::vector<double> nice_ticks(double lo, double hi, int target = 6);
 
 class Svg {
