@@ -149,7 +149,7 @@ std::string quantizer_error_svg(const std::vector<QuantizerError>& errors, const
   Svg svg(kLabelW + kBarW + kRight, kTop + kRow * static_cast<double>(errors.size()) + 40);
   svg.text(10, 22, title, 16, "start", 0, "font-weight=\"bold\"");
   svg.text(10, 42, "bar: SQNR of the quantized tensor against FP32 (dB, worst first); tick: the quantizer's own "
-                   "error; right: cosine similarity against FP32", 12);
+                   "error (none: its input is already on its grid); right: cosine against FP32", 12);
   double lx = 10;
   for (const auto& [role, colour] : role_colours()) {
     svg.rect(lx, 52, 12, 12, colour);
@@ -168,7 +168,7 @@ std::string quantizer_error_svg(const std::vector<QuantizerError>& errors, const
     svg.title(e.name + ": " + db(e.sqnr_fp32_db) + " dB against FP32, own " + db(e.sqnr_db) + " dB");
     svg.text(kLabelW - 6, y + 11, e.name + " (" + e.kind + " " + std::to_string(e.bits) + "b)", 10, "end");
     svg.rect(xmap(x0), y + 2, xmap(e.sqnr_fp32_db) - xmap(x0), kRow - 4, colour);
-    svg.line(xmap(e.sqnr_db), y + 1, xmap(e.sqnr_db), y + kRow - 1, "#000", 2);
+    if (std::isfinite(e.sqnr_db)) svg.line(xmap(e.sqnr_db), y + 1, xmap(e.sqnr_db), y + kRow - 1, "#000", 2);
     svg.text(kLabelW + kBarW + 6, y + 11, db(e.sqnr_fp32_db) + " dB  cos " + fmt("%.4f", e.cosine_fp32), 10);
     svg.close_group();
   }

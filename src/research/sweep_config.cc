@@ -74,6 +74,12 @@ std::vector<QuantSettings> expand_settings(const json& entry, const std::string&
   };
   QuantSettings base;
   if (entry.contains("layers")) {
+    if (!entry["layers"].is_object()) {
+      fail(origin, where + ".layers", entry["layers"].type_name(), "an object of layer name -> {bits, observer}");
+    }
+    for (const auto& [layer, value] : entry["layers"].items()) {
+      check_keys(value, {"bits", "observer"}, origin, where + ".layers." + layer);
+    }
     // The quantization presets' own parser checks the overrides' keys and values.
     base = parse_quant_settings(json{{"layers", entry["layers"]}}.dump(), origin + ": " + where, base);
   }
