@@ -102,8 +102,8 @@ int run(const Args& a) {
   };
   const int heads = fqvit::attention_heads(model->config(), point);
   write_text(a.out_dir + "/attention_maps.svg",
-             fqvit::attention_maps_svg(columns, std::min(heads, 4),
-                                       name + ": attention at " + point + ", image " + one.front().relative));
+             fqvit::attention_maps_svg(columns, std::min(heads, 4), name + ": attention at " + point,
+                                       "image " + one.front().relative));
 
   // (c) Per-quantizer error of the error setting (default: the LIS state just calibrated).
   const fqvit::CalibrationOutcome error_state =

@@ -88,7 +88,7 @@ std::string layer_norm_ranges_svg(const std::vector<ChannelRange>& ranges, const
 }
 
 std::string attention_maps_svg(const std::vector<std::pair<std::string, AttentionMaps>>& columns, int heads,
-                               const std::string& title) {
+                               const std::string& title, const std::string& subtitle) {
   constexpr double kCell = 240, kGap = 16, kLeft = 70, kTop = 76, kLog2Floor = -16;
   int64_t shown = heads;
   for (const auto& [label, maps] : columns) shown = std::min(shown, maps.maps);
@@ -96,7 +96,7 @@ std::string attention_maps_svg(const std::vector<std::pair<std::string, Attentio
   const double width = kLeft + (kCell + kGap) * static_cast<double>(columns.size()) + 90;
   Svg svg(width, kTop + (kCell + kGap) * static_cast<double>(shown) + 20);
   svg.text(10, 22, title, 16, "start", 0, "font-weight=\"bold\"");
-  svg.text(10, 42, "rows: query token, columns: key token; colour: log2 of the attention probability", 12);
+  svg.text(10, 42, subtitle + "; rows: query token, columns: key token; colour: log2 of the probability", 12);
   for (size_t c = 0; c < columns.size(); ++c) {
     const auto& [label, maps] = columns[c];
     const double x = kLeft + (kCell + kGap) * static_cast<double>(c);
@@ -167,7 +167,8 @@ std::string quantizer_error_svg(const std::vector<QuantizerError>& errors, const
     svg.open_group("class=\"quantizer\" data-name=\"" + xml_escape(e.name) + "\"");
     svg.title(e.name + ": " + db(e.sqnr_fp32_db) + " dB against FP32, own " + db(e.sqnr_db) + " dB");
     svg.text(kLabelW - 6, y + 11, e.name + " (" + e.kind + " " + std::to_string(e.bits) + "b)", 10, "end");
-    svg.rect(xmap(x0), y + 2, xmap(e.sqnr_fp32_db) - xmap(x0), kRow - 4, colour);
+    const double zero = xmap(std::max(x0, 0.0)), end = xmap(e.sqnr_fp32_db);  // negative SQNR grows leftwards
+    svg.rect(std::min(zero, end), y + 2, std::abs(end - zero), kRow - 4, colour);
     if (std::isfinite(e.sqnr_db)) svg.line(xmap(e.sqnr_db), y + 1, xmap(e.sqnr_db), y + kRow - 1, "#000", 2);
     svg.text(kLabelW + kBarW + 6, y + 11, db(e.sqnr_fp32_db) + " dB  cos " + fmt("%.4f", e.cosine_fp32), 10);
     svg.close_group();

@@ -19,7 +19,7 @@ std::string layer_norm_ranges_svg(const std::vector<ChannelRange>& ranges, const
 // Columns: the labelled captures (e.g. FP32, uniform 4-bit, LIS 4-bit) of one attention point; rows: the first
 // `heads` maps. Colour: log2 of the probability from -16 (and exact zero) to 0.
 std::string attention_maps_svg(const std::vector<std::pair<std::string, AttentionMaps>>& columns, int heads,
-                               const std::string& title);
+                               const std::string& title, const std::string& subtitle);
 
 // Horizontal bars of SQNR against FP32 (dB), worst first, coloured by role, own SQNR as a tick, cosine labelled.
 std::string quantizer_error_svg(const std::vector<QuantizerError>& errors, const std::string& title);
