@@ -11,7 +11,8 @@
 namespace {
 
 struct Args {
-  std::string config, out = "results.jsonl", work_dir, calib, data, class_list, labels, emit_jobs, jobs_out_dir;
+  std::string config, out = "results.jsonl", work_dir, calib, calib_list, data, class_list, labels, emit_jobs,
+      jobs_out_dir;
   std::vector<std::string> models, only;
   int threads = 0, decode_threads = 1;
   bool list = false;
@@ -23,7 +24,8 @@ std::vector<std::string> job_argv(const char* self, const Args& a) {
                                    "--work-dir", a.work_dir};
   for (const auto& m : a.models) argv.insert(argv.end(), {"--model", m});
   const std::pair<const char*, const std::string*> paths[] = {
-      {"--calib", &a.calib}, {"--data", &a.data}, {"--class-list", &a.class_list}, {"--labels", &a.labels}};
+      {"--calib", &a.calib}, {"--calib-list", &a.calib_list}, {"--data", &a.data}, {"--class-list", &a.class_list},
+      {"--labels", &a.labels}};
   for (const auto& [flag, value] : paths) {
     if (!value->empty()) argv.insert(argv.end(), {flag, *value});
   }
@@ -37,6 +39,7 @@ int run(const Args& a, const char* self) {
   // Command-line paths replace the config's (relative to the current directory, as every other flag).
   if (!a.models.empty()) config.paths.models = a.models;
   if (!a.calib.empty()) config.paths.calib = a.calib;
+  if (!a.calib_list.empty()) config.calibration.calib_list = a.calib_list;
   if (!a.data.empty()) config.paths.data = a.data;
   if (!a.class_list.empty()) config.paths.class_list = a.class_list;
   if (!a.labels.empty()) config.paths.labels = a.labels;
@@ -83,6 +86,7 @@ int main(int argc, char** argv) {
   app.add_option("--work-dir", a.work_dir, "where quantized model files go (default <out>.models)");
   app.add_option("--model", a.models, "checkpoint directory; repeat for several; replaces the config's models");
   app.add_option("--calib", a.calib, "calibration ImageFolder (replaces the config's)");
+  app.add_option("--calib-list", a.calib_list, "file of calibration image paths fixing the order (replaces the config's)");
   app.add_option("--data", a.data, "evaluation ImageFolder (replaces the config's)");
   app.add_option("--class-list", a.class_list, "class list (replaces the config's)");
   app.add_option("--labels", a.labels, "label file (replaces the config's)");

@@ -19,10 +19,15 @@ CalibrationOutcome calibrate(VisionModel& model, const QuantSettings& settings, 
   if (request.batch < 1) fail("calibration", "batch", std::to_string(request.batch), ">= 1");
   model.set_numerics(parse_numerics(request.numerics, "calibration", "numerics"));
   const auto folder = ImageFolder::open(request.calib, {request.class_list, ""});
-  // The same order as fqvit-calibrate without --calib-list: a std::mt19937_64 shuffle with the seed.
-  std::vector<LabeledImage> images = folder.images();
-  std::mt19937_64 rng(request.seed);
-  std::shuffle(images.begin(), images.end(), rng);
+  // The same order as fqvit-calibrate: the list's, or a std::mt19937_64 shuffle with the seed.
+  std::vector<LabeledImage> images;
+  if (!request.calib_list.empty()) {
+    images = select_images(folder, request.calib_list);
+  } else {
+    images = folder.images();
+    std::mt19937_64 rng(request.seed);
+    std::shuffle(images.begin(), images.end(), rng);
+  }
   if (images.empty()) fail(request.calib, "images", "none", "at least one calibration image");
   if (static_cast<int64_t>(images.size()) > request.images) images.resize(static_cast<size_t>(request.images));
 
@@ -34,7 +39,8 @@ CalibrationOutcome calibrate(VisionModel& model, const QuantSettings& settings, 
   info.batch_size = request.batch;
   info.numerics = request.numerics;
   info.images_requested = request.images;
-  info.order = "shuffle";
+  info.order = request.calib_list.empty() ? "shuffle" : "list";
+  info.calib_list = request.calib_list;
 
   Calibrator calibrator(model, settings);
   const auto start = std::chrono::steady_clock::now();

@@ -83,6 +83,7 @@ json run_header(const SweepConfig& c, const SweepRun& run) {
                         {"images", c.calibration.images},
                         {"batch", c.calibration.batch},
                         {"seed", c.calibration.seed},
+                        {"calib_list", c.calibration.calib_list},
                         {"numerics", c.calibration.numerics}};
   } else {
     j["method_label"] = "FP32";
@@ -102,6 +103,7 @@ double ensure_calibrated(const SweepConfig& c, const SweepRun& run, const std::s
     request.images = c.calibration.images;
     request.batch = c.calibration.batch;
     request.seed = c.calibration.seed;
+    request.calib_list = c.calibration.calib_list;
     request.numerics = c.calibration.numerics;
     request.decode_threads = decode_threads;
     return calibrate_to_file(*run.settings, request, path).seconds;

@@ -168,7 +168,11 @@ SweepConfig parse_sweep_config(const std::string& json_text, const std::string& 
   path_field("labels", &c.paths.labels);
   if (j.contains("calibration")) {
     const json& k = j["calibration"];
-    check_keys(k, {"images", "batch", "seed", "numerics"}, origin, "calibration");
+    check_keys(k, {"images", "batch", "seed", "numerics", "calib_list"}, origin, "calibration");
+    if (k.contains("calib_list")) {
+      c.calibration.calib_list =
+          resolve(base_dir, get<std::string>(k["calib_list"], origin, "calibration.calib_list", "a path string"));
+    }
     if (k.contains("images")) c.calibration.images = get<int64_t>(k["images"], origin, "calibration.images", "an integer >= 1");
     if (k.contains("batch")) c.calibration.batch = get<int64_t>(k["batch"], origin, "calibration.batch", "an integer >= 1");
     if (k.contains("seed")) c.calibration.seed = get<uint64_t>(k["seed"], origin, "calibration.seed", "an integer >= 0");
@@ -239,7 +243,8 @@ std::vector<SweepRun> expand_runs(const SweepConfig& c) {
                             {"images", c.calibration.images},
                             {"batch", c.calibration.batch},
                             {"seed", c.calibration.seed},
-                            {"numerics", c.calibration.numerics}};
+                            {"numerics", c.calibration.numerics},
+                            {"calib_list", c.calibration.calib_list}};
   std::vector<SweepRun> runs;
   for (const std::string& model : c.paths.models) {
     if (std::find(c.engines.begin(), c.engines.end(), "fp32") != c.engines.end()) {

@@ -16,7 +16,8 @@ struct CalibrationRequest {
   std::string model;       // checkpoint directory
   std::string calib;       // calibration ImageFolder
   std::string class_list;
-  int64_t images = 1000;   // the first `images` of the seeded shuffle (fewer if the folder has fewer)
+  std::string calib_list;  // a file of paths fixing the order (fqvit-calibrate --calib-list); else a seeded shuffle
+  int64_t images = 1000;   // the first `images` of that order (fewer if the folder has fewer)
   int64_t batch = 100;
   uint64_t seed = 0;
   std::string numerics = "torch";

@@ -5,7 +5,7 @@
 //   "description": "...",
 //   "models": ["../../demo/models/vit_micro"],        paths relative to the config file; --model replaces them
 //   "calib": "...", "data": "...", "class_list": "...", "labels": "...",
-//   "calibration": {"images": 1000, "batch": 100, "seed": 0, "numerics": "torch"},
+//   "calibration": {"images": 1000, "batch": 100, "seed": 0, "numerics": "torch", "calib_list": "order.txt"},
 //   "eval": {"batch_size": 32, "limit": 0, "numerics": "fast"},
 //   "engines": ["fp32", "fake"],                        fp32: one run per model; others: one per setting
 //   "settings": [ {"method": ["minmax", "omse"], "ptf": [false, true], "lis": false, "bits": ["8/8/8", "8/8/4"],
@@ -31,6 +31,7 @@ struct SweepPaths {
 };
 
 struct SweepCalibration {
+  std::string calib_list;  // fixes the image order (e.g. the reference's calib_order.txt); else seeded shuffle
   int64_t images = 1000;
   int64_t batch = 100;
   uint64_t seed = 0;
