@@ -63,8 +63,7 @@ std::string layer_norm_ranges_svg(const std::vector<ChannelRange>& ranges, const
     const auto ymap = [&](double v) { return py + ph * (1 - (v - y0) / (y1 - y0 > 0 ? y1 - y0 : 1)); };
     int outliers = 0;
     svg.open_group("class=\"ln-input\" data-point=\"" + xml_escape(r.point) + "\"");
-    svg.text(px, oy + 18, r.point + "  (widest / median range " + fmt("%.1f", med > 0 ? widest / med : 0) + "x)",
-             11, "start", 0, "font-weight=\"bold\"");
+    svg.text(px, oy + 18, r.point, 11, "start", 0, "font-weight=\"bold\"");
     svg.rect(px, py, pw, ph, "none", "stroke=\"#999\"");
     for (double t : ticks) {
       svg.line(px - 4, ymap(t), px, ymap(t), "#333");
@@ -80,8 +79,9 @@ std::string layer_norm_ranges_svg(const std::vector<ChannelRange>& ranges, const
                outlier ? "#d62728" : "#4e79a7", std::max(1.0, step * 0.8));
     }
     svg.text(px + pw / 2, py + ph + 18,
-             "channel (0.." + std::to_string(channels - 1) + "), " + std::to_string(outliers) + " outlier(s)", 10,
-             "middle");
+             "channel 0.." + std::to_string(channels - 1) + "; widest / median range " +
+                 fmt("%.1f", med > 0 ? widest / med : 0) + "x; " + std::to_string(outliers) + " outlier(s)",
+             10, "middle");
     svg.close_group();
   }
   return svg.str();

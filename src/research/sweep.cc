@@ -225,10 +225,9 @@ SweepSummary run_sweep(const SweepConfig& c, const std::vector<SweepRun>& all_ru
     spent += seconds;
     ++executed;
     const double eta = spent / static_cast<double>(executed) * static_cast<double>(to_run - executed);
-    const std::string outcome =
-        line["status"] == "ok"
-            ? "top-1 " + std::to_string(line["top1"].get<double>()).substr(0, 5) + " %"
-            : "FAILED: " + line["error"].get<std::string>();
+    char top1[32] = "";
+    if (line["status"] == "ok") std::snprintf(top1, sizeof top1, "top-1 %.2f %%", line["top1"].get<double>());
+    const std::string outcome = line["status"] == "ok" ? top1 : "FAILED: " + line["error"].get<std::string>();
     std::fprintf(log, "[%lld/%lld] %s %s %s: %s (%.1f s); ETA %s\n", static_cast<long long>(position),
                  static_cast<long long>(summary.runs), fs::path(run.model).filename().c_str(), run.engine.c_str(),
                  run.label.c_str(), outcome.c_str(), seconds, duration_text(eta).c_str());
