@@ -148,8 +148,8 @@ std::string quantizer_error_svg(const std::vector<QuantizerError>& errors, const
   };
   Svg svg(kLabelW + kBarW + kRight, kTop + kRow * static_cast<double>(errors.size()) + 40);
   svg.text(10, 22, title, 16, "start", 0, "font-weight=\"bold\"");
-  svg.text(10, 42, "bar: SQNR of the quantized tensor against FP32 (dB, worst first); tick: the quantizer's own "
-                   "error (none: its input is already on its grid); right: cosine against FP32", 12);
+  svg.text(10, 42, "bar: SQNR against FP32 (dB), worst first; tick: own error (none: input already on its "
+                   "grid); right: cosine vs FP32", 12);
   double lx = 10;
   for (const auto& [role, colour] : role_colours()) {
     svg.rect(lx, 52, 12, 12, colour);
