@@ -71,8 +71,11 @@ int run(const Args& a) {
   const std::vector<std::string> points = fqvit::attention_points(*model);
   const std::string point = a.point.empty() ? points[points.size() / 2] : a.point;
   fs::create_directories(a.out_dir);
-  nlohmann::json summary = {{"model", a.model}, {"architecture", name}, {"probe_images", probes.dim(0)},
-                            {"attention_image", one.front().path}, {"attention_point", point}};
+  nlohmann::json summary = {{"model", a.model},
+                            {"architecture", name},
+                            {"probe_images", probes.dim(0)},
+                            {"attention_image", one.front().path},
+                            {"attention_point", point}};
 
   // (a) LayerNorm inputs, FP32.
   const auto ranges = fqvit::layer_norm_input_ranges(*model, probes);
@@ -116,9 +119,14 @@ int run(const Args& a) {
                                                     std::to_string(probes.dim(0)) + " calibration images"));
   write_text(a.out_dir + "/quantizer_error.md", fqvit::quantizer_error_markdown(errors));
   for (const auto& e : errors) {
-    summary["quantizer_error"].push_back({{"name", e.name}, {"role", e.role}, {"kind", e.kind}, {"bits", e.bits},
-                                          {"sqnr_fp32_db", e.sqnr_fp32_db}, {"cosine_fp32", e.cosine_fp32},
-                                          {"sqnr_db", e.sqnr_db}, {"cosine", e.cosine}});
+    summary["quantizer_error"].push_back({{"name", e.name},
+                                          {"role", e.role},
+                                          {"kind", e.kind},
+                                          {"bits", e.bits},
+                                          {"sqnr_fp32_db", e.sqnr_fp32_db},
+                                          {"cosine_fp32", e.cosine_fp32},
+                                          {"sqnr_db", e.sqnr_db},
+                                          {"cosine", e.cosine}});
   }
   summary["quantizer_error_setting"] = nlohmann::json::parse(error_settings.to_json());
   write_text(a.out_dir + "/inspect.json", summary.dump(1) + "\n");
@@ -133,20 +141,25 @@ int run(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"fqvit-inspect: LayerNorm-input ranges, attention maps (FP32 / uniform 4-bit / LIS 4-bit) and "
-               "per-quantizer SQNR / cosine of a model, as SVG pictures"};
+  CLI::App app{
+      "fqvit-inspect: LayerNorm-input ranges, attention maps (FP32 / uniform 4-bit / LIS 4-bit) and "
+      "per-quantizer SQNR / cosine of a model, as SVG pictures"};
   Args a;
   app.add_option("--model", a.model, "checkpoint directory (model.safetensors + config.json)")->required();
   app.add_option("--calib", a.calib, "calibration ImageFolder")->required();
   app.add_option("--class-list", a.class_list, "class list of the calibration folder");
   app.add_option("--out-dir", a.out_dir, "where the pictures go")->required();
-  app.add_option("--images", a.images, "calibration images (default 1000, as the paper)")->check(CLI::Range(1, 1 << 30));
+  app.add_option("--images", a.images, "calibration images (default 1000, as the paper)")
+      ->check(CLI::Range(1, 1 << 30));
   app.add_option("--batch", a.batch, "calibration batch (default 100)")->check(CLI::Range(1, 1 << 20));
   app.add_option("--seed", a.seed, "calibration shuffle seed (default 0)");
-  app.add_option("--probe-images", a.probe_images, "calibration images the ranges and errors are measured on "
-                 "(default 8)")->check(CLI::Range(1, 4096));
+  app.add_option("--probe-images", a.probe_images,
+                 "calibration images the ranges and errors are measured on "
+                 "(default 8)")
+      ->check(CLI::Range(1, 4096));
   app.add_option("--image", a.image, "image whose attention is drawn (default: the first probe image)");
-  app.add_option("--attention", a.point, "attention point, e.g. blocks.5.attn.log_int_softmax (default: the middle one)");
+  app.add_option("--attention", a.point,
+                 "attention point, e.g. blocks.5.attn.log_int_softmax (default: the middle one)");
   app.add_option("--config", a.config, "quantization preset of the error table (default MinMax+PTF+LIS 8/8/4)");
   app.add_option("--numerics", a.numerics, "float arithmetic: torch (default, as calibration) or fast");
   app.add_option("--threads", a.threads, "compute threads (0 = all cores)")->check(CLI::Range(0, 1024));

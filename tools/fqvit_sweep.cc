@@ -12,7 +12,7 @@ namespace {
 
 struct Args {
   std::string config, out = "results.jsonl", work_dir, calib, calib_list, data, class_list, labels, emit_jobs,
-      jobs_out_dir;
+                      jobs_out_dir;
   std::vector<std::string> models, only;
   int threads = 0, decode_threads = 1;
   bool list = false;
@@ -20,12 +20,14 @@ struct Args {
 
 // The command line a job repeats: everything that decides the runs, never --out / --only / --emit-jobs.
 std::vector<std::string> job_argv(const char* self, const Args& a) {
-  std::vector<std::string> argv = {std::filesystem::absolute(self).string(), "--config", a.config,
-                                   "--work-dir", a.work_dir};
+  std::vector<std::string> argv = {std::filesystem::absolute(self).string(), "--config", a.config, "--work-dir",
+                                   a.work_dir};
   for (const auto& m : a.models) argv.insert(argv.end(), {"--model", m});
-  const std::pair<const char*, const std::string*> paths[] = {
-      {"--calib", &a.calib}, {"--calib-list", &a.calib_list}, {"--data", &a.data}, {"--class-list", &a.class_list},
-      {"--labels", &a.labels}};
+  const std::pair<const char*, const std::string*> paths[] = {{"--calib", &a.calib},
+                                                              {"--calib-list", &a.calib_list},
+                                                              {"--data", &a.data},
+                                                              {"--class-list", &a.class_list},
+                                                              {"--labels", &a.labels}};
   for (const auto& [flag, value] : paths) {
     if (!value->empty()) argv.insert(argv.end(), {flag, *value});
   }
@@ -46,8 +48,8 @@ int run(const Args& a, const char* self) {
   const std::vector<fqvit::SweepRun> runs = fqvit::expand_runs(config);
 
   if (a.list) {
-    for (const auto& r : runs) std::printf("%s  %s  %s  %s\n", r.key.c_str(), r.model.c_str(), r.engine.c_str(),
-                                           r.label.c_str());
+    for (const auto& r : runs)
+      std::printf("%s  %s  %s  %s\n", r.key.c_str(), r.model.c_str(), r.engine.c_str(), r.label.c_str());
     return 0;
   }
   if (!a.emit_jobs.empty()) {
@@ -86,7 +88,8 @@ int main(int argc, char** argv) {
   app.add_option("--work-dir", a.work_dir, "where quantized model files go (default <out>.models)");
   app.add_option("--model", a.models, "checkpoint directory; repeat for several; replaces the config's models");
   app.add_option("--calib", a.calib, "calibration ImageFolder (replaces the config's)");
-  app.add_option("--calib-list", a.calib_list, "file of calibration image paths fixing the order (replaces the config's)");
+  app.add_option("--calib-list", a.calib_list,
+                 "file of calibration image paths fixing the order (replaces the config's)");
   app.add_option("--data", a.data, "evaluation ImageFolder (replaces the config's)");
   app.add_option("--class-list", a.class_list, "class list (replaces the config's)");
   app.add_option("--labels", a.labels, "label file (replaces the config's)");

@@ -199,8 +199,8 @@ json read_json_file(const std::string& path) {
 
 json merge_shards(const std::vector<std::pair<std::string, json>>& input) {
   if (input.empty()) fail("fqvit-report --merge", "shards", "none", "at least one shard JSON");
-  static const std::vector<std::string> kNeeded = {"slice", "shard", "predictions", "images", "top1_correct",
-                                                   "top5_correct", "skipped", "skipped_images"};
+  static const std::vector<std::string> kNeeded = {"slice",        "shard",        "predictions", "images",
+                                                   "top1_correct", "top5_correct", "skipped",     "skipped_images"};
   for (const auto& [path, j] : input) {
     for (const std::string& key : kNeeded) {
       if (!j.contains(key)) fail(path, key, "missing", "a shard record of fqvit-eval --shard I/N --json");
@@ -268,7 +268,9 @@ json merge_shards(const std::vector<std::pair<std::string, json>>& input) {
     for (const json& p : j["predictions"]) predictions.push_back(p);
     for (const json& e : j["skipped_images"]) skipped_images.push_back(e);
   }
-  const auto pct = [&](int64_t n) { return images ? 100.0 * static_cast<double>(n) / static_cast<double>(images) : 0.0; };
+  const auto pct = [&](int64_t n) {
+    return images ? 100.0 * static_cast<double>(n) / static_cast<double>(images) : 0.0;
+  };
   merged["images"] = images;
   merged["top1_correct"] = top1;
   merged["top5_correct"] = top5;

@@ -148,9 +148,10 @@ SweepConfig parse_sweep_config(const std::string& json_text, const std::string& 
   } catch (const json::exception& e) {
     fail(origin, "json", e.what(), "a JSON object");
   }
-  check_keys(j, {"description", "models", "calib", "data", "class_list", "labels", "calibration", "eval", "engines",
-                 "settings"},
-             origin, "");
+  check_keys(
+      j,
+      {"description", "models", "calib", "data", "class_list", "labels", "calibration", "eval", "engines", "settings"},
+      origin, "");
   SweepConfig c;
   c.path = origin;
   if (j.contains("description")) c.description = get<std::string>(j["description"], origin, "description", "a string");
@@ -173,9 +174,12 @@ SweepConfig parse_sweep_config(const std::string& json_text, const std::string& 
       c.calibration.calib_list =
           resolve(base_dir, get<std::string>(k["calib_list"], origin, "calibration.calib_list", "a path string"));
     }
-    if (k.contains("images")) c.calibration.images = get<int64_t>(k["images"], origin, "calibration.images", "an integer >= 1");
-    if (k.contains("batch")) c.calibration.batch = get<int64_t>(k["batch"], origin, "calibration.batch", "an integer >= 1");
-    if (k.contains("seed")) c.calibration.seed = get<uint64_t>(k["seed"], origin, "calibration.seed", "an integer >= 0");
+    if (k.contains("images"))
+      c.calibration.images = get<int64_t>(k["images"], origin, "calibration.images", "an integer >= 1");
+    if (k.contains("batch"))
+      c.calibration.batch = get<int64_t>(k["batch"], origin, "calibration.batch", "an integer >= 1");
+    if (k.contains("seed"))
+      c.calibration.seed = get<uint64_t>(k["seed"], origin, "calibration.seed", "an integer >= 0");
     if (k.contains("numerics")) {
       c.calibration.numerics = get<std::string>(k["numerics"], origin, "calibration.numerics", "torch or fast");
     }
@@ -188,7 +192,8 @@ SweepConfig parse_sweep_config(const std::string& json_text, const std::string& 
     check_keys(e, {"batch_size", "limit", "numerics"}, origin, "eval");
     if (e.contains("batch_size")) c.eval.batch_size = get<int>(e["batch_size"], origin, "eval.batch_size", "1..4096");
     if (e.contains("limit")) c.eval.limit = get<int64_t>(e["limit"], origin, "eval.limit", "an integer >= 0");
-    if (e.contains("numerics")) c.eval.numerics = get<std::string>(e["numerics"], origin, "eval.numerics", "torch or fast");
+    if (e.contains("numerics"))
+      c.eval.numerics = get<std::string>(e["numerics"], origin, "eval.numerics", "torch or fast");
     if (c.eval.batch_size < 1 || c.eval.batch_size > 4096) {
       fail(origin, "eval.batch_size", std::to_string(c.eval.batch_size), "1..4096");
     }
@@ -235,9 +240,9 @@ std::vector<SweepRun> expand_runs(const SweepConfig& c) {
   if (quantized && c.paths.calib.empty()) {
     fail(c.path, "calib", "none", "a calibration folder in the config or --calib on the command line");
   }
-  const json eval = {{"data", c.paths.data},           {"class_list", c.paths.class_list},
-                     {"labels", c.paths.labels},       {"batch_size", c.eval.batch_size},
-                     {"limit", c.eval.limit},          {"numerics", c.eval.numerics}};
+  const json eval = {{"data", c.paths.data},     {"class_list", c.paths.class_list},
+                     {"labels", c.paths.labels}, {"batch_size", c.eval.batch_size},
+                     {"limit", c.eval.limit},    {"numerics", c.eval.numerics}};
   const json calibration = {{"calib", c.paths.calib},
                             {"class_list", c.paths.class_list},
                             {"images", c.calibration.images},
@@ -267,7 +272,10 @@ std::vector<SweepRun> expand_runs(const SweepConfig& c) {
         r.settings = s;
         r.calibration_key = calibration_key;
         r.label = method_label(s) + " " + bits_label(s);
-        r.key = hex_key({{"model", model}, {"engine", engine}, {"settings", setting}, {"calibration", calibration},
+        r.key = hex_key({{"model", model},
+                         {"engine", engine},
+                         {"settings", setting},
+                         {"calibration", calibration},
                          {"eval", eval}});
         // The same setting listed twice in a config is one run.
         if (std::none_of(runs.begin(), runs.end(), [&](const SweepRun& o) { return o.key == r.key; })) {
