@@ -29,7 +29,12 @@ CalibrationOutcome calibrate(VisionModel& model, const QuantSettings& settings, 
     std::shuffle(images.begin(), images.end(), rng);
   }
   if (images.empty()) fail(request.calib, "images", "none", "at least one calibration image");
-  if (static_cast<int64_t>(images.size()) > request.images) images.resize(static_cast<size_t>(request.images));
+  if (static_cast<int64_t>(images.size()) > request.images) {
+    images.resize(static_cast<size_t>(request.images));
+  } else if (static_cast<int64_t>(images.size()) < request.images) {
+    spdlog::warn("{} has {} images, fewer than the {} asked for: calibrating on all of them", request.calib,
+                 images.size(), request.images);
+  }
 
   CalibrationOutcome out;
   CalibrationInfo& info = out.info;
