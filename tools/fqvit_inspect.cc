@@ -58,7 +58,7 @@ int run(const Args& a) {
   model->set_numerics(fqvit::parse_numerics(a.numerics, "command line", "--numerics"));
   const std::string name = model->config().architecture;
   // Probe images: the first of the calibration order (a seeded shuffle, as fqvit-calibrate).
-  const auto folder = fqvit::ImageFolder::open(a.calib, {a.class_list, ""});
+  const auto folder = fqvit::ImageFolder::open(a.calib, {a.class_list, "", model->config().num_classes});
   std::vector<fqvit::LabeledImage> order = folder.images();
   std::mt19937_64 rng(a.seed);
   std::shuffle(order.begin(), order.end(), rng);

@@ -112,6 +112,7 @@ nlohmann::json eval_record(const EvalRunInfo& info, const EvalResult& r) {
       {"top5_correct", r.top5_correct},
       {"skipped", r.skipped.size()},
       {"skipped_images", r.skipped},
+      {"nonfinite_logits", r.nonfinite},
       {"seconds", r.seconds},
       {"model_seconds", r.model_seconds},
       {"images_per_second", r.images_per_second()},

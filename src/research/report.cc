@@ -254,7 +254,7 @@ json merge_shards(const std::vector<std::pair<std::string, json>>& input) {
   }
 
   json merged = first;
-  int64_t images = 0, top1 = 0, top5 = 0, skipped = 0;
+  int64_t images = 0, top1 = 0, top5 = 0, skipped = 0, nonfinite = 0;
   double seconds = 0, model_seconds = 0;
   json predictions = json::array(), skipped_images = json::array();
   for (const auto* s : order) {
@@ -263,6 +263,7 @@ json merge_shards(const std::vector<std::pair<std::string, json>>& input) {
     top1 += j["top1_correct"].get<int64_t>();
     top5 += j["top5_correct"].get<int64_t>();
     skipped += j["skipped"].get<int64_t>();
+    nonfinite += j.value("nonfinite_logits", int64_t{0});
     seconds += j.value("seconds", 0.0);
     model_seconds += j.value("model_seconds", 0.0);
     for (const json& p : j["predictions"]) predictions.push_back(p);
@@ -278,6 +279,7 @@ json merge_shards(const std::vector<std::pair<std::string, json>>& input) {
   merged["top5"] = pct(top5);
   merged["skipped"] = skipped;
   merged["skipped_images"] = skipped_images;
+  if (merged.contains("nonfinite_logits")) merged["nonfinite_logits"] = nonfinite;
   merged["predictions"] = predictions;
   merged["seconds"] = seconds;  // total compute time of the shards (they may have run at once)
   merged["model_seconds"] = model_seconds;

@@ -133,7 +133,7 @@ json execute(const SweepConfig& c, const SweepRun& run, const SweepOptions& opti
   std::optional<Numerics> numerics;
   if (!c.eval.numerics.empty()) numerics = parse_numerics(c.eval.numerics, c.path, "eval.numerics");
   const Engine engine = open_engine(run.engine, model_path, numerics);
-  const auto folder = ImageFolder::open(c.paths.data, {c.paths.class_list, c.paths.labels});
+  const auto folder = ImageFolder::open(c.paths.data, {c.paths.class_list, c.paths.labels, engine.config.num_classes});
   std::vector<LabeledImage> images = folder.images();
   if (c.eval.limit > 0 && static_cast<size_t>(c.eval.limit) < images.size()) {
     images.resize(static_cast<size_t>(c.eval.limit));
@@ -152,7 +152,7 @@ json execute(const SweepConfig& c, const SweepRun& run, const SweepOptions& opti
   j["images_per_second"] = r.images_per_second();
   j["eval_seconds"] = r.seconds;
   j["threads"] = num_threads();
-  j["numerics"] = c.eval.numerics.empty() ? "default" : c.eval.numerics;
+  j["numerics"] = engine.numerics;
   return j;
 }
 

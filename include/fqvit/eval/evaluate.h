@@ -25,13 +25,14 @@ struct EvalResult {
   int64_t top1_correct = 0;
   int64_t top5_correct = 0;
   std::vector<std::string> skipped;  // one error line per image that could not be decoded
+  int64_t nonfinite = 0;             // evaluated images whose logits hold a NaN or inf: counted as wrong
   double seconds = 0.0;              // wall time, decode overlapped with the model
   double model_seconds = 0.0;        // time inside forward() only
   Tensor logits;                     // [images, classes] in list order, when keep_logits
   std::vector<std::string> image_paths;  // relative paths of the evaluated images, in order
   std::vector<int> predictions;          // argmax (first largest) per evaluated image, as torch.argmax
   std::vector<int> labels;               // the label of each evaluated image
-  std::vector<std::vector<int>> top5_classes;  // torch.topk's first 5 classes per evaluated image (top_k.h)
+  std::vector<std::vector<int>> top5_classes;  // torch.topk's first 5 per evaluated image; empty if non-finite
   // top1/top5 count the label among torch.topk's first 1 / 5 classes (top_k.h), ties in torch's order.
 
   double top1() const { return images ? 100.0 * static_cast<double>(top1_correct) / static_cast<double>(images) : 0; }
