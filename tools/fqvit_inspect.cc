@@ -14,6 +14,7 @@
 #include "fqvit/io/atomic_file.h"
 #include "fqvit/io/dataset.h"
 #include "fqvit/research/activation_probe.h"
+#include "cli_common.h"
 #include "fqvit/research/calibration_run.h"
 #include "fqvit/research/inspect_pictures.h"
 #include "fqvit/research/quantizer_error.h"
@@ -47,8 +48,11 @@ void write_text(const std::string& path, const std::string& text) {
 }
 
 int run(const Args& a) {
+  fqvit::cli::check_range("--images", a.images, 1, int64_t{1} << 30);
+  fqvit::cli::check_range("--batch-size", a.batch, 1, 4096);
+  fqvit::cli::check_range("--probe-images", a.probe_images, 1, 4096);
+  fqvit::cli::check_range("--threads", a.threads, 0, 1024);
   fqvit::set_num_threads(a.threads);
-  if (a.probe_images < 1) fqvit::fail("command line", "--probe-images", std::to_string(a.probe_images), ">= 1");
   fqvit::QuantSettings lis_settings;  // the paper's FQ-ViT: MinMax + PTF + LIS, W8/A8/Attn4
   fqvit::QuantSettings uniform_settings = lis_settings;
   uniform_settings.lis = false;  // the same, with a uniform 4-bit softmax output
@@ -144,26 +148,23 @@ int main(int argc, char** argv) {
   CLI::App app{
       "fqvit-inspect: LayerNorm-input ranges, attention maps (FP32 / uniform 4-bit / LIS 4-bit) and "
       "per-quantizer SQNR / cosine of a model, as SVG pictures"};
+  fqvit::cli::show_defaults(app);
   Args a;
   app.add_option("--model", a.model, "checkpoint directory (model.safetensors + config.json)")->required();
   app.add_option("--calib", a.calib, "calibration ImageFolder")->required();
   app.add_option("--class-list", a.class_list, "class list of the calibration folder");
   app.add_option("--out-dir", a.out_dir, "where the pictures go")->required();
-  app.add_option("--images", a.images, "calibration images (default 1000, as the paper)")
-      ->check(CLI::Range(1, 1 << 30));
-  app.add_option("--batch", a.batch, "calibration batch (default 100)")->check(CLI::Range(1, 1 << 20));
-  app.add_option("--seed", a.seed, "calibration shuffle seed (default 0)");
-  app.add_option("--probe-images", a.probe_images,
-                 "calibration images the ranges and errors are measured on "
-                 "(default 8)")
-      ->check(CLI::Range(1, 4096));
+  app.add_option("--images", a.images, "calibration images, as the paper");
+  app.add_option("--batch-size", a.batch, "calibration images per batch, 1..4096");
+  app.add_option("--seed", a.seed, "calibration shuffle seed (std::mt19937_64), >= 0");
+  app.add_option("--probe-images", a.probe_images, "first calibration images the ranges and errors are measured on");
   app.add_option("--image", a.image, "image whose attention is drawn (default: the first probe image)");
   app.add_option("--attention", a.point,
                  "attention point, e.g. blocks.5.attn.log_int_softmax (default: the middle one)");
   app.add_option("--config", a.config, "quantization preset of the error table (default MinMax+PTF+LIS 8/8/4)");
-  app.add_option("--numerics", a.numerics, "float arithmetic: torch (default, as calibration) or fast");
-  app.add_option("--threads", a.threads, "compute threads (0 = all cores)")->check(CLI::Range(0, 1024));
-  CLI11_PARSE(app, argc, argv);
+  app.add_option("--numerics", a.numerics, "float arithmetic: torch (as calibration) or fast");
+  app.add_option("--threads", a.threads, "compute threads, 0..1024 (0 = all cores)");
+  if (const int status = fqvit::cli::parse(app, argc, argv, "fqvit-inspect"); status >= 0) return status;
   try {
     return run(a);
   } catch (const fqvit::Error& e) {

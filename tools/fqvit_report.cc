@@ -5,8 +5,10 @@
 
 #include "fqvit/core/error.h"
 #include "fqvit/io/atomic_file.h"
+#include "fqvit/io/output_paths.h"
 #include "fqvit/research/report.h"
 #include "fqvit/research/results_file.h"
+#include "cli_common.h"
 
 namespace {
 
@@ -16,11 +18,17 @@ struct Args {
   bool merge = false;
 };
 
+std::vector<fqvit::NamedPath> inputs_of(const Args& a) {
+  std::vector<fqvit::NamedPath> inputs;
+  for (const std::string& path : a.inputs) inputs.push_back({"input", path});
+  return inputs;
+}
+
 int merge(const Args& a) {
   if (a.json_out.empty()) fqvit::fail("command line", "--json", "missing", "the merged JSON to write (--merge)");
+  fqvit::check_output_paths({{"--json", a.json_out}}, inputs_of(a));
   std::vector<std::pair<std::string, nlohmann::json>> shards;
   for (const std::string& path : a.inputs) {
-    if (path == a.json_out) fqvit::fail("command line", "--json", path, "a file that is not one of the shards");
     shards.emplace_back(path, fqvit::read_json_file(path));
   }
   const nlohmann::json merged = fqvit::merge_shards(shards);
@@ -32,6 +40,7 @@ int merge(const Args& a) {
 }
 
 int report(const Args& a) {
+  fqvit::check_output_paths({{"--svg", a.svg}, {"--markdown", a.markdown}}, inputs_of(a));
   std::vector<nlohmann::json> records;
   int64_t broken = 0;
   for (const std::string& path : a.inputs) {
@@ -63,13 +72,14 @@ int report(const Args& a) {
 
 int main(int argc, char** argv) {
   CLI::App app{"fqvit-report: Markdown table and SVG plot of fqvit-sweep results; --merge adds up eval shards"};
+  fqvit::cli::show_defaults(app);
   Args a;
   app.add_option("inputs", a.inputs, "results JSONL files (or, with --merge, shard JSON files)")->required();
   app.add_option("--svg", a.svg, "write top-1 against bits per method as a self-contained SVG");
   app.add_option("--markdown", a.markdown, "write the table as Markdown");
   app.add_flag("--merge", a.merge, "merge fqvit-eval --shard I/N --json outputs into one record (needs --json)");
   app.add_option("--json", a.json_out, "the merged record to write (--merge)");
-  CLI11_PARSE(app, argc, argv);
+  if (const int status = fqvit::cli::parse(app, argc, argv, "fqvit-report"); status >= 0) return status;
   try {
     return a.merge ? merge(a) : report(a);
   } catch (const fqvit::Error& e) {

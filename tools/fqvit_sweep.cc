@@ -6,7 +6,9 @@
 #include "fqvit/core/error.h"
 #include "fqvit/core/parallel.h"
 #include "fqvit/io/atomic_file.h"
+#include "fqvit/io/output_paths.h"
 #include "fqvit/research/sweep.h"
+#include "cli_common.h"
 
 namespace {
 
@@ -36,6 +38,13 @@ std::vector<std::string> job_argv(const char* self, const Args& a) {
 }
 
 int run(const Args& a, const char* self) {
+  fqvit::cli::check_range("--threads", a.threads, 0, 1024);
+  fqvit::cli::check_range("--decode-threads", a.decode_threads, 1, 64);
+  // The results file's folder is made for it (a job's <out>.parts/ too), then checked with the other outputs.
+  if (!std::filesystem::path(a.out).parent_path().empty()) {
+    std::filesystem::create_directories(std::filesystem::path(a.out).parent_path());
+  }
+  fqvit::check_output_paths({{"--out", a.out}, {"--emit-jobs", a.emit_jobs}}, {{"--config", a.config}});
   fqvit::set_num_threads(a.threads);
   fqvit::SweepConfig config = fqvit::load_sweep_config(a.config);
   // Command-line paths replace the config's (relative to the current directory, as every other flag).
@@ -55,6 +64,7 @@ int run(const Args& a, const char* self) {
   if (!a.emit_jobs.empty()) {
     const std::string dir = a.jobs_out_dir.empty() ? a.out + ".parts" : a.jobs_out_dir;
     const auto commands = fqvit::sweep_job_commands(runs, job_argv(self, a), dir);
+    std::filesystem::create_directories(dir);
     fqvit::write_file_atomically(a.emit_jobs, [&](std::ostream& out) {
       for (const auto& c : commands) out << c << "\n";
     });
@@ -67,9 +77,6 @@ int run(const Args& a, const char* self) {
   options.work_dir = a.work_dir;
   options.only = a.only;
   options.decode_threads = a.decode_threads;
-  if (!std::filesystem::path(a.out).parent_path().empty()) {
-    std::filesystem::create_directories(std::filesystem::path(a.out).parent_path());
-  }
   std::printf("%s: %zu runs, results in %s\n", a.config.c_str(), runs.size(), a.out.c_str());
   std::fflush(stdout);
   const fqvit::SweepSummary s = fqvit::run_sweep(config, runs, options, stdout);
@@ -82,6 +89,7 @@ int run(const Args& a, const char* self) {
 
 int main(int argc, char** argv) {
   CLI::App app{"fqvit-sweep: calibrate and evaluate every setting of a sweep config, one JSON line per run"};
+  fqvit::cli::show_defaults(app);
   Args a;
   app.add_option("--config", a.config, "sweep config (configs/sweeps/*.json)")->required();
   app.add_option("--out", a.out, "results JSONL to append to (default results.jsonl); finished runs are skipped");
@@ -93,13 +101,13 @@ int main(int argc, char** argv) {
   app.add_option("--data", a.data, "evaluation ImageFolder (replaces the config's)");
   app.add_option("--class-list", a.class_list, "class list (replaces the config's)");
   app.add_option("--labels", a.labels, "label file (replaces the config's)");
-  app.add_option("--threads", a.threads, "compute threads (0 = all cores)")->check(CLI::Range(0, 1024));
-  app.add_option("--decode-threads", a.decode_threads, "background decoding threads")->check(CLI::Range(1, 64));
+  app.add_option("--threads", a.threads, "compute threads, 0..1024 (0 = all cores)");
+  app.add_option("--decode-threads", a.decode_threads, "background image decoding threads, 1..64");
   app.add_option("--only", a.only, "run only the run with this key (repeatable; see --list)");
   app.add_flag("--list", a.list, "print every run's key, model, engine and setting, run nothing");
   app.add_option("--emit-jobs", a.emit_jobs, "write one shell command per run to this file (GNU parallel, Slurm)");
   app.add_option("--jobs-out-dir", a.jobs_out_dir, "where emitted jobs write their JSONL (default <out>.parts)");
-  CLI11_PARSE(app, argc, argv);
+  if (const int status = fqvit::cli::parse(app, argc, argv, "fqvit-sweep"); status >= 0) return status;
   if (a.work_dir.empty()) a.work_dir = a.out + ".models";
   try {
     return run(a, argv[0]);

@@ -16,7 +16,7 @@ namespace fqvit {
 CalibrationOutcome calibrate(VisionModel& model, const QuantSettings& settings, const CalibrationRequest& request) {
   settings.validate("quantization settings");
   if (request.images < 1) fail("calibration", "images", std::to_string(request.images), ">= 1");
-  if (request.batch < 1) fail("calibration", "batch", std::to_string(request.batch), ">= 1");
+  if (request.batch < 1) fail("calibration", "batch_size", std::to_string(request.batch), ">= 1");
   model.set_numerics(parse_numerics(request.numerics, "calibration", "numerics"));
   const auto folder = ImageFolder::open(request.calib, {request.class_list, "", model.config().num_classes});
   // The same order as fqvit-calibrate: the list's, or a std::mt19937_64 shuffle with the seed.

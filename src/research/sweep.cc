@@ -81,7 +81,7 @@ json run_header(const SweepConfig& c, const SweepRun& run) {
     j["settings"] = json::parse(s.to_json());
     j["calibration"] = {{"calib", c.paths.calib},
                         {"images", c.calibration.images},
-                        {"batch", c.calibration.batch},
+                        {"batch_size", c.calibration.batch},
                         {"seed", c.calibration.seed},
                         {"calib_list", c.calibration.calib_list},
                         {"numerics", c.calibration.numerics}};

@@ -169,22 +169,24 @@ SweepConfig parse_sweep_config(const std::string& json_text, const std::string& 
   path_field("labels", &c.paths.labels);
   if (j.contains("calibration")) {
     const json& k = j["calibration"];
-    check_keys(k, {"images", "batch", "seed", "numerics", "calib_list"}, origin, "calibration");
+    check_keys(k, {"images", "batch_size", "seed", "numerics", "calib_list"}, origin, "calibration");
     if (k.contains("calib_list")) {
       c.calibration.calib_list =
           resolve(base_dir, get<std::string>(k["calib_list"], origin, "calibration.calib_list", "a path string"));
     }
     if (k.contains("images"))
       c.calibration.images = get<int64_t>(k["images"], origin, "calibration.images", "an integer >= 1");
-    if (k.contains("batch"))
-      c.calibration.batch = get<int64_t>(k["batch"], origin, "calibration.batch", "an integer >= 1");
+    if (k.contains("batch_size"))
+      c.calibration.batch = get<int64_t>(k["batch_size"], origin, "calibration.batch_size", "an integer >= 1");
     if (k.contains("seed"))
       c.calibration.seed = get<uint64_t>(k["seed"], origin, "calibration.seed", "an integer >= 0");
     if (k.contains("numerics")) {
       c.calibration.numerics = get<std::string>(k["numerics"], origin, "calibration.numerics", "torch or fast");
     }
     if (c.calibration.images < 1) fail(origin, "calibration.images", std::to_string(c.calibration.images), ">= 1");
-    if (c.calibration.batch < 1) fail(origin, "calibration.batch", std::to_string(c.calibration.batch), ">= 1");
+    if (c.calibration.batch < 1) {
+      fail(origin, "calibration.batch_size", std::to_string(c.calibration.batch), ">= 1");
+    }
     parse_numerics(c.calibration.numerics, origin, "calibration.numerics");
   }
   if (j.contains("eval")) {
@@ -246,7 +248,7 @@ std::vector<SweepRun> expand_runs(const SweepConfig& c) {
   const json calibration = {{"calib", c.paths.calib},
                             {"class_list", c.paths.class_list},
                             {"images", c.calibration.images},
-                            {"batch", c.calibration.batch},
+                            {"batch_size", c.calibration.batch},
                             {"seed", c.calibration.seed},
                             {"numerics", c.calibration.numerics},
                             {"calib_list", c.calibration.calib_list}};

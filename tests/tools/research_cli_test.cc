@@ -137,7 +137,7 @@ TEST(ResearchCli, FailedRunIsRecordedAndTheSweepGoesOn) {
   std::ofstream(dir + "/s.json") << json{{"models", {dir + "/broken_model", src("demo/models/vit_micro")}},
                                          {"calib", src("demo/data/calib")}, {"data", src("demo/data/val")},
                                          {"class_list", src("demo/data/classes.txt")},
-                                         {"calibration", {{"images", 20}, {"batch", 20}}}, {"eval", {{"limit", 50}}},
+                                         {"calibration", {{"images", 20}, {"batch_size", 20}}}, {"eval", {{"limit", 50}}},
                                          {"engines", {"fake"}}, {"settings", {{{"bits", "8/8/4"}}}}}.dump();
   auto r = run_cli("fqvit-sweep", "--config " + dir + "/s.json --out " + dir + "/r.jsonl");
   EXPECT_EQ(r.exit_code, 1) << r.output;
@@ -227,10 +227,19 @@ TEST(ResearchCli, BadInputStopsWithOneClearLine) {
   EXPECT_NE(r.output.find("s.json: settings[0].pft: found an unknown key, expected one of method, ptf, lis, bits"),
             std::string::npos)
       << r.output;
-  EXPECT_FALSE(fs::exists(dir + "/r.jsonl"));
+  EXPECT_FALSE(fs::exists(dir + "/r.jsonl"));  // nothing written for a bad config
   r = run_cli("fqvit-eval", "--model " + src("demo/models/vit_micro") + " " + demo_data() + " --shard 2/2");
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("--shard: found '2/2', expected I/N with 0 <= I < N"), std::string::npos) << r.output;
+  // An output never replaces an input.
+  r = run_cli("fqvit-sweep", "--config " + dir + "/s.json --out " + dir + "/s.json");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("--out: found the same file as --config"), std::string::npos) << r.output;
+  std::ofstream(dir + "/r.jsonl") << R"({"key": "a", "status": "ok"})" << "\n";
+  r = run_cli("fqvit-report", dir + "/r.jsonl --svg " + dir + "/r.jsonl");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("--svg: found the same file as input"), std::string::npos) << r.output;
+  EXPECT_EQ(read_text(dir + "/r.jsonl"), "{\"key\": \"a\", \"status\": \"ok\"}\n");
   r = run_cli("fqvit-report", dir + "/none.jsonl");
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("none.jsonl: cannot open the results file"), std::string::npos) << r.output;

@@ -5,7 +5,7 @@
 //   "description": "...",
 //   "models": ["../../demo/models/vit_micro"],        paths relative to the config file; --model replaces them
 //   "calib": "...", "data": "...", "class_list": "...", "labels": "...",
-//   "calibration": {"images": 1000, "batch": 100, "seed": 0, "numerics": "torch", "calib_list": "order.txt"},
+//   "calibration": {"images": 1000, "batch_size": 100, "seed": 0, "numerics": "torch", "calib_list": "order.txt"},
 //   "eval": {"batch_size": 32, "limit": 0, "numerics": "fast"},
 //   "engines": ["fp32", "fake"],                        fp32: one run per model; others: one per setting
 //   "settings": [ {"method": ["minmax", "omse"], "ptf": [false, true], "lis": false, "bits": ["8/8/8", "8/8/4"],
