@@ -21,13 +21,14 @@ std::vector<float> PtfParams::channel_scales() const {
 void ptf_fake_quant(float* x, int64_t rows, int64_t channels, const PtfParams& p) {
   assert(static_cast<int64_t>(p.alpha.size()) == channels);
   const std::vector<float> scales = p.channel_scales();
-  const float zp = static_cast<float>(p.zero_point);
+  std::vector<float> zps(static_cast<size_t>(channels));
+  for (int64_t c = 0; c < channels; ++c) zps[static_cast<size_t>(c)] = static_cast<float>(p.channel_zero_point(c));
   const float lo = static_cast<float>(p.bit_type.lo()), hi = static_cast<float>(p.bit_type.hi());
 #pragma omp parallel for schedule(static) if (rows * channels > (1 << 16))
   for (int64_t r = 0; r < rows; ++r) {
     float* row = x + r * channels;
     for (int64_t c = 0; c < channels; ++c) {
-      const float s = scales[static_cast<size_t>(c)];
+      const float s = scales[static_cast<size_t>(c)], zp = zps[static_cast<size_t>(c)];
       const float q = std::min(std::max(std::rint(row[c] / s + zp), lo), hi);
       row[c] = (q - zp) * s;
     }
