@@ -164,11 +164,11 @@ QuantizerDiagnosis weight_row(const WeightRef& w, const WeightQuant& q) {
   d.name = w.name;
   d.kind = "weight";
   d.point_class = "weight";
-  d.summary = q.bit_type.name() + " per output channel";
+  d.summary = q.bit_type.name() + " per output channel" + (q.input_exponent.empty() ? "" : ", input factors folded");
   const Tensor& t = *w.weight;
   const int64_t out = t.dim(0), k = t.numel() / out;
-  std::vector<float> fq(t.data(), t.data() + t.numel());
-  fake_quant_weight(fq.data(), out, k, q.scales.data(), q.bit_type);
+  Tensor fq = t;
+  fake_quant_weight_tensor(fq, q);
   ErrorSums e;
   e.add(t.data(), fq.data(), t.numel());
   d.own_sqnr_db = e.sqnr_db();

@@ -43,6 +43,28 @@ const ClassRule kSwinRules[] = {
     {R"(act_out)", "head_output"},
 };
 
+// Activation point -> the linear(s) reading it (regex, replacement).
+struct ConsumerRule {
+  const char* pattern;
+  const char* linear;
+};
+const ConsumerRule kVitConsumers[] = {
+    {R"((blocks\.\d+\.)qact1)", "$1attn.qkv"},
+    {R"((blocks\.\d+\.)qact3)", "$1mlp.fc1"},
+    {R"((blocks\.\d+\.)mlp\.qact1)", "$1mlp.fc2"},
+    {R"((blocks\.\d+\.)attn\.qact2)", "$1attn.proj"},
+    {R"(qact2)", "head"},
+    {R"(qact2)", "head_dist"},
+};
+const ConsumerRule kSwinConsumers[] = {
+    {R"((layers\.\d+\.blocks\.\d+\.)qact1)", "$1attn.qkv"},
+    {R"((layers\.\d+\.blocks\.\d+\.)qact3)", "$1mlp.fc1"},
+    {R"((layers\.\d+\.blocks\.\d+\.)mlp\.qact1)", "$1mlp.fc2"},
+    {R"((layers\.\d+\.blocks\.\d+\.)attn\.qact3)", "$1attn.proj"},
+    {R"((layers\.\d+\.downsample\.)qact1)", "$1reduction"},
+    {R"(qact3)", "head"},
+};
+
 using CompiledRules = std::vector<std::pair<std::regex, std::string>>;
 
 template <size_t N>
@@ -53,6 +75,20 @@ CompiledRules compile(const ClassRule (&rules)[N]) {
 }
 
 }  // namespace
+
+std::vector<std::string> consuming_linears(const std::string& name, ModelFamily family) {
+  static const auto compile_consumers = [](const auto& rules) {
+    std::vector<std::pair<std::regex, std::string>> out;
+    for (const ConsumerRule& r : rules) out.emplace_back(std::regex(r.pattern), r.linear);
+    return out;
+  };
+  static const auto vit = compile_consumers(kVitConsumers), swin = compile_consumers(kSwinConsumers);
+  std::vector<std::string> linears;
+  for (const auto& [re, linear] : family == ModelFamily::kSwin ? swin : vit) {
+    if (std::regex_match(name, re)) linears.push_back(std::regex_replace(name, re, linear));
+  }
+  return linears;
+}
 
 const std::vector<std::string>& point_classes() {
   static const std::vector<std::string> kClasses = {"input",  "embed",         "ln_output",   "qkv",
@@ -74,7 +110,7 @@ std::string point_class(const std::string& name, ModelFamily family) {
 
 bool Extensions::any() const {
   return ptf_k != kPtfMaxAlpha || ptf_k_auto || ptf_channel_zero_point || branch_ptf || residual_bits != 0 ||
-         !observers.empty();
+         !channel_inputs.empty() || !observers.empty();
 }
 
 bool Extensions::wide_layer_norm() const {
@@ -88,6 +124,11 @@ void Extensions::validate(const std::string& origin) const {
   if (residual_bits != 0 && !valid_activation_bits(residual_bits)) {
     fail(origin, "extensions.residual_bits", std::to_string(residual_bits),
          "2.." + std::to_string(kMaxActivationBits));
+  }
+  for (const std::string& cls : channel_inputs) {
+    if (cls != "ln_output" && cls != "gelu_output" && cls != "attn_v") {
+      fail(origin, "extensions.channel_inputs", cls, "ln_output, gelu_output or attn_v");
+    }
   }
   const auto& classes = point_classes();
   for (const auto& [cls, observer] : observers) {
@@ -106,11 +147,11 @@ Extensions parse_extensions(const nlohmann::json& j, const std::string& origin, 
   Extensions e = base;
   if (!j.is_object()) fail(origin, "extensions", j.type_name(), "a JSON object");
   static const std::set<std::string> kKeys = {"ptf_k", "ptf_zero_point", "branch_outputs", "residual_bits",
-                                              "observers"};
+                                              "channel_inputs", "observers"};
   for (const auto& [key, value] : j.items()) {
     if (!kKeys.count(key)) {
       fail(origin, "extensions." + key, "an unknown key",
-           "ptf_k, ptf_zero_point, branch_outputs, residual_bits or observers");
+           "ptf_k, ptf_zero_point, branch_outputs, residual_bits, channel_inputs or observers");
     }
   }
   auto choice = [&](const char* key, const char* off, const char* on) {
@@ -132,12 +173,14 @@ Extensions parse_extensions(const nlohmann::json& j, const std::string& origin, 
     if (j.contains("ptf_zero_point")) e.ptf_channel_zero_point = choice("ptf_zero_point", "shared", "channel");
     if (j.contains("branch_outputs")) e.branch_ptf = choice("branch_outputs", "tensor", "ptf");
     if (j.contains("residual_bits")) e.residual_bits = j["residual_bits"].get<int>();
+    if (j.contains("channel_inputs")) e.channel_inputs = j["channel_inputs"].get<std::set<std::string>>();
     if (j.contains("observers")) {
       for (const auto& [cls, obs] : j["observers"].items()) e.observers[cls] = obs.get<std::string>();
     }
   } catch (const nlohmann::json::exception& ex) {
     fail(origin, "extensions", ex.what(),
-         "ptf_k: int or \"auto\", ptf_zero_point / branch_outputs: string, residual_bits: int, observers: object");
+         "ptf_k: int or \"auto\", ptf_zero_point / branch_outputs: string, residual_bits: int, channel_inputs: "
+         "list of strings, observers: object");
   }
   e.validate(origin);
   return e;
@@ -150,6 +193,7 @@ void extensions_to_json(const Extensions& e, nlohmann::json& out) {
   if (e.ptf_channel_zero_point) out["ptf_zero_point"] = "channel";
   if (e.branch_ptf) out["branch_outputs"] = "ptf";
   if (e.residual_bits != 0) out["residual_bits"] = e.residual_bits;
+  if (!e.channel_inputs.empty()) out["channel_inputs"] = e.channel_inputs;
   if (!e.observers.empty()) out["observers"] = e.observers;
 }
 

@@ -1,5 +1,6 @@
 #include "fqvit/calibrate/model_file.h"
 
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -89,10 +90,15 @@ void save_quantized_model(const std::string& path, const std::string& checkpoint
            std::to_string(q.scales.size()) + " (the quantizer's scales)");
     }
     std::vector<int8_t> codes(static_cast<size_t>(wt.numel()));
-    quantize_weight(wt.data(), out, k, q.scales.data(), q.bit_type, codes.data());
+    Tensor folded = wt;  // W[o, c] * 2^input_exponent[c] (exact), when the input carries channel factors
+    for (int64_t i = 0; i < folded.numel() && !q.input_exponent.empty(); ++i) {
+      folded[i] = std::ldexp(folded[i], q.input_exponent[static_cast<size_t>(i % k)]);
+    }
+    quantize_weight(folded.data(), out, k, q.scales.data(), q.bit_type, codes.data());
     const Shape shape = ckpt.info(wname).shape;
     w.add_values(wname, DType::kI8, shape, codes);
     w.add_values(wname + "_scale", DType::kF32, {out}, q.scales);
+    if (!q.input_exponent.empty()) w.add_values(wname + "_input_exponent", DType::kI32, {k}, q.input_exponent);
     weights[ref.name] = {{"tensor", wname}, {"bits", q.bit_type.bits}, {"shape", shape}};
     quantized.insert(wname);
   }
@@ -177,13 +183,30 @@ QuantizedModel read_quantized_model(const std::string& path) {
     const auto codes = file.bytes(wname);
     Tensor deq(shape);
     const int64_t k = deq.numel() / shape[0];
+    // Optional: the input's per-channel power-of-two factors folded into the columns (real = scale q / 2^e[c]).
+    std::vector<int32_t> exponent;
+    const std::string ename = wname + "_input_exponent";
+    if (file.contains(ename)) {
+      const TensorInfo& ei = file.info(ename);
+      if (ei.dtype != DType::kI32 || shape_numel(ei.shape) != k) {
+        fail(path, ename, std::string(dtype_name(ei.dtype)) + " " + shape_to_string(ei.shape), "I32 [" + std::to_string(k) + "]");
+      }
+      const auto b = file.bytes(ename);
+      exponent.resize(static_cast<size_t>(k));
+      std::memcpy(exponent.data(), b.data(), exponent.size() * sizeof(int32_t));
+      for (int32_t x : exponent) {
+        if (x < 0 || x > kPtfMaxK) fail(path, ename, std::to_string(x), "0.." + std::to_string(kPtfMaxK));
+      }
+      used.insert(ename);
+    }
     for (int64_t i = 0; i < deq.numel(); ++i) {
       const auto q = static_cast<int8_t>(codes[static_cast<size_t>(i)]);
       if (q < bt.lo() || q > bt.hi()) fail(path, wname, "code " + std::to_string(q), "within " + bt.name());
       deq[i] = static_cast<float>(q) * scales[i / k];
+      if (!exponent.empty()) deq[i] = std::ldexp(deq[i], -exponent[static_cast<size_t>(i % k)]);
     }
     ckpt.add(wname, deq);
-    out.state.weights[name] = {bt, std::vector<float>(scales.data(), scales.data() + scales.numel())};
+    out.state.weights[name] = {bt, std::vector<float>(scales.data(), scales.data() + scales.numel()), exponent};
     used.insert(wname);
     used.insert(sname);
   }

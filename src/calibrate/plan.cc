@@ -154,7 +154,9 @@ std::vector<QuantizerSpec> plan_activations(const VisionModel& model, const Quan
     const auto role_observer = ext.observers.find(cls);
     if (role_observer != ext.observers.end()) q.observer = role_observer->second;
     if (q.role == QuantRole::kResidual && ext.residual_bits != 0) q.bit_type.bits = ext.residual_bits;
-    if ((q.role == QuantRole::kResidual && s.ptf) || (cls == "branch_output" && ext.branch_ptf)) {
+    const bool channel_input = ext.channel_inputs.count(cls) != 0 &&
+                               !consuming_linears(name, model.config().family).empty();
+    if ((q.role == QuantRole::kResidual && s.ptf) || (cls == "branch_output" && ext.branch_ptf) || channel_input) {
       q.observer = "ptf";
       q.ptf = ext.ptf();
     }

@@ -58,7 +58,8 @@ void int_layer_norm_reference(const float* x, int64_t rows, int64_t channels, co
 }
 
 void int_layer_norm_wide(const float* x, int64_t rows, int64_t channels, const float* in_scale, int64_t in_scales,
-                         float out_scale, const float* gamma, const float* beta, float* y) {
+                         const float* out_scale_of, int64_t out_scales, const float* gamma, const float* beta,
+                         float* y) {
   const float s_min = *std::min_element(in_scale, in_scale + in_scales);
   std::vector<int> shift(static_cast<size_t>(in_scales));  // alpha_c - alpha_min
   for (int64_t i = 0; i < in_scales; ++i) {
@@ -84,12 +85,16 @@ void int_layer_norm_wide(const float* x, int64_t rows, int64_t channels, const f
       }
       const Int128 var_num = c_i * s2 - static_cast<Int128>(s1) * s1;  // C^2 var / s_min^2, >= 0
       if (var_num <= 0) {
-        for (int64_t c = 0; c < channels; ++c) yr[c] = round_half_even(beta[c] / out_scale) * out_scale;
+        for (int64_t c = 0; c < channels; ++c) {
+          const float out_scale = out_scale_of[c % out_scales];
+          yr[c] = round_half_even(beta[c] / out_scale) * out_scale;
+        }
         continue;
       }
       const double std_dev = static_cast<double>(s_min) / c_d * std::sqrt(static_cast<double>(var_num));
       const double mean = static_cast<double>(s1) / c_d * static_cast<double>(s_min);
       for (int64_t c = 0; c < channels; ++c) {
+        const float out_scale = out_scale_of[c % out_scales];
         const double a = static_cast<double>(s_min) * gamma[c] / (std_dev * out_scale);
         const double abs_a = std::fabs(a);
         if (abs_a == 0.0) {

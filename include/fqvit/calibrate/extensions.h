@@ -8,6 +8,9 @@
 //                                    per tensor (reference) or with per-channel power-of-two factors, like PTF
 //   "residual_bits": 2..16           code width of the residual stream (LayerNorm inputs); default the
 //                                    activation bits; 16 = int16 codes between blocks
+//   "channel_inputs": [class, ...]   inputs of linears (ln_output, gelu_output, attn_v) with per-channel
+//                                    power-of-two factors and zero points (a PTF quantizer), the factors folded
+//                                    into the consuming linear's weight columns (RepQ-ViT's reparameterization)
 //   "observers": {class: observer}   the observer of one class of activation points (point_class()), e.g.
 //                                    {"gelu_output": "omse"}
 //
@@ -15,6 +18,8 @@
 #pragma once
 
 #include <map>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -39,6 +44,7 @@ struct Extensions {
   bool ptf_channel_zero_point = false;
   bool branch_ptf = false;
   int residual_bits = 0;  // 0: the activation bits
+  std::set<std::string> channel_inputs;
   std::map<std::string, std::string> observers;
 
   bool any() const;
@@ -60,5 +66,10 @@ void extensions_to_json(const Extensions& e, nlohmann::json& out);
 // branch_output, gelu_output, head_output, residual, attention.
 std::string point_class(const std::string& name, ModelFamily family);
 const std::vector<std::string>& point_classes();
+
+// The linear layer (a WeightRef name) whose input is activation point `name`, when the family's table knows one:
+// ViT blocks.i.qact1 -> blocks.i.attn.qkv, blocks.i.qact3 -> blocks.i.mlp.fc1, blocks.i.mlp.qact1 ->
+// blocks.i.mlp.fc2, blocks.i.attn.qact2 -> blocks.i.attn.proj, qact2 -> head (and head_dist); Swin likewise.
+std::vector<std::string> consuming_linears(const std::string& name, ModelFamily family);
 
 }  // namespace fqvit
