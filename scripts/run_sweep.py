@@ -49,6 +49,7 @@ def main():
     ap.add_argument("--out", help="also write the table (markdown) here")
     ap.add_argument("--models", help="comma-separated model names to run (default all)")
     ap.add_argument("--rows", help="comma-separated row names to run (default all)")
+    ap.add_argument("--no-run", action="store_true", help="only tabulate the runs already in --work")
     args = ap.parse_args()
 
     sweep = json.load(open(repo_path(args.sweep)))
@@ -61,13 +62,16 @@ def main():
     rows = [r for r in sweep["rows"] if not args.rows or r["name"] in args.rows.split(",")]
 
     results = {}  # (model, row) -> eval json
+    present = []
     for m in models:
-        needed = [m["checkpoint"], m["calib"], m["val"]]
-        missing = [p for p in needed if not os.path.exists(repo_path(p))]
+        missing = [p for p in (m["checkpoint"], m["calib"], m["val"]) if not os.path.exists(repo_path(p))]
         if missing:
             print(f"skipped {m['name']}: {', '.join(missing)} not found", file=sys.stderr)
-            continue
-        for r in rows:
+        else:
+            present.append(m)
+    # Rows outer: an interrupted sweep has whole rows.
+    for r in rows:
+        for m in present:
             numerics = r.get("numerics", settings.get("numerics", "fast"))
             eval_args = ["--data", repo_path(m["val"]), "--batch-size", str(settings.get("eval_batch", 50)),
                          "--threads", str(settings.get("threads", 2))]
@@ -84,6 +88,8 @@ def main():
             key = hashlib.sha1(json.dumps([m, key_src, numerics, settings], sort_keys=True).encode()).hexdigest()[:12]
             tag = f"{m['name'].replace(' ', '_')}.{key}"
             out_json = os.path.join(args.work, tag + ".eval.json")
+            if not os.path.exists(out_json) and args.no_run:
+                continue
             if not os.path.exists(out_json):
                 t0 = time.time()
                 if config is None:

@@ -126,7 +126,8 @@ void save_quantized_model(const std::string& path, const std::string& checkpoint
   }
   const ModelConfig config = load_model_config(checkpoint_dir);
   w.set_metadata("format", kQuantFormatName);
-  w.set_metadata("format_version", std::to_string(kQuantFormatVersion));
+  const int version = state.settings.extensions.any() ? kQuantFormatVersion : kQuantFormatVersionPlain;
+  w.set_metadata("format_version", std::to_string(version));
   w.set_metadata("model_config", config.source.empty() ? read_text(checkpoint_dir + "/config.json") : config.source);
   w.set_metadata("quantization", nlohmann::json{{"settings", nlohmann::json::parse(state.settings.to_json())},
                                                 {"int_layer_norm", state.int_layer_norm}}
@@ -145,8 +146,10 @@ QuantizedModel read_quantized_model(const std::string& path) {
     return it->second;
   };
   if (need("format") != kQuantFormatName) fail(path, "__metadata__.format", need("format"), kQuantFormatName);
-  if (need("format_version") != std::to_string(kQuantFormatVersion)) {
-    fail(path, "__metadata__.format_version", need("format_version"), std::to_string(kQuantFormatVersion));
+  const std::string& version = need("format_version");
+  if (version != std::to_string(kQuantFormatVersion) && version != std::to_string(kQuantFormatVersionPlain)) {
+    fail(path, "__metadata__.format_version", version,
+         std::to_string(kQuantFormatVersionPlain) + " or " + std::to_string(kQuantFormatVersion));
   }
   QuantizedModel out;
   const nlohmann::json quant = parse_json(need("quantization"), path, "__metadata__.quantization");

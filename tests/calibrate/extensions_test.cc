@@ -248,6 +248,7 @@ TEST(Extensions, ModelFileRoundTripsEveryExtensionField) {
   CalibrationInfo info;
   info.order = "test";
   save_quantized_model(path, m.dir, *m.model, m.state, info);
+  EXPECT_EQ(SafetensorsFile::open(path).metadata().at("format_version"), std::to_string(kQuantFormatVersion));
   const QuantizedModel back = read_quantized_model(path);
   EXPECT_EQ(back.state.settings.to_json(), m.state.settings.to_json());
   for (const auto& [name, w] : m.state.weights) {

@@ -14,7 +14,11 @@
 namespace fqvit {
 
 constexpr const char* kQuantFormatName = "fqvit-quantized";
-constexpr int kQuantFormatVersion = 1;
+// Version 2 adds the fqvit_plus fields (per-channel PTF zero points, exponents above 3, 16-bit activation codes,
+// <weight>_input_exponent, settings.extensions); a file without any of them is written as version 1, so a
+// version-1 reader never misreads one. This reader reads both.
+constexpr int kQuantFormatVersion = 2;
+constexpr int kQuantFormatVersionPlain = 1;
 
 // How the calibration ran, recorded in the file.
 struct CalibrationInfo {
