@@ -169,7 +169,7 @@ class OmseObserver : public MinMaxObserver {
 
 // PTF: per-channel range over all batches; scale8 from the overall range, zp with scale8, and per channel the
 // alpha in 0..3 with the lowest MSE on the last batch (ties to the smaller alpha). With PtfOptions beyond the
-// reference (docs/quantization.md 10.1): K from the calibration range, and per-channel zero points.
+// reference (docs/quantization.md 11.1): K from the calibration range, and per-channel zero points.
 class PtfObserver : public Observer {
  public:
   PtfObserver(BitType bt, PtfOptions options) : bt_(bt), options_(options) {}

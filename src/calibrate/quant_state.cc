@@ -32,6 +32,14 @@ void QuantState::check_complete(VisionModel& model, const std::string& origin) c
       fail(origin, w.name + ".weight_input_exponent", std::to_string(e.size()) + " exponents",
            std::to_string(per_channel(*w.weight)) + " (input columns)");
     }
+    // A weight scale divides in quantization and multiplies in dequantization: it must be a positive finite number.
+    const std::vector<float>& scales = it->second.scales;
+    for (size_t c = 0; c < scales.size(); ++c) {
+      if (!(std::isfinite(scales[c]) && scales[c] > 0.0f)) {
+        fail(origin, w.name + ".weight_scale", "scale " + std::to_string(scales[c]) + " for output channel " +
+                         std::to_string(c), "a positive finite number");
+      }
+    }
   }
   for (const std::string& name : model.activation_points()) {
     const auto it = activations.find(name);

@@ -19,7 +19,8 @@ Engine open_engine(const std::string& engine, const std::string& model_path, std
     std::shared_ptr<VisionModel> model = load_model(model_path);
     model->set_numerics(numerics.value_or(Numerics::kFast));
     VisionModel* raw = model.get();
-    return Engine{engine, model->config(), [raw](const Tensor& x) { return raw->forward(x); }, model};
+    return Engine{engine, model->config(), to_string(model->numerics()),
+                  [raw](const Tensor& x) { return raw->forward(x); }, model};
   }
   if (engine == "fake") {
     if (std::filesystem::is_directory(model_path)) {
@@ -28,7 +29,8 @@ Engine open_engine(const std::string& engine, const std::string& model_path, std
     }
     std::shared_ptr<FakeQuantModel> model = load_fake_quant_model(model_path, numerics);
     FakeQuantModel* raw = model.get();
-    return Engine{engine, model->config(), [raw](const Tensor& x) { return raw->forward(x); }, model};
+    return Engine{engine, model->config(), to_string(model->numerics()),
+                  [raw](const Tensor& x) { return raw->forward(x); }, model};
   }
   std::string names;
   for (const auto& n : engine_names()) names += (names.empty() ? "" : ", ") + n;

@@ -1,4 +1,4 @@
-// Extensions beyond the reference (docs/quantization.md section 10), each a named option of the quantization config
+// Extensions beyond the reference (docs/quantization.md section 11), each a named option of the quantization config
 // under "extensions", all off by default and in the paper presets, on together in configs/fqvit_plus.json:
 //
 //   "ptf_k": 3..10 | "auto"          PTF's largest exponent K (reference 3); "auto" takes it from the calibration

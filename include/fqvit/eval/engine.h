@@ -16,6 +16,7 @@ namespace fqvit {
 struct Engine {
   std::string name;
   ModelConfig config;
+  std::string numerics;  // the float arithmetic actually used ("fast" or "torch", float_kernels.h)
   ForwardFn forward;
   std::shared_ptr<void> state;  // keeps the model alive for `forward`
 };

@@ -29,7 +29,7 @@ constexpr BitType kUint4{4, false};
 constexpr bool valid_bits(int bits) { return bits >= kMinBits && bits <= kMaxBits; }
 
 // Activation codes may be wider than weights: the residual stream can carry int16 codes (the fqvit_plus wide
-// residual extension, docs/quantization.md 10.4). Weights stay within kMaxBits (they are stored as I8).
+// residual extension, docs/quantization.md 11.3). Weights stay within kMaxBits (they are stored as I8).
 constexpr int kMaxActivationBits = 16;
 constexpr bool valid_activation_bits(int bits) { return bits >= kMinBits && bits <= kMaxActivationBits; }
 

@@ -23,7 +23,7 @@ void int_layer_norm_reference(const float* x, int64_t rows, int64_t channels, co
 
 namespace fqvit {
 
-// The integer LayerNorm of the fqvit_plus residual stream (docs/quantization.md 10.3), for inputs the reference's
+// The integer LayerNorm of the fqvit_plus residual stream (docs/quantization.md 11.3), for inputs the reference's
 // float32 sums cannot hold exactly (int16 codes, K up to kPtfMaxK): x_q as above, in int64; S1 and S2 exact int64
 // sums (|x_q| < 2^26, so x_q^2 < 2^52 and C <= 2^11 channels fit); C * S2 - S1^2 in 128 bits; std in double (the
 // executor's integer square root replaces it). The multiplier is 16-bit: N = clamp(15 - floor(log2 |A|), 0, 40),

@@ -16,7 +16,7 @@
 namespace fqvit {
 
 constexpr int kPtfMaxAlpha = 3;  // K in the paper: factors 1, 2, 4, 8
-// The largest K of the adaptive-K extension (docs/quantization.md 10.1): a 16-bit code shifted left by up to 10
+// The largest K of the adaptive-K extension (docs/quantization.md 11.1): a 16-bit code shifted left by up to 10
 // stays below 2^26, so its square (< 2^52) summed over up to 2^11 channels fits int64 in the integer LayerNorm.
 constexpr int kPtfMaxK = 10;
 
