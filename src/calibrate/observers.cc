@@ -1,17 +1,16 @@
 // The reference's observers (FQ-ViT models/ptq/observer/*.py), streaming: only running statistics are kept, and
 // the last batch is read in place when fit() needs it.
-// Float emulation of the reference: every float32 operation rounds on its own, as in torch (no FMA contraction).
-#pragma GCC optimize("fp-contract=off")
+// Float emulation of the reference: every float32 operation rounds on its own, as in torch (built with
+// -ffp-contract=off, CMakeLists.txt).
 #include <algorithm>
 #include <cassert>
 #include <cmath>
 #include <functional>
 #include <limits>
-#include <map>
-#include <mutex>
 
 #include "fqvit/calibrate/observer.h"
 #include "fqvit/core/error.h"
+#include "fqvit/core/named_registry.h"
 
 namespace fqvit {
 namespace {
@@ -68,10 +67,7 @@ std::vector<double> fake_quant_mse(const float* x, int64_t n, const std::vector<
         float acc = 0.0f;
 #pragma omp simd reduction(+ : acc)
         for (int64_t i = 0; i < len; ++i) {
-          float q = std::rint(p[i] / s + zp);
-          q = q < lo ? lo : q;
-          q = q > hi ? hi : q;
-          const float d = p[i] - (q - zp) * s;
+          const float d = p[i] - fake_quant_value(p[i], s, zp, lo, hi);
           acc += d * d;
         }
         local[k] += static_cast<double>(acc);
@@ -211,9 +207,7 @@ class PtfObserver : public Observer {
       const float min_all = *std::min_element(min_.begin(), min_.end());
       const float scale8 = std::max((max_all - min_all) / range, kMinScale);
       p.scale1 = scale8 / std::exp2(static_cast<float>(k));  // exact: a power of two (the reference: / 2 / 2 / 2)
-      const float zp = static_cast<float>(bt_.lo()) - round_half_even(min_all / scale8);
-      p.zero_point = static_cast<int32_t>(std::min(std::max(zp, static_cast<float>(bt_.lo())),
-                                                   static_cast<float>(bt_.hi())));
+      p.zero_point = asymmetric_zero_point(min_all, scale8, bt_);
     } else {
       // The widest channel (its range including 0) sets the coarsest scale s1 * 2^K.
       float widest = 0.0f;
@@ -225,8 +219,7 @@ class PtfObserver : public Observer {
     auto zero_point = [&](size_t c, int a) -> float {
       if (!options_.channel_zero_point) return static_cast<float>(p.zero_point);
       const float s = p.scale1 * std::exp2(static_cast<float>(a));
-      const float zp = static_cast<float>(bt_.lo()) - round_half_even(std::min(min_[c], 0.0f) / s);
-      return std::min(std::max(zp, static_cast<float>(bt_.lo())), static_cast<float>(bt_.hi()));
+      return static_cast<float>(asymmetric_zero_point(std::min(min_[c], 0.0f), s, bt_));
     };
     const size_t candidates = static_cast<size_t>(k) + 1;
     std::vector<float> zps(candidates * cs);
@@ -248,8 +241,7 @@ class PtfObserver : public Observer {
           const float s = p.scale1 * static_cast<float>(1 << a);
           const float* zpa = zps.data() + a * cs;
           for (size_t c = 0; c < cs; ++c) {
-            const float q = std::min(std::max(std::rint(row[c] / s + zpa[c]), lo), hi);
-            const float d = row[c] - (q - zpa[c]) * s;
+            const float d = row[c] - fake_quant_value(row[c], s, zpa[c], lo, hi);
             row_err[c] = d * d;
           }
           double* acc = local.data() + a * cs;
@@ -294,19 +286,14 @@ class PtfObserver : public Observer {
   std::vector<float> min_, max_;
 };
 
-struct Registry {
-  std::mutex mutex;
-  std::map<std::string, ObserverFactory> factories{
+NamedRegistry<ObserverFactory>& registry() {
+  static NamedRegistry<ObserverFactory> r{
       {"minmax", [](BitType bt) { return std::make_unique<MinMaxObserver>(bt); }},
       {"ema", [](BitType bt) { return std::make_unique<EmaObserver>(bt); }},
       {"percentile", [](BitType bt) { return std::make_unique<PercentileObserver>(bt); }},
       {"omse", [](BitType bt) { return std::make_unique<OmseObserver>(bt); }},
       {"ptf", [](BitType bt) { return std::make_unique<PtfObserver>(bt, PtfOptions{}); }},
   };
-};
-
-Registry& registry() {
-  static Registry r;
   return r;
 }
 
@@ -382,39 +369,15 @@ std::unique_ptr<Observer> make_ptf_observer(BitType bit_type, PtfOptions options
   return std::make_unique<PtfObserver>(bit_type, options);
 }
 
-void register_observer(const std::string& name, ObserverFactory factory) {
-  Registry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mutex);
-  r.factories[name] = std::move(factory);
-}
+void register_observer(const std::string& name, ObserverFactory factory) { registry().add(name, std::move(factory)); }
 
-bool has_observer(const std::string& name) {
-  Registry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mutex);
-  return r.factories.count(name) != 0;
-}
+bool has_observer(const std::string& name) { return static_cast<bool>(registry().find(name)); }
 
-std::vector<std::string> observer_names() {
-  Registry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mutex);
-  std::vector<std::string> names;
-  for (const auto& [k, v] : r.factories) names.push_back(k);
-  return names;
-}
+std::vector<std::string> observer_names() { return registry().names(); }
 
 std::unique_ptr<Observer> make_observer(const std::string& name, BitType bit_type) {
-  ObserverFactory factory;
-  {
-    Registry& r = registry();
-    std::lock_guard<std::mutex> lock(r.mutex);
-    const auto it = r.factories.find(name);
-    if (it != r.factories.end()) factory = it->second;
-  }
-  if (!factory) {
-    std::string known;
-    for (const std::string& k : observer_names()) known += (known.empty() ? k : ", " + k);
-    fail("observer", "name", name, "one of " + known);
-  }
+  const ObserverFactory factory = registry().find(name);
+  if (!factory) fail("observer", "name", name, "one of " + registry().joined_names());
   return factory(bit_type);
 }
 
