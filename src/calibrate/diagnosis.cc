@@ -155,7 +155,9 @@ void fill_channels(const std::vector<float>& absmax, QuantizerDiagnosis& d) {
   for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int64_t>(i);
   const size_t k = std::min(kDominantChannels, order.size());
   std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
-                    [&](int64_t a, int64_t b) { return absmax[static_cast<size_t>(a)] > absmax[static_cast<size_t>(b)]; });
+                    [&](int64_t a, int64_t b) {
+                      return absmax[static_cast<size_t>(a)] > absmax[static_cast<size_t>(b)];
+                    });
   for (size_t i = 0; i < k; ++i) d.dominant.push_back({order[i], absmax[static_cast<size_t>(order[i])]});
 }
 
@@ -248,9 +250,8 @@ DiagnosisReport diagnose_quantizers(VisionModel& float_model, const QuantState& 
     const auto q = state.weights.find(w.name);
     if (q != state.weights.end()) report.rows.push_back(weight_row(w, q->second));
   }
-  std::stable_sort(report.rows.begin(), report.rows.end(), [](const QuantizerDiagnosis& a, const QuantizerDiagnosis& b) {
-    return a.own_sqnr_db < b.own_sqnr_db;
-  });
+  std::stable_sort(report.rows.begin(), report.rows.end(),
+                   [](const QuantizerDiagnosis& a, const QuantizerDiagnosis& b) { return a.own_sqnr_db < b.own_sqnr_db; });
   return report;
 }
 

@@ -77,7 +77,8 @@ void int_layer_norm_wide(const float* x, int64_t rows, int64_t channels, const f
       int64_t s1 = 0, s2 = 0;
       for (int64_t c = 0; c < channels; ++c) {
         const int64_t k = c % in_scales;
-        const int64_t v = static_cast<int64_t>(std::llrint(xr[c] / in_scale[k])) * (int64_t{1} << shift[static_cast<size_t>(k)]);
+        const int64_t code = static_cast<int64_t>(std::llrint(xr[c] / in_scale[k]));
+        const int64_t v = code * (int64_t{1} << shift[static_cast<size_t>(k)]);
         assert(v < (int64_t{1} << 26) && v > -(int64_t{1} << 26));
         xq[static_cast<size_t>(c)] = v;
         s1 += v;
