@@ -239,7 +239,7 @@ PYBIND11_MODULE(fqvit, m) {
       "evaluate",
       [](const std::string& model, const std::string& data, const std::string& class_list,
          const std::string& labels, const std::string& engine, const std::string& numerics, int batch_size,
-         int threads, int decode_threads, int limit) {
+         int threads, int decode_threads, int limit, const std::string& shard) {
         fqvit::EvaluateOptions o;
         o.model = model;
         o.data = data;
@@ -251,12 +251,13 @@ PYBIND11_MODULE(fqvit, m) {
         o.threads = threads;
         o.decode_threads = decode_threads;
         o.limit = limit;
+        o.shard = shard;
         const fqvit::EvaluationReport r = without_gil([&] { return fqvit::evaluate(o); });
         return py::module_::import("json").attr("loads")(r.json);
       },
       py::arg("model"), py::arg("data"), py::kw_only(), py::arg("class_list") = "", py::arg("labels") = "",
       py::arg("engine") = "", py::arg("numerics") = "", py::arg("batch_size") = 8, py::arg("threads") = 0,
-      py::arg("decode_threads") = 1, py::arg("limit") = 0,
+      py::arg("decode_threads") = 1, py::arg("limit") = 0, py::arg("shard") = "",
       "Top-1 / top-5 over an ImageFolder; returns the dict fqvit-eval --json writes (keywords are its flags).");
 
   m.def(

@@ -12,6 +12,7 @@ packages=(
   python3 python3-numpy python3-pil python3-torch libopenblas0-pthread
   pybind11-dev python3-dev  # the fqvit Python module (python/)
   clang libclang-rt-14-dev  # libFuzzer and its sanitizer runtimes for scripts/fuzz.sh (only a Recommends of clang)
+  parallel  # GNU parallel: the sharded-eval and sweep-jobs tests run through it (scripts/cluster/)
 )
 
 missing=()

@@ -160,6 +160,7 @@ struct EvaluateOptions {
   int threads = 0;
   int decode_threads = 1;
   int limit = 0;            // only the first N images (0 = all)
+  std::string shard;        // "I/N": only block I of N of the image list (fqvit-report --merge adds them up)
   bool progress = false;
 };
 
@@ -173,7 +174,7 @@ struct EvaluationReport {
   int64_t nonfinite_logits = 0;  // images whose logits hold a NaN or inf (counted as wrong)
   double images_per_second = 0.0;
   std::string engine;
-  std::string json;         // the object fqvit-eval --json writes, same keys and values
+  std::string json;         // the record fqvit-eval --json writes (per-image predictions too), same keys and values
 };
 EvaluationReport evaluate(const EvaluateOptions& options);
 

@@ -5,7 +5,7 @@
 #include "api/engine_choice.h"
 #include "api/thread_scope.h"
 #include "fqvit/eval/engine.h"
-#include "fqvit/eval/eval_report.h"
+#include "fqvit/eval/eval_record.h"
 #include "fqvit/fqvit.h"
 
 namespace fqvit {
@@ -31,6 +31,11 @@ EvaluationReport evaluate(const EvaluateOptions& o) {
   for (const std::string& why : folder.ignored()) spdlog::warn("not an image of the dataset: {}", why);
   std::vector<LabeledImage> images = folder.images();
   if (o.limit > 0 && static_cast<size_t>(o.limit) < images.size()) images.resize(static_cast<size_t>(o.limit));
+  EvalRunInfo info{engine_name, engine.numerics, o.model, o.data, o.class_list, o.labels, o.limit,
+                   o.batch_size, 0, "", image_list_fingerprint(images), {}};
+  const ImageSlice shard = o.shard.empty() ? ImageSlice{} : parse_shard(o.shard, kApi, "shard");
+  info.slice = shard_slice(shard.index, shard.count, static_cast<int64_t>(images.size()));
+  images = {images.begin() + info.slice.first, images.begin() + info.slice.end};
 
   EvalOptions options;
   options.batch_size = o.batch_size;
@@ -46,16 +51,16 @@ EvaluationReport evaluate(const EvaluateOptions& o) {
   report.skipped = static_cast<int64_t>(r.skipped.size());
   report.images_per_second = r.images_per_second();
   report.engine = engine_name;
-  if (r.images == 0) {  // as fqvit-eval: say why instead of reporting 0%
+  if (r.images == 0 && info.slice.first != info.slice.end) {  // as fqvit-eval: say why instead of reporting 0%
     fail(o.data, "readable images", "none of " + std::to_string(images.size()) + " (" +
          std::to_string(r.skipped.size()) + " unreadable)", "at least one");
   }
   report.nonfinite_logits = r.nonfinite;
   // omp_get_max_threads, not core/parallel.h: that object carries the CLIs' start-up hook (wait_policy.cc), which
   // a shared library may not hold and which must never re-execute a host program.
-  report.json =
-      eval_report_json(r, {engine_name, engine.numerics, o.model, o.data, o.batch_size, omp_get_max_threads()})
-          .dump(2);
+  info.threads = omp_get_max_threads();
+  info.model_fingerprint = model_fingerprint(o.model);
+  report.json = eval_record(info, r).dump(2);
   return report;
 }
 
