@@ -15,8 +15,9 @@
 namespace {
 
 struct Args {
-  std::string model, data, class_list, labels, engine = "fp32", json_out, logits_out, numerics;
+  std::string model, data, class_list, labels, engine, json_out, logits_out, numerics;
   int batch_size = 8, threads = 0, limit = 0, decode_threads = 1;
+  bool print_plan = false;
 };
 
 void write_json(const std::string& path, const Args& args, const fqvit::EvalResult& r) {
@@ -48,11 +49,18 @@ void write_logits(const std::string& path, const Args& args, const fqvit::EvalRe
   writer.write(path);
 }
 
-int run(const Args& args) {
+int run(Args args) {
   fqvit::set_num_threads(args.threads);
+  if (args.engine.empty()) args.engine = fqvit::default_engine(args.model);
   std::optional<fqvit::Numerics> numerics;
   if (!args.numerics.empty()) numerics = fqvit::parse_numerics(args.numerics, "command line", "--numerics");
   const fqvit::Engine engine = fqvit::open_engine(args.engine, args.model, numerics);
+  if (args.print_plan) {
+    if (engine.plan.empty()) fqvit::fail("fqvit-eval", "--print-plan", "--engine " + args.engine, "--engine int");
+    std::fputs(engine.plan.c_str(), stdout);
+    if (args.data.empty()) return 0;
+  }
+  if (args.data.empty()) fqvit::fail("fqvit-eval", "--data", "missing", "an ImageFolder directory");
   const auto folder = fqvit::ImageFolder::open(args.data, {args.class_list, args.labels});
   std::vector<fqvit::LabeledImage> images = folder.images();
   if (args.limit > 0 && static_cast<size_t>(args.limit) < images.size()) images.resize(static_cast<size_t>(args.limit));
@@ -63,7 +71,9 @@ int run(const Args& args) {
   options.batch_size = args.batch_size;
   options.decode_threads = args.decode_threads;
   options.keep_logits = !args.logits_out.empty();
-  const fqvit::EvalResult r = fqvit::evaluate(engine.forward, images, engine.config.preprocess, options);
+  const fqvit::EvalResult r =
+      engine.forward_pixels ? fqvit::evaluate(engine.forward_pixels, images, engine.config.preprocess, options)
+                            : fqvit::evaluate(engine.forward, images, engine.config.preprocess, options);
 
   std::printf("engine %s  model %s\n", args.engine.c_str(), engine.config.architecture.c_str());
   std::printf("top-1 %.2f%%  top-5 %.2f%%  (%lld images, %lld / %lld correct)\n", r.top1(), r.top5(),
@@ -84,10 +94,13 @@ int main(int argc, char** argv) {
   Args args;
   app.add_option("--model", args.model, "checkpoint directory (model.safetensors + config.json) or quantized file")
       ->required();
-  app.add_option("--data", args.data, "ImageFolder directory (one subfolder per class)")->required();
+  app.add_option("--data", args.data, "ImageFolder directory (one subfolder per class)");
   app.add_option("--class-list", args.class_list, "class list: lines 'index wnid [name]' or one wnid per line");
   app.add_option("--labels", args.labels, "label file: lines 'relative/path index' (overrides folders)");
-  app.add_option("--engine", args.engine, "fp32 (float checkpoint directory) or fake (quantized file, fake-quant in float as FQ-ViT)");
+  app.add_option("--engine", args.engine,
+                 "fp32 (float checkpoint directory; its default), int (quantized file, integer-only executor; its "
+                 "default) or fake (quantized file, fake-quant in float as FQ-ViT)");
+  app.add_flag("--print-plan", args.print_plan, "print the integer plan (one line per op) of --engine int");
   app.add_option("--numerics", args.numerics,
                  "float arithmetic: fast, or torch (bit-identical to the PyTorch reference); default fast for fp32, "
                  "for fake the one the file was calibrated on");

@@ -1,0 +1,96 @@
+// One attention head in integers: q k^T requantized to the logit codes, the integer softmax (Log-Int-Softmax or
+// uniform 8-bit), and attn x V exact in integers (include/fqvit/kernels/int_ops.h states each bound).
+#include <bit>
+#include <cassert>
+#include <cstddef>
+
+#include "fqvit/kernels/int_ops.h"
+
+namespace fqvit {
+
+int32_t int_exp(int32_t x, const IntExpParams& p) {
+  const int32_t floor_x = p.n * p.x0;  // >= -2^31: the lowering keeps n |x0| small
+  if (x < floor_x) x = floor_x;
+  const int32_t q = x / p.x0;  // x <= 0, x0 < 0: the quotient is >= 0 and truncation is floor
+  const int32_t r = x - q * p.x0;  // (x0, 0]
+  const int32_t z = r * (r + p.b) + p.c;  // (0, c]
+  return z << (p.n - q);               // <= c 2^n < 2^31 (the lowering's choice of n); 0 <= n - q
+}
+
+void softmax_row_ref(const AttentionParams& p, const uint8_t* logits, int32_t* exp, uint8_t* probs) {
+  const int64_t t_count = p.tokens;
+  int32_t row_max = 0;
+  for (int64_t s = 0; s < t_count; ++s) row_max = logits[s] > row_max ? logits[s] : row_max;
+  int64_t sum = 0;  // < T * 2^31
+  for (int64_t s = 0; s < t_count; ++s) {
+    exp[s] = int_exp(int32_t{logits[s]} - row_max, p.exp);
+    sum += exp[s];
+  }
+  if (p.softmax == SoftmaxKind::kLog2) {
+    const int32_t zero_code = int32_t{1} << p.log2_bits;
+    for (int64_t s = 0; s < t_count; ++s) {
+      if (exp[s] <= 0) {
+        probs[s] = static_cast<uint8_t>(zero_code);
+        continue;
+      }
+      // v = round(sum / exp) >= 1 (half up), k = floor(log2 v), +1 when v - 2^k >= 2^(k - 1) (log_round).
+      const int64_t e = exp[s];
+      const auto v = static_cast<uint64_t>((2 * sum + e) / (2 * e));
+      auto k = static_cast<int32_t>(std::bit_width(v)) - 1;
+      if (2 * (v - (uint64_t{1} << k)) >= (uint64_t{1} << k)) ++k;
+      probs[s] = static_cast<uint8_t>(k > zero_code ? zero_code : k);
+    }
+    return;
+  }
+  // Uniform: p / s_prob = exp * (2^16 / s_prob) / (2^16 sum); exp * reciprocal < 2^31 * 2^31.
+  const int64_t den = sum << 16;
+  for (int64_t s = 0; s < t_count; ++s) {
+    const int64_t code = (int64_t{exp[s]} * p.prob_reciprocal_q16 + den / 2) / den + p.prob_zero_point;
+    probs[s] = static_cast<uint8_t>(code < p.prob_lo ? p.prob_lo : (code > p.prob_hi ? p.prob_hi : code));
+  }
+}
+
+void attention_head_ref(const AttentionParams& p, const uint8_t* qkv, int64_t h, AttentionScratch& scratch,
+                        uint8_t* out) {
+  const int64_t t_count = p.tokens, dh = p.head_dim, dim = p.heads * p.head_dim, ld = 3 * dim;
+  const int32_t zp = p.qkv_zero_point;
+  scratch.logits.resize(static_cast<std::size_t>(t_count * t_count));
+  scratch.probs.resize(static_cast<std::size_t>(t_count * t_count));
+  scratch.exp.resize(static_cast<std::size_t>(t_count));
+  const uint8_t* q = qkv + h * dh;
+  const uint8_t* k = qkv + dim + h * dh;
+  const uint8_t* v = qkv + 2 * dim + h * dh;
+
+  for (int64_t t = 0; t < t_count; ++t) {
+    for (int64_t s = 0; s < t_count; ++s) {
+      int32_t acc = 0;  // |acc| <= head_dim * 255^2
+      for (int64_t d = 0; d < dh; ++d) acc += (int32_t{q[t * ld + d]} - zp) * (int32_t{k[s * ld + d]} - zp);
+      scratch.logits[static_cast<std::size_t>(t * t_count + s)] = static_cast<uint8_t>(
+          requantize(acc, p.score_multiplier, p.logit_zero_point, p.logit_lo, p.logit_hi));
+    }
+    softmax_row_ref(p, scratch.logits.data() + t * t_count, scratch.exp.data(), scratch.probs.data() + t * t_count);
+  }
+
+  const int32_t zero_code = int32_t{1} << p.log2_bits;
+  const int32_t top_shift = zero_code - 1;  // weights 2^-k on the scale 2^-(2^b - 1)
+  for (int64_t t = 0; t < t_count; ++t) {
+    const uint8_t* pr = scratch.probs.data() + t * t_count;
+    for (int64_t d = 0; d < dh; ++d) {
+      int32_t acc = 0;
+      if (p.softmax == SoftmaxKind::kLog2) {
+        for (int64_t s = 0; s < t_count; ++s) {
+          if (pr[s] >= zero_code) continue;  // exactly zero weight
+          acc += (int32_t{v[s * ld + d]} - zp) * (int32_t{1} << (top_shift - pr[s]));
+        }
+      } else {
+        for (int64_t s = 0; s < t_count; ++s) {
+          acc += (int32_t{pr[s]} - p.prob_zero_point) * (int32_t{v[s * ld + d]} - zp);
+        }
+      }
+      out[t * dim + h * dh + d] =
+          static_cast<uint8_t>(requantize(acc, p.context_multiplier, p.out_zero_point, p.lo, p.hi));
+    }
+  }
+}
+
+}  // namespace fqvit
