@@ -49,9 +49,11 @@ struct Describe {
     const auto& a = p.params;
     os << "attention    T=" << a.tokens << " heads " << a.heads << " x " << a.head_dim << " scores "
        << mult(a.score_multiplier) << " -> logits zp " << a.logit_zero_point << ", softmax "
-       << (a.softmax == SoftmaxKind::kLog2 ? "log2 uint" + std::to_string(a.log2_bits)
-                                            : "uniform " + range(a.prob_lo, a.prob_hi))
-       << " i-exp x0 " << a.exp.x0 << " b " << a.exp.b << " c " << a.exp.c << " n " << a.exp.n << ", context "
+       << (a.softmax == SoftmaxKind::kLog2
+               ? "log2 uint" + std::to_string(a.log2_bits) + " i-exp x0 " + std::to_string(a.exp.x0) + " b " +
+                     std::to_string(a.exp.b) + " c " + std::to_string(a.exp.c) + " n " + std::to_string(a.exp.n)
+               : "uniform " + range(a.prob_lo, a.prob_hi) + " exp table Q30 [256]")
+       << ", context "
        << mult(a.context_multiplier) << " zp " << a.out_zero_point;
   }
   void operator()(const MlpUpOp& p) const {

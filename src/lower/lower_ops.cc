@@ -213,9 +213,8 @@ AttentionParams attention_params(const ActQuant& qkv, const ActQuant& logits, co
                                                       out.point + " context multiplier");
   } else {
     p.softmax = SoftmaxKind::kUniform;
-    p.exp = int_exp_params(s_logit, 30);
-    if (p.exp.c < 1 || p.exp.n < 8) {
-      fail(origin, field_of(logits.point) + ".scale", text(s_logit), "a logit scale whose i-exp fits int32 with n >= 8");
+    for (int d = 0; d < 256; ++d) {
+      p.exp_table.push_back(static_cast<int32_t>(std::llround(std::ldexp(std::exp(-s_logit * d), 30))));
     }
     const double s_p = probs.scale[0];
     p.prob_reciprocal_q16 = static_cast<int64_t>(std::llround(65536.0 / s_p));

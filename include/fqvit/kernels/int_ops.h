@@ -86,7 +86,9 @@ int32_t int_exp(int32_t x, const IntExpParams& p);
 //   logits[t][s] = clamp(zp_l + round(sum_d (q[t][d] - zp) (k[s][d] - zp) * score_multiplier))   (head_dim^-0.5
 //                  and the qkv / logit scales folded in)
 //   softmax: kLog2 (Log-Int-Softmax): k = log_round(sum exp / exp), code min(k, 2^bits) (2^bits = exactly zero);
-//            kUniform: code = clamp(zp_p + round(exp * prob_reciprocal_q16 / (2^16 sum exp)))   (< 2^62)
+//            kUniform: code = clamp(zp_p + round(e * prob_reciprocal_q16 / (2^16 sum e)))   (< 2^62), with
+//                      e = exp_table[max - code] <= 2^30 (the float softmax the reference runs, tabulated on the
+//                      256 possible logit differences: no i-exp approximation)
 //   context[t][d] = clamp(zp_o + round(acc * context_multiplier)),
 //            kLog2: acc = sum_s (v[s][d] - zp) << (2^bits - 1 - k)   (|acc| <= T * 255 * 2^(2^bits - 1) < 2^31,
 //                   T <= 257 at 4 bits: checked by the lowering)
@@ -101,6 +103,7 @@ struct AttentionParams {
   SoftmaxKind softmax = SoftmaxKind::kLog2;
   IntExpParams exp;
   int32_t log2_bits = 4;                 // kLog2
+  std::vector<int32_t> exp_table;        // kUniform: [256] round(2^30 exp(-S d)) for d = max logit code - code
   int64_t prob_reciprocal_q16 = 0;       // kUniform: round(2^16 / s_prob)
   int32_t prob_zero_point = 0, prob_lo = 0, prob_hi = 255;
   FixedMultiplier context_multiplier;
@@ -115,8 +118,12 @@ struct AttentionScratch {
 // out [T][heads * head_dim].
 void attention_head_ref(const AttentionParams& p, const uint8_t* qkv, int64_t h, AttentionScratch& scratch,
                         uint8_t* out);
-// The softmax stage alone on one row of logit codes (teacher-forced tests).
+// The three stages on their own (attention_head_ref runs them in order; the teacher-forced tests feed each one):
+// logits [T][T] of head h, the softmax of one row of logit codes, the context of head h from probs [T][T].
+void attention_logits_ref(const AttentionParams& p, const uint8_t* qkv, int64_t h, uint8_t* logits);
 void softmax_row_ref(const AttentionParams& p, const uint8_t* logits, int32_t* exp_scratch, uint8_t* probs);
+void attention_context_ref(const AttentionParams& p, const uint8_t* probs, const uint8_t* qkv, int64_t h,
+                           uint8_t* out);
 
 // GELU on fc1 accumulators through a threshold table (docs/quantization.md section 10):
 //   h = clamp(round(acc[c] * to_h[c]), -2^30, 2^30)          (the real fc1 output on the scale s_out * 2^-12)

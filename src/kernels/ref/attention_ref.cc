@@ -23,7 +23,8 @@ void softmax_row_ref(const AttentionParams& p, const uint8_t* logits, int32_t* e
   for (int64_t s = 0; s < t_count; ++s) row_max = logits[s] > row_max ? logits[s] : row_max;
   int64_t sum = 0;  // < T * 2^31
   for (int64_t s = 0; s < t_count; ++s) {
-    exp[s] = int_exp(int32_t{logits[s]} - row_max, p.exp);
+    exp[s] = p.softmax == SoftmaxKind::kLog2 ? int_exp(int32_t{logits[s]} - row_max, p.exp)
+                                             : p.exp_table[static_cast<std::size_t>(row_max - logits[s])];
     sum += exp[s];
   }
   if (p.softmax == SoftmaxKind::kLog2) {
@@ -50,31 +51,30 @@ void softmax_row_ref(const AttentionParams& p, const uint8_t* logits, int32_t* e
   }
 }
 
-void attention_head_ref(const AttentionParams& p, const uint8_t* qkv, int64_t h, AttentionScratch& scratch,
-                        uint8_t* out) {
+void attention_logits_ref(const AttentionParams& p, const uint8_t* qkv, int64_t h, uint8_t* logits) {
   const int64_t t_count = p.tokens, dh = p.head_dim, dim = p.heads * p.head_dim, ld = 3 * dim;
   const int32_t zp = p.qkv_zero_point;
-  scratch.logits.resize(static_cast<std::size_t>(t_count * t_count));
-  scratch.probs.resize(static_cast<std::size_t>(t_count * t_count));
-  scratch.exp.resize(static_cast<std::size_t>(t_count));
   const uint8_t* q = qkv + h * dh;
   const uint8_t* k = qkv + dim + h * dh;
-  const uint8_t* v = qkv + 2 * dim + h * dh;
-
   for (int64_t t = 0; t < t_count; ++t) {
     for (int64_t s = 0; s < t_count; ++s) {
       int32_t acc = 0;  // |acc| <= head_dim * 255^2
       for (int64_t d = 0; d < dh; ++d) acc += (int32_t{q[t * ld + d]} - zp) * (int32_t{k[s * ld + d]} - zp);
-      scratch.logits[static_cast<std::size_t>(t * t_count + s)] = static_cast<uint8_t>(
-          requantize(acc, p.score_multiplier, p.logit_zero_point, p.logit_lo, p.logit_hi));
+      logits[t * t_count + s] =
+          static_cast<uint8_t>(requantize(acc, p.score_multiplier, p.logit_zero_point, p.logit_lo, p.logit_hi));
     }
-    softmax_row_ref(p, scratch.logits.data() + t * t_count, scratch.exp.data(), scratch.probs.data() + t * t_count);
   }
+}
 
+void attention_context_ref(const AttentionParams& p, const uint8_t* probs, const uint8_t* qkv, int64_t h,
+                           uint8_t* out) {
+  const int64_t t_count = p.tokens, dh = p.head_dim, dim = p.heads * p.head_dim, ld = 3 * dim;
+  const int32_t zp = p.qkv_zero_point;
+  const uint8_t* v = qkv + 2 * dim + h * dh;
   const int32_t zero_code = int32_t{1} << p.log2_bits;
   const int32_t top_shift = zero_code - 1;  // weights 2^-k on the scale 2^-(2^b - 1)
   for (int64_t t = 0; t < t_count; ++t) {
-    const uint8_t* pr = scratch.probs.data() + t * t_count;
+    const uint8_t* pr = probs + t * t_count;
     for (int64_t d = 0; d < dh; ++d) {
       int32_t acc = 0;
       if (p.softmax == SoftmaxKind::kLog2) {
@@ -83,14 +83,25 @@ void attention_head_ref(const AttentionParams& p, const uint8_t* qkv, int64_t h,
           acc += (int32_t{v[s * ld + d]} - zp) * (int32_t{1} << (top_shift - pr[s]));
         }
       } else {
-        for (int64_t s = 0; s < t_count; ++s) {
-          acc += (int32_t{pr[s]} - p.prob_zero_point) * (int32_t{v[s * ld + d]} - zp);
-        }
+        for (int64_t s = 0; s < t_count; ++s) acc += (int32_t{pr[s]} - p.prob_zero_point) * (int32_t{v[s * ld + d]} - zp);
       }
       out[t * dim + h * dh + d] =
           static_cast<uint8_t>(requantize(acc, p.context_multiplier, p.out_zero_point, p.lo, p.hi));
     }
   }
+}
+
+void attention_head_ref(const AttentionParams& p, const uint8_t* qkv, int64_t h, AttentionScratch& scratch,
+                        uint8_t* out) {
+  const int64_t t_count = p.tokens;
+  scratch.logits.resize(static_cast<std::size_t>(t_count * t_count));
+  scratch.probs.resize(static_cast<std::size_t>(t_count * t_count));
+  scratch.exp.resize(static_cast<std::size_t>(t_count));
+  attention_logits_ref(p, qkv, h, scratch.logits.data());
+  for (int64_t t = 0; t < t_count; ++t) {
+    softmax_row_ref(p, scratch.logits.data() + t * t_count, scratch.exp.data(), scratch.probs.data() + t * t_count);
+  }
+  attention_context_ref(p, scratch.probs.data(), qkv, h, out);
 }
 
 }  // namespace fqvit
