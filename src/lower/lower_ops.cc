@@ -267,6 +267,7 @@ GeluParams gelu_params(const WeightCodes& fc1, const ActQuant& in, const ActQuan
     fall.push_back(static_cast<int32_t>(lo));
   }
   p.fall.assign(fall.rbegin(), fall.rend());
+  build_gelu_buckets(p);
   return p;
 }
 

@@ -138,7 +138,13 @@ struct GeluParams {
   int32_t h_argmin = 0;
   int32_t code_at_argmin = 0;
   std::vector<int32_t> rise, fall;  // ascending
+  // Search accelerators (built with the tables): bucket i of [bucket_origin + i 2^bucket_shift, ...) starts the
+  // scan at rise index rise_start[i] (right branch) or fall index fall_start[i] (left branch).
+  int32_t bucket_origin = 0, bucket_shift = 0;
+  std::vector<uint16_t> rise_start, fall_start;
 };
+// Fills the search accelerators of p from its tables.
+void build_gelu_buckets(GeluParams& p);
 void gelu_ref(const GeluParams& p, const int32_t* acc, int64_t rows, uint8_t* out);
 
 // Classifier scores: one head, score = code - zp; two heads (DeiT distilled, averaged at eval):

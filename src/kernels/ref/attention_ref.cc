@@ -1,8 +1,10 @@
 // One attention head in integers: q k^T requantized to the logit codes, the integer softmax (Log-Int-Softmax or
 // uniform 8-bit), and attn x V exact in integers (include/fqvit/kernels/int_ops.h states each bound).
+#include <algorithm>
 #include <bit>
 #include <cassert>
 #include <cstddef>
+#include <vector>
 
 #include "fqvit/kernels/int_ops.h"
 
@@ -73,20 +75,25 @@ void attention_context_ref(const AttentionParams& p, const uint8_t* probs, const
   const uint8_t* v = qkv + 2 * dim + h * dh;
   const int32_t zero_code = int32_t{1} << p.log2_bits;
   const int32_t top_shift = zero_code - 1;  // weights 2^-k on the scale 2^-(2^b - 1)
+  std::vector<int32_t> acc(static_cast<std::size_t>(dh));
   for (int64_t t = 0; t < t_count; ++t) {
     const uint8_t* pr = probs + t * t_count;
-    for (int64_t d = 0; d < dh; ++d) {
-      int32_t acc = 0;
+    std::fill(acc.begin(), acc.end(), 0);
+    // Token-major: each V row is read once, contiguously, per output row.
+    for (int64_t s = 0; s < t_count; ++s) {
+      const uint8_t* vs = v + s * ld;
+      int32_t weight;  // on the scale 2^-(2^b - 1) (log2) or the probability code's
       if (p.softmax == SoftmaxKind::kLog2) {
-        for (int64_t s = 0; s < t_count; ++s) {
-          if (pr[s] >= zero_code) continue;  // exactly zero weight
-          acc += (int32_t{v[s * ld + d]} - zp) * (int32_t{1} << (top_shift - pr[s]));
-        }
+        if (pr[s] >= zero_code) continue;  // exactly zero weight
+        weight = int32_t{1} << (top_shift - pr[s]);
       } else {
-        for (int64_t s = 0; s < t_count; ++s) acc += (int32_t{pr[s]} - p.prob_zero_point) * (int32_t{v[s * ld + d]} - zp);
+        weight = int32_t{pr[s]} - p.prob_zero_point;
       }
-      out[t * dim + h * dh + d] =
-          static_cast<uint8_t>(requantize(acc, p.context_multiplier, p.out_zero_point, p.lo, p.hi));
+      for (int64_t d = 0; d < dh; ++d) acc[static_cast<std::size_t>(d)] += (int32_t{vs[d]} - zp) * weight;
+    }
+    for (int64_t d = 0; d < dh; ++d) {
+      out[t * dim + h * dh + d] = static_cast<uint8_t>(
+          requantize(acc[static_cast<std::size_t>(d)], p.context_multiplier, p.out_zero_point, p.lo, p.hi));
     }
   }
 }

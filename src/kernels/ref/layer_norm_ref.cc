@@ -12,12 +12,6 @@ namespace {
 __extension__ typedef __int128 int128;
 __extension__ typedef unsigned __int128 uint128;
 
-// floor(a / b) for b > 0 (C++ division truncates toward zero).
-int128 floor_div(int128 a, int128 b) {
-  const int128 q = a / b;
-  return (a % b != 0 && a < 0) ? q - 1 : q;
-}
-
 // floor(log2 v) for v > 0.
 int bit_length(uint128 v) {
   const auto hi = static_cast<uint64_t>(v >> 64);
@@ -70,16 +64,19 @@ void layer_norm_ref(const LayerNormParams& p, const uint8_t* q, int64_t rows, ui
     // sqrt(D) = (root + f) / 2^k, f in [0, 1): D scaled by 4^k into [2^60, 2^62) keeps 30 bits of the root.
     const int k = (62 - static_cast<int>(std::bit_width(static_cast<uint64_t>(d)))) / 2;
     const auto root = static_cast<int64_t>(isqrt_u64(static_cast<uint64_t>(d) << (2 * k)));  // [2^30, 2^31)
+    // 1 / sqrt(D) = inv 2^(k - 61), inv = floor(2^61 / root) in (2^30, 2^31]: the token's one division.
+    const int64_t inv = (int64_t{1} << 61) / root;
     for (int64_t c = 0; c < c_count; ++c) {
       const FixedMultiplier g = p.gamma[static_cast<std::size_t>(c)];
       if (g.mantissa_q31 == 0) {
         yr[c] = p.zero_variance_code[static_cast<std::size_t>(c)];
         continue;
       }
-      // |A| 2^48 = C |mantissa| 2^(exponent - 31 + k + 48) / root; the numerator < 2^43 * 2^77.
-      const int e1 = g.exponent + k + kAFracBits - 31;
-      int128 num = int128{c_count} * (g.mantissa_q31 < 0 ? -int128{g.mantissa_q31} : int128{g.mantissa_q31});
-      int128 a_fp = e1 >= 0 ? (num << e1) / root : (num / root) >> (-e1);
+      // |A| 2^48 = C |mantissa| inv 2^(exponent + k - 44); the product < 2^12 2^31 2^31.
+      const int e1 = g.exponent + k - 44;
+      const int128 mant = g.mantissa_q31 < 0 ? -int128{g.mantissa_q31} : int128{g.mantissa_q31};
+      const int128 prod = int128{c_count} * mant * inv;
+      const int128 a_fp = e1 >= 0 ? prod << e1 : prod >> (-e1);
       if (a_fp == 0) {
         yr[c] = p.zero_variance_code[static_cast<std::size_t>(c)];
         continue;
@@ -90,11 +87,12 @@ void layer_norm_ref(const LayerNormParams& p, const uint8_t* q, int64_t rows, ui
       int128 m = a_fp >> (kAFracBits - n);
       if (m > m_max) m = m_max;
       const int128 sign = g.mantissa_q31 < 0 ? -1 : 1;
-      // B = round(2^N (beta / s_out - S1 A / C)) on the denominator C 2^48: |terms| < 2^115.
-      const int128 den = int128{c_count} << kAFracBits;
-      const int128 v = (int128{p.beta_q32[static_cast<std::size_t>(c)]} * c_count << (n + kAFracBits - kLayerNormBetaFracBits)) -
-                       int128{s1} * sign * (a_fp << n);
-      int128 b = floor_div(v + den / 2, den);
+      // B = round(2^N (beta / s_out - gamma S1 / sqrt(D))), the mean term gamma S1 / sqrt(D) in units of 2^-48:
+      // sign |mantissa| S1 inv 2^(exponent + k - 44), |product| < 2^31 2^23 2^31.
+      const int128 t_prod = sign * mant * s1 * inv;
+      const int128 t_fp = e1 >= 0 ? t_prod << e1 : t_prod >> (-e1);
+      const int128 v = (int128{p.beta_q32[static_cast<std::size_t>(c)]} << (kAFracBits - kLayerNormBetaFracBits)) - t_fp;
+      int128 b = ((v << n) + (int128{1} << (kAFracBits - 1))) >> kAFracBits;  // arithmetic shift: floor
       b = b > kBLimit ? kBLimit : (b < -kBLimit ? -kBLimit : b);
       // |M x| < 2^24 * 2^11: the int64 sum cannot overflow.
       const int64_t t = static_cast<int64_t>(sign * m) * x[static_cast<std::size_t>(c)] + static_cast<int64_t>(b);
