@@ -8,18 +8,25 @@ namespace fqvit {
 namespace {
 
 std::string mult(const FixedMultiplier& m) {
-  return std::to_string(m.mantissa_q31) + "*2^" + std::to_string(m.exponent - 31);
+  std::ostringstream os;
+  os << m.mantissa_q31 << "*2^" << (m.exponent - 31);
+  return os.str();
 }
 
 std::string mult_range(const std::vector<FixedMultiplier>& ms) {
   if (ms.empty()) return "-";
   int lo = ms[0].exponent, hi = ms[0].exponent;
   for (const auto& m : ms) lo = m.exponent < lo ? m.exponent : lo, hi = m.exponent > hi ? m.exponent : hi;
-  return std::to_string(ms.size()) + " x Q31 exp [" + std::to_string(lo) + ", " + std::to_string(hi) + "] first " +
-         mult(ms[0]);
+  std::ostringstream os;
+  os << ms.size() << " x Q31 exp [" << lo << ", " << hi << "] first " << mult(ms[0]);
+  return os.str();
 }
 
-std::string range(int32_t lo, int32_t hi) { return "[" + std::to_string(lo) + "," + std::to_string(hi) + "]"; }
+std::string range(int32_t lo, int32_t hi) {
+  std::ostringstream os;
+  os << "[" << lo << "," << hi << "]";
+  return os.str();
+}
 
 struct Describe {
   std::ostringstream& os;
@@ -48,13 +55,14 @@ struct Describe {
   void operator()(const AttentionOp& p) const {
     const auto& a = p.params;
     os << "attention    T=" << a.tokens << " heads " << a.heads << " x " << a.head_dim << " scores "
-       << mult(a.score_multiplier) << " -> logits zp " << a.logit_zero_point << ", softmax "
-       << (a.softmax == SoftmaxKind::kLog2
-               ? "log2 uint" + std::to_string(a.log2_bits) + " i-exp x0 " + std::to_string(a.exp.x0) + " b " +
-                     std::to_string(a.exp.b) + " c " + std::to_string(a.exp.c) + " n " + std::to_string(a.exp.n)
-               : "uniform " + range(a.prob_lo, a.prob_hi) + " exp table Q30 [256]")
-       << ", context "
-       << mult(a.context_multiplier) << " zp " << a.out_zero_point;
+       << mult(a.score_multiplier) << " -> logits zp " << a.logit_zero_point << ", softmax ";
+    if (a.softmax == SoftmaxKind::kLog2) {
+      os << "log2 uint" << a.log2_bits << " i-exp x0 " << a.exp.x0 << " b " << a.exp.b << " c " << a.exp.c << " n "
+         << a.exp.n;
+    } else {
+      os << "uniform " << range(a.prob_lo, a.prob_hi) << " exp table Q30 [256]";
+    }
+    os << ", context " << mult(a.context_multiplier) << " zp " << a.out_zero_point;
   }
   void operator()(const MlpUpOp& p) const {
     os << "linear_gelu  " << p.linear.in << " -> " << p.linear.out << " u8 x s8 -> s32, GELU tables "
