@@ -49,7 +49,10 @@ void residual_add_ref(const ResidualAddParams& p, const uint8_t* a, const uint8_
 //   S1 = sum x, S2 = sum x^2 (int64), D = C * S2 - S1^2 + variance_epsilon      (= (C * std / s)^2)
 //   A[c] = C * gamma[c] / sqrt(D)  (gamma = gamma_c / s_out as a FixedMultiplier), in 48-bit fixed point
 //   N = clamp(multiplier_bits - 1 - floor(log2 |A|), 0, 31), M = min(floor(|A| 2^N), 2^multiplier_bits - 1)
-//   B = round(2^N (beta[c] / s_out - S1 * A[c] / C)),  out = clamp(zp_out + round((sign(A) M x + B) / 2^N))
+//   B = round(2^N (beta[c] / s_out - S1 * A[c] / C)),  out = clamp(zp_out + round_even((sign(A) M x + B) / 2^N))
+// The last division rounds half to EVEN, the one exception to fixed_multiplier.h's half-up rule: exact ties come
+// once in 2^N (N ~ 7..15) there, and the reference (torch.round) breaks them to even; half up would differ from the
+// fake-quant codes on ~0.1% of LayerNorm outputs (measured), half to even on none.
 // D == 0 (a constant token, no epsilon) outputs zero_variance_code[c] = clamp(zp_out + round(beta_c / s_out)): the
 // normalized value of a constant row is 0. The square root is integer (isqrt on D scaled into [2^60, 2^62)).
 // Bounds: |x| <= 255 * 8, C <= 4096, so |S1| < 2^23, S2 < 2^35, D < 2^47; the fixed-point A fits int128 (< 2^121).

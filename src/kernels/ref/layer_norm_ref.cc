@@ -96,7 +96,14 @@ void layer_norm_ref(const LayerNormParams& p, const uint8_t* q, int64_t rows, ui
       b = b > kBLimit ? kBLimit : (b < -kBLimit ? -kBLimit : b);
       // |M x| < 2^24 * 2^11: the int64 sum cannot overflow.
       const int64_t t = static_cast<int64_t>(sign * m) * x[static_cast<std::size_t>(c)] + static_cast<int64_t>(b);
-      const int64_t y = n == 0 ? t : (t + (int64_t{1} << (n - 1))) >> n;
+      // Division by 2^N rounded half to even, as the reference's torch.round: with N = 7..15 exact ties are
+      // frequent (one in 2^N), so here the reference's tie rule is the one that reproduces its codes.
+      int64_t y = t;
+      if (n > 0) {
+        y = t >> n;  // floor
+        const int64_t rem = t - (y << n), half = int64_t{1} << (n - 1);
+        if (rem > half || (rem == half && (y & 1) != 0)) ++y;
+      }
       const int64_t code = y + p.out_zero_point;
       yr[c] = static_cast<uint8_t>(code < p.lo ? p.lo : (code > p.hi ? p.hi : code));
     }
