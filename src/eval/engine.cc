@@ -14,7 +14,7 @@ namespace fqvit {
 std::vector<std::string> engine_names() { return {"fp32", "int", "fake"}; }
 
 std::string default_engine(const std::string& model_path) {
-  return std::filesystem::is_directory(model_path) ? "fp32" : "int";
+  return std::filesystem::is_regular_file(model_path) ? "int" : "fp32";  // a missing path: fp32's error names it
 }
 
 namespace {
