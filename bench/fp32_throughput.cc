@@ -83,6 +83,19 @@ int main(int argc, char** argv) {
   app.add_flag("--no-torch", no_torch, "skip the PyTorch side");
   CLI11_PARSE(app, argc, argv);
   if (batches.empty()) batches = {1, 8};
+  // Bad figures are refused here, before oneDNN sees a zero-sized primitive (it aborts).
+  try {
+    for (int b : batches) {
+      if (b < 1 || b > 4096) fqvit::fail("command line", "--batch", std::to_string(b), "1..4096");
+    }
+    if (threads < 1 || threads > 1024) fqvit::fail("command line", "--threads", std::to_string(threads), "1..1024");
+    if (!(seconds > 0.0 && seconds <= 3600.0)) {
+      fqvit::fail("command line", "--seconds", std::to_string(seconds), "a number in (0, 3600]");
+    }
+  } catch (const fqvit::Error& e) {
+    std::fprintf(stderr, "fqvit-bench-fp32: error: %s\n", e.what());
+    return 1;
+  }
   if (!std::filesystem::is_directory(model_dir)) {
     std::fprintf(stderr, "skipped: no checkpoint at %s (pass --model DIR)\n", model_dir.c_str());
     return 0;

@@ -14,7 +14,7 @@ for model in demo/models/*/; do
   ./build/fqvit-eval --model "$model" "${data[@]}" --json "$out/$name.fp32.json"
   echo "== $name: calibrate FQ-ViT 8/8/4 (MinMax + PTF + LIS) on demo/data/calib"
   ./build/fqvit-calibrate --model "$model" --calib demo/data/calib --class-list demo/data/classes.txt \
-      --images 100 --batch 50 --out "$out/$name.w8a8attn4.safetensors"
+      --images 100 --batch-size 50 --out "$out/$name.w8a8attn4.safetensors"
   echo "== $name: fake-quant 8/8/4"
   ./build/fqvit-eval --model "$out/$name.w8a8attn4.safetensors" --engine fake "${data[@]}" \
       --json "$out/$name.w8a8attn4.json"

@@ -10,6 +10,7 @@ packages=(
   libopenblas-dev libsleef-dev  # the reference's own float kernels (PyTorch's BLAS and exp), for --numerics torch
   ocl-icd-opencl-dev  # only a Recommends of libdnnl-dev, but Debian's dnnl CMake config requires OpenCL
   python3 python3-numpy python3-pil python3-torch libopenblas0-pthread
+  clang libclang-rt-14-dev  # libFuzzer and its sanitizer runtimes for scripts/fuzz.sh (only a Recommends of clang)
 )
 
 missing=()

@@ -9,7 +9,8 @@ namespace fqvit::testing {
 
 std::string source_dir();                  // the project checkout
 std::string binary_dir();                  // the CMake build directory
-std::optional<std::string> shared_dir();   // $FQVIT_SHARED_DIR, else <source>/../shared, if it exists
+std::optional<std::string> shared_dir();   // $FQVIT_SHARED_DIR when set (none if it does not exist), else
+                                           // <source>/../shared if it exists
 
 // A fresh empty directory under the build tree for one test's outputs.
 std::string scratch_dir(const std::string& name);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <limits>
 #include <random>
 
 #include "fqvit/calibrate/calibrator.h"
@@ -14,13 +15,15 @@
 #include "fqvit/core/parallel.h"
 #include "fqvit/core/progress.h"
 #include "fqvit/io/dataset.h"
+#include "fqvit/io/output_paths.h"
+#include "cli_common.h"
 
 namespace {
 
 struct Args {
   std::string model, calib, class_list, calib_list, config, out, method, numerics = "torch";
   int images = 1000, batch = 100, threads = 0, w_bits = 8, a_bits = 8, attn_bits = 4, decode_threads = 1;
-  uint64_t seed = 0;
+  int64_t seed = 0;  // signed so that "-1" is refused rather than wrapped to 2^64 - 1
   bool ptf = true, lis = true;
 };
 
@@ -50,7 +53,24 @@ void print_summary(const fqvit::Calibrator& calib, const fqvit::QuantState& stat
   }
 }
 
+// Flags first, then every output path, so a mistake costs a second and not a calibration.
+void check_command_line(const Args& args, const CLI::App& app) {
+  fqvit::cli::check_range("--images", args.images, 1, std::numeric_limits<int>::max());
+  fqvit::cli::check_range("--batch-size", args.batch, 1, 4096);
+  fqvit::cli::check_range("--threads", args.threads, 0, 1024);
+  fqvit::cli::check_range("--decode-threads", args.decode_threads, 1, 64);
+  fqvit::cli::check_range("--seed", args.seed, 0, std::numeric_limits<int64_t>::max());
+  fqvit::cli::check_given_once(app, "--ptf", "--ptf / --no-ptf");
+  fqvit::cli::check_given_once(app, "--lis", "--lis / --no-lis");
+  fqvit::check_output_paths({{"--out", args.out}}, {{"--model", args.model + "/model.safetensors"},
+                                                     {"--model", args.model + "/config.json"},
+                                                     {"--calib-list", args.calib_list},
+                                                     {"--class-list", args.class_list},
+                                                     {"--config", args.config}});
+}
+
 int run(const Args& args, const CLI::App& app) {
+  check_command_line(args, app);
   fqvit::set_num_threads(args.threads);
   fqvit::QuantSettings settings;
   if (!args.config.empty()) settings = fqvit::load_quant_settings(args.config, settings);
@@ -62,16 +82,15 @@ int run(const Args& args, const CLI::App& app) {
   if (app.count("--a-bits")) settings.a_bits = args.a_bits;
   if (app.count("--attn-bits")) settings.attn_bits = args.attn_bits;
   settings.validate("command line");
-  if (args.images < 1) fqvit::fail("command line", "--images", std::to_string(args.images), ">= 1");
-  if (args.batch < 1) fqvit::fail("command line", "--batch", std::to_string(args.batch), ">= 1");
 
   auto model = fqvit::load_model(args.model);
   model->set_numerics(fqvit::parse_numerics(args.numerics, "command line", "--numerics"));
-  const auto folder = fqvit::ImageFolder::open(args.calib, {args.class_list, ""});
+  const auto folder = fqvit::ImageFolder::open(args.calib, {args.class_list, "", model->config().num_classes});
+  for (const std::string& why : folder.ignored()) spdlog::warn("not an image of the dataset: {}", why);
   fqvit::CalibrationInfo info;
   info.calib_dir = args.calib;
   info.class_list = args.class_list;
-  info.seed = args.seed;
+  info.seed = static_cast<uint64_t>(args.seed);
   info.batch_size = args.batch;
   info.numerics = args.numerics;
   info.images_requested = args.images;
@@ -82,7 +101,7 @@ int run(const Args& args, const CLI::App& app) {
     info.calib_list = args.calib_list;
   } else {
     images = folder.images();
-    std::mt19937_64 rng(args.seed);
+    std::mt19937_64 rng(static_cast<uint64_t>(args.seed));
     std::shuffle(images.begin(), images.end(), rng);
     info.order = "shuffle";
   }
@@ -101,12 +120,28 @@ int run(const Args& args, const CLI::App& app) {
   fqvit::BatchLoader loader(images, model->config().preprocess, args.batch, args.decode_threads);
   fqvit::ProgressBar progress("calibrate", info.images_used);
   fqvit::Batch batch;
-  int64_t seen = 0;
+  int64_t seen = 0, unreadable = 0;
   for (int64_t b = 0; b < batches && loader.next(&batch); ++b) {
     for (const std::string& e : batch.errors) spdlog::warn("skipped: {}", e);
-    calib.observe(batch.images, b == batches - 1);
-    seen += batch.images.dim(0);
+    unreadable += static_cast<int64_t>(batch.errors.size());
+    const bool last = b == batches - 1;
+    const int64_t usable = batch.images.rank() > 0 ? batch.images.dim(0) : 0;
+    if (usable == 0 && last) {
+      // The last batch fixes the quantizers; without an image in it there is nothing to fix them from.
+      fqvit::fail(args.calib, "last calibration batch", "no readable image (" + std::to_string(batch.errors.size()) +
+                  " unreadable)", "at least one readable image in it");
+    }
+    if (usable > 0) calib.observe(batch.images, last);
+    seen += usable;
     progress.advance(static_cast<int64_t>(batch.labels.size() + batch.errors.size()));
+  }
+  // Quantizers fitted on a handful of images are silently wrong: ask for one batch's worth of readable ones.
+  const int64_t required = std::min<int64_t>(args.batch, info.images_used);
+  if (seen < required) {
+    fqvit::fail(args.calib, "readable calibration images",
+                std::to_string(seen) + " (" + std::to_string(unreadable) + " of " +
+                    std::to_string(info.images_used) + " unreadable)",
+                "at least " + std::to_string(required) + " (one batch, --batch-size)");
   }
   info.images_used = seen;
   fqvit::QuantState state = calib.finish();
@@ -121,27 +156,30 @@ int run(const Args& args, const CLI::App& app) {
 
 int main(int argc, char** argv) {
   CLI::App app{"fqvit-calibrate: FQ-ViT post-training calibration -> quantized model file"};
+  fqvit::cli::show_defaults(app);
   Args args;
   app.add_option("--model", args.model, "checkpoint directory (model.safetensors + config.json)")->required();
   app.add_option("--calib", args.calib, "calibration ImageFolder directory")->required();
   app.add_option("--class-list", args.class_list, "class list: lines 'index wnid [name]' or one wnid per line");
-  app.add_option("--images", args.images, "calibration images (default 1000)");
-  app.add_option("--batch", args.batch, "images per batch; the last batch fixes the quantizers (default 100)");
-  app.add_option("--seed", args.seed, "seed of the image shuffle (std::mt19937_64; default 0)");
+  app.add_option("--images", args.images, "calibration images");
+  app.add_option("--batch-size", args.batch, "images per batch, 1..4096; the last batch fixes the quantizers");
+  app.add_option("--batch", args.batch, "old spelling of --batch-size")->group("");  // hidden alias
+  app.add_option("--seed", args.seed, "seed of the image shuffle (std::mt19937_64), >= 0");
   app.add_option("--method", args.method, "activation observer: minmax | ema | percentile | omse (default minmax)");
-  app.add_flag("--ptf,!--no-ptf", args.ptf, "Power-of-Two Factor on LayerNorm inputs + integer LayerNorm (default on)");
-  app.add_flag("--lis,!--no-lis", args.lis, "Log-Int-Softmax on attention (default on)");
-  app.add_option("--w-bits", args.w_bits, "weight bits, 2..8 (default 8)");
-  app.add_option("--a-bits", args.a_bits, "activation bits, 2..8 (default 8)");
-  app.add_option("--attn-bits", args.attn_bits, "attention (softmax output) bits, 2..8 (default 4)");
+  app.add_flag("--ptf,!--no-ptf", args.ptf,
+               "Power-of-Two Factor on LayerNorm inputs + integer LayerNorm (on unless --no-ptf)");
+  app.add_flag("--lis,!--no-lis", args.lis, "Log-Int-Softmax on attention (on unless --no-lis)");
+  app.add_option("--w-bits", args.w_bits, "weight bits, 2..8");
+  app.add_option("--a-bits", args.a_bits, "activation bits, 2..8");
+  app.add_option("--attn-bits", args.attn_bits, "attention (softmax output) bits, 2..8");
   app.add_option("--calib-list", args.calib_list, "file of image paths relative to --calib fixing the order");
   app.add_option("--config", args.config, "quantization preset JSON (configs/*.json); flags override it");
   app.add_option("--numerics", args.numerics,
-                 "float arithmetic of the calibration passes: torch (bit-identical to the PyTorch reference; default) or fast");
-  app.add_option("--threads", args.threads, "compute threads (0 = all cores)");
-  app.add_option("--decode-threads", args.decode_threads, "background image decoding threads (default 1)");
+                 "float arithmetic of the calibration passes: torch (bit-identical to the PyTorch reference) or fast");
+  app.add_option("--threads", args.threads, "compute threads, 0..1024 (0 = all cores)");
+  app.add_option("--decode-threads", args.decode_threads, "background image decoding threads, 1..64");
   app.add_option("--out", args.out, "quantized model file to write (.safetensors)")->required();
-  CLI11_PARSE(app, argc, argv);
+  if (const int status = fqvit::cli::parse(app, argc, argv, "fqvit-calibrate"); status >= 0) return status;
   try {
     return run(args, app);
   } catch (const fqvit::Error& e) {

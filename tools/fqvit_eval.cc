@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "fqvit/core/error.h"
@@ -10,7 +11,9 @@
 #include "fqvit/eval/engine.h"
 #include "fqvit/eval/evaluate.h"
 #include "fqvit/io/atomic_file.h"
+#include "fqvit/io/output_paths.h"
 #include "fqvit/io/safetensors.h"
+#include "cli_common.h"
 
 namespace {
 
@@ -20,7 +23,7 @@ struct Args {
   bool print_plan = false;
 };
 
-void write_json(const std::string& path, const Args& args, const fqvit::EvalResult& r) {
+void write_json(const std::string& path, const Args& args, const std::string& numerics, const fqvit::EvalResult& r) {
   const nlohmann::json j = {
       {"top1", r.top1()},
       {"top5", r.top5()},
@@ -30,8 +33,9 @@ void write_json(const std::string& path, const Args& args, const fqvit::EvalResu
       {"images_per_second", r.images_per_second()},
       {"model_images_per_second", r.model_seconds > 0 ? static_cast<double>(r.images) / r.model_seconds : 0.0},
       {"skipped", r.skipped.size()},
+      {"nonfinite_logits", r.nonfinite},
       {"engine", args.engine},
-      {"numerics", args.numerics.empty() ? "default" : args.numerics},
+      {"numerics", numerics},
       {"model", args.model},
       {"data", args.data},
       {"batch_size", args.batch_size},
@@ -49,7 +53,22 @@ void write_logits(const std::string& path, const Args& args, const fqvit::EvalRe
   writer.write(path);
 }
 
+// Flags first, then every output path, so a mistake costs a second and not an evaluation.
+void check_command_line(const Args& args) {
+  fqvit::cli::check_range("--batch-size", args.batch_size, 1, 4096);
+  fqvit::cli::check_range("--threads", args.threads, 0, 1024);
+  fqvit::cli::check_range("--decode-threads", args.decode_threads, 1, 64);
+  fqvit::cli::check_range("--limit", args.limit, 0, std::numeric_limits<int>::max());
+  const std::vector<fqvit::NamedPath> inputs = {{"--model", args.model},
+                                                {"--model", args.model + "/model.safetensors"},
+                                                {"--model", args.model + "/config.json"},
+                                                {"--labels", args.labels},
+                                                {"--class-list", args.class_list}};
+  fqvit::check_output_paths({{"--json", args.json_out}, {"--save-logits", args.logits_out}}, inputs);
+}
+
 int run(Args args) {
+  check_command_line(args);
   fqvit::set_num_threads(args.threads);
   if (args.engine.empty()) args.engine = fqvit::default_engine(args.model);
   std::optional<fqvit::Numerics> numerics;
@@ -61,7 +80,9 @@ int run(Args args) {
     if (args.data.empty()) return 0;
   }
   if (args.data.empty()) fqvit::fail("fqvit-eval", "--data", "missing", "an ImageFolder directory");
-  const auto folder = fqvit::ImageFolder::open(args.data, {args.class_list, args.labels});
+  const auto folder =
+      fqvit::ImageFolder::open(args.data, {args.class_list, args.labels, engine.config.num_classes});
+  for (const std::string& why : folder.ignored()) spdlog::warn("not an image of the dataset: {}", why);
   std::vector<fqvit::LabeledImage> images = folder.images();
   if (args.limit > 0 && static_cast<size_t>(args.limit) < images.size()) images.resize(static_cast<size_t>(args.limit));
   spdlog::info("{} on {} images from {} ({} threads, batch {})", engine.config.architecture, images.size(), args.data,
@@ -75,22 +96,32 @@ int run(Args args) {
       engine.forward_pixels ? fqvit::evaluate(engine.forward_pixels, images, engine.config.preprocess, options)
                             : fqvit::evaluate(engine.forward, images, engine.config.preprocess, options);
 
-  std::printf("engine %s  model %s\n", args.engine.c_str(), engine.config.architecture.c_str());
-  std::printf("top-1 %.2f%%  top-5 %.2f%%  (%lld images, %lld / %lld correct)\n", r.top1(), r.top5(),
-              static_cast<long long>(r.images), static_cast<long long>(r.top1_correct),
-              static_cast<long long>(r.top5_correct));
+  const long long n = r.images;
+  std::printf("engine %s  model %s  numerics %s\n", args.engine.c_str(), engine.config.architecture.c_str(),
+              engine.numerics.c_str());
+  std::printf("top-1 %.2f%% (%lld of %lld correct)  top-5 %.2f%% (%lld of %lld)\n", r.top1(),
+              static_cast<long long>(r.top1_correct), n, r.top5(), static_cast<long long>(r.top5_correct), n);
   std::printf("%.1f images/s end to end, %.1f images/s in the model\n", r.images_per_second(),
               r.model_seconds > 0 ? static_cast<double>(r.images) / r.model_seconds : 0.0);
   if (!r.skipped.empty()) std::printf("skipped %zu unreadable image(s)\n", r.skipped.size());
-  if (!args.json_out.empty()) write_json(args.json_out, args, r);
+  if (r.nonfinite > 0) {
+    std::printf("%lld image(s) gave NaN or inf logits: counted as wrong\n", static_cast<long long>(r.nonfinite));
+  }
+  if (r.images == 0) {
+    // Nothing was evaluated: say why instead of printing 0% and leaving no file.
+    fqvit::fail(args.data, "readable images", "none of " + std::to_string(images.size()) + " (" +
+                std::to_string(r.skipped.size()) + " unreadable, see the warnings above)", "at least one");
+  }
+  if (!args.json_out.empty()) write_json(args.json_out, args, engine.numerics, r);
   if (!args.logits_out.empty()) write_logits(args.logits_out, args, r);
-  return r.images > 0 ? 0 : 1;
+  return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"fqvit-eval: top-1/top-5 and images/s of a ViT/DeiT/Swin on an ImageNet-style folder"};
+  fqvit::cli::show_defaults(app);
   Args args;
   app.add_option("--model", args.model, "checkpoint directory (model.safetensors + config.json) or quantized file")
       ->required();
@@ -104,14 +135,13 @@ int main(int argc, char** argv) {
   app.add_option("--numerics", args.numerics,
                  "float arithmetic: fast, or torch (bit-identical to the PyTorch reference); default fast for fp32, "
                  "for fake the one the file was calibrated on");
-  app.add_option("--batch-size", args.batch_size, "images per forward pass")->check(CLI::Range(1, 4096));
-  app.add_option("--threads", args.threads, "compute threads (0 = all cores)")->check(CLI::Range(0, 1024));
-  app.add_option("--decode-threads", args.decode_threads, "background image decoding threads")
-      ->check(CLI::Range(1, 64));
-  app.add_option("--limit", args.limit, "evaluate only the first N images (0 = all)")->check(CLI::NonNegativeNumber);
+  app.add_option("--batch-size", args.batch_size, "images per forward pass, 1..4096");
+  app.add_option("--threads", args.threads, "compute threads, 0..1024 (0 = all cores)");
+  app.add_option("--decode-threads", args.decode_threads, "background image decoding threads, 1..64");
+  app.add_option("--limit", args.limit, "evaluate only the first N images (0 = all)");
   app.add_option("--json", args.json_out, "write the summary as JSON");
   app.add_option("--save-logits", args.logits_out, "write logits [images, classes] as safetensors");
-  CLI11_PARSE(app, argc, argv);
+  if (const int status = fqvit::cli::parse(app, argc, argv, "fqvit-eval"); status >= 0) return status;
   try {
     return run(args);
   } catch (const fqvit::Error& e) {

@@ -2,6 +2,7 @@
 #pragma GCC optimize("fp-contract=off")
 #include "fqvit/calibrate/quant_state.h"
 
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -24,6 +25,14 @@ void QuantState::check_complete(VisionModel& model, const std::string& origin) c
     if (static_cast<int64_t>(it->second.scales.size()) != out_channels(*w.weight)) {
       fail(origin, w.name + ".weight_scale", std::to_string(it->second.scales.size()) + " scales",
            std::to_string(out_channels(*w.weight)) + " (output channels)");
+    }
+    // A weight scale divides in quantization and multiplies in dequantization: it must be a positive finite number.
+    const std::vector<float>& scales = it->second.scales;
+    for (size_t c = 0; c < scales.size(); ++c) {
+      if (!(std::isfinite(scales[c]) && scales[c] > 0.0f)) {
+        fail(origin, w.name + ".weight_scale", "scale " + std::to_string(scales[c]) + " for output channel " +
+                         std::to_string(c), "a positive finite number");
+      }
     }
   }
   for (const std::string& name : model.activation_points()) {

@@ -36,25 +36,30 @@ Engine open_engine(const std::string& engine, const std::string& model_path, std
     std::shared_ptr<VisionModel> model = load_model(model_path);
     model->set_numerics(numerics.value_or(Numerics::kFast));
     VisionModel* raw = model.get();
-    return Engine{engine, model->config(), [raw](const Tensor& x) { return raw->forward(x); }, {}, "", model};
+    return Engine{engine, model->config(), to_string(model->numerics()),
+                  [raw](const Tensor& x) { return raw->forward(x); }, {}, "", model};
   }
   if (engine == "int") {
     if (std::filesystem::is_directory(model_path)) {
       fail(model_path, "--model", "a float checkpoint directory",
            "a quantized model file from fqvit-calibrate for --engine int");
     }
-    if (numerics) fail(model_path, "--numerics", to_string(*numerics), "no --numerics with --engine int (no float inside)");
+    if (numerics) {
+      fail(model_path, "--numerics", to_string(*numerics), "no --numerics with --engine int (no float inside)");
+    }
     LoweredModel lowered = lower_quantized_model(model_path);
     auto st = std::make_shared<IntEngineState>(IntEngineState{lowered, IntExecutor(lowered.plan)});
     IntEngineState* raw = st.get();
-    Engine e{engine, lowered.config, {}, {}, describe_plan(*lowered.plan), st};
+    Engine e{engine, lowered.config, "none", {}, {}, describe_plan(*lowered.plan), st};
     e.forward_pixels = [raw](const uint8_t* pixels, int64_t batch) {
       const int64_t classes = raw->executor.plan().classes;
       std::vector<int32_t> scores(static_cast<size_t>(batch * classes));
       raw->executor.run(pixels, batch, scores.data());
       Tensor logits = Tensor::uninitialized({batch, classes});
       const auto scale = static_cast<float>(raw->lowered.score_scale);
-      for (int64_t i = 0; i < batch * classes; ++i) logits[i] = static_cast<float>(scores[static_cast<size_t>(i)]) * scale;
+      for (int64_t i = 0; i < batch * classes; ++i) {
+        logits[i] = static_cast<float>(scores[static_cast<size_t>(i)]) * scale;
+      }
       return logits;
     };
     return e;
@@ -66,7 +71,8 @@ Engine open_engine(const std::string& engine, const std::string& model_path, std
     }
     std::shared_ptr<FakeQuantModel> model = load_fake_quant_model(model_path, numerics);
     FakeQuantModel* raw = model.get();
-    return Engine{engine, model->config(), [raw](const Tensor& x) { return raw->forward(x); }, {}, "", model};
+    return Engine{engine, model->config(), to_string(model->numerics()),
+                  [raw](const Tensor& x) { return raw->forward(x); }, {}, "", model};
   }
   std::string names;
   for (const auto& n : engine_names()) names += (names.empty() ? "" : ", ") + n;

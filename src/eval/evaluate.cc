@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 
 #include "fqvit/core/progress.h"
@@ -38,9 +39,15 @@ EvalResult evaluate_batches(const PixelForwardFn* pixel_forward, const ForwardFn
       for (int64_t i = 0; i < n; ++i) {
         const float* row = logits.data() + i * classes;
         const int label = batch.labels[static_cast<size_t>(i)];
-        const std::vector<int64_t> top = top_k_classes(row, classes, 5);
-        result.top1_correct += !top.empty() && top[0] == label ? 1 : 0;
-        result.top5_correct += std::find(top.begin(), top.end(), label) != top.end() ? 1 : 0;
+        // torch.topk ranks NaN first, so a NaN logit at the label's index would count as correct: never count it.
+        const bool finite = std::all_of(row, row + classes, [](float v) { return std::isfinite(v); });
+        if (finite) {
+          const std::vector<int64_t> top = top_k_classes(row, classes, 5);
+          result.top1_correct += !top.empty() && top[0] == label ? 1 : 0;
+          result.top5_correct += std::find(top.begin(), top.end(), label) != top.end() ? 1 : 0;
+        } else {
+          ++result.nonfinite;
+        }
         result.predictions.push_back(static_cast<int>(std::max_element(row, row + classes) - row));
         result.image_paths.push_back(images[batch.indices[static_cast<size_t>(i)]].relative);
       }

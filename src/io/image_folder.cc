@@ -30,6 +30,12 @@ std::string trim(const std::string& s) {
 // raised when it cannot be opened.
 void for_each_line(const std::string& path, const std::string& what, const std::string& expected,
                    const std::function<void(const std::string&, int)>& fn) {
+  // A FIFO would block the open, a directory would read as an empty file: refuse anything but a regular file.
+  std::error_code ec;
+  const auto status = fs::status(path, ec);
+  if (fs::exists(status) && !fs::is_regular_file(status)) {
+    fail(path, what, fs::is_directory(status) ? "a directory" : "not a regular file", expected);
+  }
   std::ifstream in(path);
   if (!in) fail(path, what, "a file that cannot be opened", expected);
   std::string line;
@@ -50,9 +56,14 @@ bool parse_index(const std::string& text, int* value) {
   return true;
 }
 
+std::string class_bound(int num_classes) {
+  return "an index below " + std::to_string(num_classes) + " (the model's num_classes)";
+}
+
 // Class list: "index wnid [name...]" or "wnid" per line. Returns wnid -> index and fills names by index.
-std::map<std::string, int> read_class_list(const std::string& path, std::vector<std::string>* names) {
+std::map<std::string, int> read_class_list(const std::string& path, int num_classes, std::vector<std::string>* names) {
   std::map<std::string, int> index;
+  std::map<int, std::string> wnid_of;
   for_each_line(path, "class list", "a readable class list (--class-list)", [&](const std::string& line, int line_no) {
     std::istringstream fields(line);
     std::string first, second;
@@ -70,6 +81,14 @@ std::map<std::string, int> read_class_list(const std::string& path, std::vector<
     if (index.count(wnid) != 0) {
       fail(path, "line " + std::to_string(line_no), "wnid " + wnid + " a second time", "each wnid once");
     }
+    if (num_classes > 0 && idx >= num_classes) {
+      fail(path, "line " + std::to_string(line_no), "index " + std::to_string(idx), class_bound(num_classes));
+    }
+    if (const auto other = wnid_of.find(idx); other != wnid_of.end()) {
+      fail(path, "line " + std::to_string(line_no), "index " + std::to_string(idx) + " for " + wnid +
+               ", already given to " + other->second, "one wnid per class index");
+    }
+    wnid_of[idx] = wnid;
     index[wnid] = idx;
     if (names->size() <= static_cast<size_t>(idx)) names->resize(static_cast<size_t>(idx) + 1);
     (*names)[static_cast<size_t>(idx)] = wnid;
@@ -82,6 +101,30 @@ std::string relative_string(const fs::path& p, const fs::path& root) {
   return fs::relative(p, root).generic_string();
 }
 
+// A label-file path must stay inside the dataset folder: relative, and no ".." that climbs above it.
+bool stays_inside(const fs::path& rel) {
+  if (rel.empty() || rel.is_absolute() || rel.has_root_name()) return false;
+  int depth = 0;
+  for (const auto& part : rel.lexically_normal()) {
+    if (part == "..") {
+      if (--depth < 0) return false;
+    } else if (part != "." && !part.empty()) {
+      ++depth;
+    }
+  }
+  return depth > 0;
+}
+
+// Why a class-folder entry is not an image of the dataset, or "" when it is one.
+std::string why_not_listed(const fs::directory_entry& entry) {
+  std::error_code ec;
+  if (entry.is_symlink(ec) && !fs::exists(entry.path(), ec)) return "broken symlink";
+  if (entry.is_directory(ec)) return "nested folder (class folders are read one level deep)";
+  if (!entry.is_regular_file(ec)) return "not a regular file";
+  if (!is_image_file(entry.path())) return "not a .jpg .jpeg or .png file";
+  return "";
+}
+
 }  // namespace
 
 ImageFolder ImageFolder::open(const std::string& root, const DatasetOptions& options) {
@@ -92,7 +135,9 @@ ImageFolder ImageFolder::open(const std::string& root, const DatasetOptions& opt
 
   std::vector<std::string> class_names;
   std::map<std::string, int> class_index;
-  if (!options.class_list.empty()) class_index = read_class_list(options.class_list, &class_names);
+  if (!options.class_list.empty()) {
+    class_index = read_class_list(options.class_list, options.num_classes, &class_names);
+  }
 
   std::vector<fs::path> class_dirs;
   for (const auto& entry : fs::directory_iterator(root)) {
@@ -101,6 +146,12 @@ ImageFolder ImageFolder::open(const std::string& root, const DatasetOptions& opt
   std::sort(class_dirs.begin(), class_dirs.end());
 
   if (options.class_list.empty()) {
+    if (options.num_classes > 0 && options.labels_file.empty() &&
+        class_dirs.size() > static_cast<size_t>(options.num_classes)) {
+      fail(root, "class folders", std::to_string(class_dirs.size()),
+           "at most " + std::to_string(options.num_classes) +
+               " (the model's num_classes; with a subset of classes pass --class-list so folders keep their indices)");
+    }
     for (const auto& dir : class_dirs) {
       class_index[dir.filename().string()] = static_cast<int>(class_names.size());
       class_names.push_back(dir.filename().string());
@@ -112,7 +163,12 @@ ImageFolder ImageFolder::open(const std::string& root, const DatasetOptions& opt
     auto it = class_index.find(wnid);
     std::vector<fs::path> files;
     for (const auto& entry : fs::directory_iterator(dir)) {
-      if (entry.is_regular_file() && is_image_file(entry.path())) files.push_back(entry.path());
+      const std::string why = why_not_listed(entry);
+      if (why.empty()) {
+        files.push_back(entry.path());
+      } else {
+        folder.ignored_.push_back(relative_string(entry.path(), root) + ": " + why);
+      }
     }
     if (files.empty()) continue;
     if (it == class_index.end() && options.labels_file.empty()) {
@@ -129,6 +185,7 @@ ImageFolder ImageFolder::open(const std::string& root, const DatasetOptions& opt
   if (!options.labels_file.empty()) {
     // The label file fixes both the list and the labels.
     std::vector<LabeledImage> listed;
+    std::map<std::string, int> line_of;  // normalized relative path -> line first listing it
     const std::string& labels = options.labels_file;
     for_each_line(labels, "label file", "a readable label file (--labels)", [&](const std::string& line, int line_no) {
       const auto space = line.find_last_of(" \t");
@@ -137,6 +194,20 @@ ImageFolder ImageFolder::open(const std::string& root, const DatasetOptions& opt
         fail(labels, "line " + std::to_string(line_no), "\"" + line + "\"", "\"relative/path index\"");
       }
       const std::string rel = trim(line.substr(0, space));
+      const std::string where = "line " + std::to_string(line_no);
+      if (!stays_inside(fs::path(rel))) {
+        fail(labels, where, "\"" + rel + "\"",
+             "a path relative to the dataset folder, inside it (no absolute path or ..)");
+      }
+      if (options.num_classes > 0 && label >= options.num_classes) {
+        fail(labels, where, "label " + std::to_string(label), class_bound(options.num_classes));
+      }
+      const std::string key = fs::path(rel).lexically_normal().generic_string();
+      if (const auto first = line_of.find(key); first != line_of.end()) {
+        fail(labels, where, "\"" + rel + "\" a second time (first on line " + std::to_string(first->second) + ")",
+             "each image once, with one label");
+      }
+      line_of[key] = line_no;
       const fs::path full = fs::path(root) / rel;
       std::error_code missing;
       if (!fs::is_regular_file(full, missing)) {
@@ -145,6 +216,7 @@ ImageFolder ImageFolder::open(const std::string& root, const DatasetOptions& opt
       }
       listed.push_back({full.string(), fs::path(rel).generic_string(), label});
     });
+    if (listed.empty()) fail(labels, "label file", "no lines", "lines \"relative/path index\"");
     folder.images_ = std::move(listed);
   }
 

@@ -114,7 +114,9 @@ bool decode_jpeg_impl(JpegState* state, const uint8_t* data, size_t size, RgbIma
       }
     }
   }
-  // No jpeg_finish_decompress: all pixels are in, and Pillow does not fail on a missing EOI after the last line.
+  // Pillow reads on to EOI (jpeg_finish_decompress) and fails on what it finds there: corrupt bytes that end the
+  // scan early leave a bad marker ("broken data stream"), a missing EOI runs the source dry (JWRN_JPEG_EOF above).
+  jpeg_finish_decompress(cinfo);
   return true;
 }
 

@@ -1,6 +1,7 @@
 #include "fqvit/io/model_config.h"
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -12,6 +13,8 @@ namespace fqvit {
 namespace {
 
 using Json = nlohmann::json;
+
+constexpr double kMinCropPct = 0.25;  // timm's models use 0.875..1.0
 
 struct KnownArchitecture {
   const char* name;
@@ -58,7 +61,9 @@ std::vector<int> get_int_list(const Json& v, const std::string& origin, const st
   if (!v.is_array() || v.empty()) fail(origin, field, v.dump(), "a non-empty list of positive integers");
   std::vector<int> out;
   for (const Json& e : v) {
-    if (!e.is_number_integer() || e.get<int64_t>() <= 0) fail(origin, field, v.dump(), "positive integers");
+    if (!e.is_number_integer() || e.get<int64_t>() <= 0 || e.get<int64_t>() > (1 << 24)) {
+      fail(origin, field, v.dump(), "positive integers");
+    }
     out.push_back(e.get<int>());
   }
   return out;
@@ -78,16 +83,20 @@ void apply_pretrained_cfg(const Json& cfg, const std::string& origin, Preprocess
   if (!cfg.is_object()) fail(origin, "pretrained_cfg", cfg.dump(), "an object");
   if (cfg.contains("input_size")) {
     const Json& size = cfg["input_size"];
-    if (!size.is_array() || size.size() != 3 || !size[1].is_number_integer() || size[1] != size[2] ||
-        size[1].get<int>() <= 0) {
-      fail(origin, "pretrained_cfg.input_size", size.dump(), "[3, S, S] with S > 0");
+    const auto side_ok = [](const Json& v) {
+      return v.is_number_integer() && v.get<int64_t>() > 0 && v.get<int64_t>() <= kMaxImageSide;
+    };
+    if (!size.is_array() || size.size() != 3 || size[0] != 3 || !side_ok(size[1]) || size[1] != size[2]) {
+      fail(origin, "pretrained_cfg.input_size", size.dump(),
+           "[3, S, S] with 0 < S <= " + std::to_string(kMaxImageSide));
     }
     pre->input_size = size[1].get<int>();
   }
   if (cfg.contains("crop_pct")) {
+    // Bounded below so the resize target floor(S / crop_pct) stays within a few times the crop.
     const Json& c = cfg["crop_pct"];
-    if (!c.is_number() || c.get<double>() <= 0.0 || c.get<double>() > 1.0) {
-      fail(origin, "pretrained_cfg.crop_pct", c.dump(), "a number in (0, 1]");
+    if (!c.is_number() || c.get<double>() < kMinCropPct || c.get<double>() > 1.0) {
+      fail(origin, "pretrained_cfg.crop_pct", c.dump(), "a number in [0.25, 1]");
     }
     pre->crop_pct = c.get<double>();
   }
@@ -133,6 +142,7 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
 
   ModelConfig config;
   config.source = json_text;
+  config.origin = origin;
   if (!root.contains("architecture") || !root["architecture"].is_string()) {
     fail(origin, "architecture", root.contains("architecture") ? root["architecture"].dump() : "nothing",
          "a timm architecture name such as \"vit_tiny_patch16_224\"");
@@ -182,7 +192,12 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
 
   // model_args override the table (timm writes only non-default constructor arguments there).
   const std::string ma = "model_args.";
-  if (model_args.contains("img_size")) config.img_size = get_int(model_args, "img_size", origin, ma);
+  if (model_args.contains("img_size")) {
+    config.img_size = get_int(model_args, "img_size", origin, ma);
+    if (config.img_size > kMaxImageSide) {
+      fail(origin, ma + "img_size", std::to_string(config.img_size), "at most " + std::to_string(kMaxImageSide));
+    }
+  }
   if (model_args.contains("patch_size")) config.patch_size = get_int(model_args, "patch_size", origin, ma);
   if (model_args.contains("in_chans")) config.in_chans = get_int(model_args, "in_chans", origin, ma);
   if (model_args.contains("embed_dim")) config.embed_dim = get_int(model_args, "embed_dim", origin, ma);
@@ -211,7 +226,13 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
            std::to_string(config.depths.size()) + " stages (as in depths)");
     }
   }
-  if (model_args.contains("norm_eps")) config.norm_eps = model_args["norm_eps"].get<float>();
+  if (model_args.contains("norm_eps")) {
+    const Json& e = model_args["norm_eps"];
+    if (!e.is_number() || !(e.get<double>() > 0.0) || e.get<double>() > 1.0) {
+      fail(origin, ma + "norm_eps", e.dump(), "a number in (0, 1]");
+    }
+    config.norm_eps = e.get<float>();
+  }
 
   if (root.contains("num_classes")) config.num_classes = get_int(root, "num_classes", origin, "");
   config.preprocess.input_size = config.img_size;
@@ -221,6 +242,13 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
 
 ModelConfig load_model_config(const std::string& checkpoint_dir) {
   const std::string path = checkpoint_dir + "/config.json";
+  // A FIFO would block the open and a directory would read as empty text: refuse both by type first.
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
+    fail(path, "file type", std::filesystem::is_directory(status) ? "a directory" : "not a regular file",
+         "a regular file (the checkpoint's JSON config)");
+  }
   std::ifstream in(path);
   if (!in) fail(path, "cannot open (a checkpoint directory holds model.safetensors and config.json)");
   std::stringstream text;

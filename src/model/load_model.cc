@@ -1,3 +1,4 @@
+#include <cmath>
 #include <filesystem>
 
 #include "fqvit/core/error.h"
@@ -8,14 +9,52 @@
 
 namespace fqvit {
 
+namespace {
+
+// The preprocessing must produce exactly the image the tensors were trained for: pos_embed (ViT) and the window
+// grid (Swin) fix img_size, the patch convolution fixes the channels, and a crop of another size would read past
+// pos_embed or mix windows.
+void check_input_geometry(const ModelConfig& c) {
+  const std::string origin = c.origin.empty() ? std::string("config.json") : c.origin;
+  if (c.preprocess.input_size != c.img_size || c.in_chans != 3) {
+    fail(origin, "pretrained_cfg.input_size",
+         "[3, " + std::to_string(c.preprocess.input_size) + ", " + std::to_string(c.preprocess.input_size) + "]",
+         "[" + std::to_string(c.in_chans) + ", " + std::to_string(c.img_size) + ", " + std::to_string(c.img_size) +
+             "] (the checkpoint's " + (c.family == ModelFamily::kVit ? "pos_embed" : "patch grid") +
+             " and patch_embed.proj.weight)");
+  }
+}
+
+// A NaN or inf weight makes every logit NaN, and calibration would write NaN scales: refuse it at load, naming it.
+void check_finite_tensors(const SafetensorsFile& file) {
+  for (const TensorInfo& t : file.tensors()) {
+    if (t.dtype != DType::kF32 && t.dtype != DType::kF16 && t.dtype != DType::kBF16 && t.dtype != DType::kF64) continue;
+    const Tensor v = file.load_float(t.name);
+    for (int64_t i = 0; i < v.numel(); ++i) {
+      if (!std::isfinite(v[i])) {
+        fail(file.path(), t.name, "value " + std::to_string(v[i]) + " at flat index " + std::to_string(i),
+             "finite numbers (no NaN or inf) in every float tensor");
+      }
+    }
+  }
+}
+
+}  // namespace
+
 std::unique_ptr<VisionModel> load_model(ModelConfig config, const SafetensorsFile& file) {
+  std::unique_ptr<VisionModel> model;
   switch (config.family) {
     case ModelFamily::kVit:
-      return VitModel::load(file, std::move(config));
+      model = VitModel::load(file, std::move(config));
+      break;
     case ModelFamily::kSwin:
-      return SwinModel::load(file, std::move(config));
+      model = SwinModel::load(file, std::move(config));
+      break;
   }
-  fail(file.path(), "architecture", config.architecture, "a supported family (vit, deit, swin)");
+  if (!model) fail(file.path(), "architecture", config.architecture, "a supported family (vit, deit, swin)");
+  check_input_geometry(model->config());
+  check_finite_tensors(file);
+  return model;
 }
 
 std::unique_ptr<VisionModel> load_model(const std::string& checkpoint_dir) {

@@ -1,6 +1,9 @@
 #include "fqvit/io/model_config.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
 
 #include "fqvit/core/error.h"
 #include "test_paths.h"
@@ -67,6 +70,44 @@ TEST(ModelConfig, BadInputNamesFieldFoundAndExpected) {
   EXPECT_NE(e.find("malformed"), std::string::npos) << e;
   e = error_of(R"({"architecture": "swin_x", "model_args": {"depths": [2, 2], "num_heads": [2]}})");
   EXPECT_NE(e.find("1 stages, expected 2 stages"), std::string::npos) << e;
+}
+
+// Sizes are bounded before anything is allocated from them (an input_size of 20000 was an uncaught bad_alloc).
+TEST(ModelConfig, SizesAreBoundedBeforeUse) {
+  std::string e =
+      error_of(R"({"architecture": "vit_tiny_patch16_224", "pretrained_cfg": {"input_size": [3, 20000, 20000]}})");
+  EXPECT_NE(e.find("config.json: pretrained_cfg.input_size: found [3,20000,20000], expected [3, S, S] with "
+                   "0 < S <= 4096"), std::string::npos) << e;
+  e = error_of(R"({"architecture": "vit_tiny_patch16_224", "pretrained_cfg": {"input_size": [1, 224, 224]}})");
+  EXPECT_NE(e.find("pretrained_cfg.input_size: found [1,224,224]"), std::string::npos) << e;
+  e = error_of(R"({"architecture": "vit_tiny_patch16_224", "pretrained_cfg": {"crop_pct": 1e-9}})");
+  EXPECT_NE(e.find("pretrained_cfg.crop_pct: found 1e-09, expected a number in [0.25, 1]"), std::string::npos) << e;
+  e = error_of(R"({"architecture": "swin_tiny_patch4_window7_224", "model_args": {"img_size": 100000}})");
+  EXPECT_NE(e.find("model_args.img_size: found 100000, expected at most 4096"), std::string::npos) << e;
+  e = error_of(R"({"architecture": "vit_tiny_patch16_224", "model_args": {"norm_eps": "small"}})");
+  EXPECT_NE(e.find("model_args.norm_eps: found \"small\", expected a number in (0, 1]"), std::string::npos) << e;
+}
+
+TEST(ModelConfig, ConfigMustBeARegularFile) {
+  const std::string dir = testing::scratch_dir("config_type");
+  std::filesystem::create_directories(dir + "/as_dir/config.json");
+  std::string e;
+  try {
+    load_model_config(dir + "/as_dir");
+  } catch (const Error& err) {
+    e = err.what();
+  }
+  EXPECT_NE(e.find("as_dir/config.json: file type: found a directory, expected a regular file"), std::string::npos)
+      << e;
+  std::filesystem::create_directories(dir + "/as_fifo");
+  ASSERT_EQ(::mkfifo((dir + "/as_fifo/config.json").c_str(), 0600), 0);
+  e.clear();
+  try {
+    load_model_config(dir + "/as_fifo");  // must not wait for a writer
+  } catch (const Error& err) {
+    e = err.what();
+  }
+  EXPECT_NE(e.find("as_fifo/config.json: file type: found not a regular file"), std::string::npos) << e;
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 #include "fqvit/io/safetensors.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cmath>
 #include <cstring>
@@ -179,6 +180,13 @@ TEST_F(SafetensorsTest, NamesMissingTensorAndWrongShape) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("found [2, 2], expected [4]"), std::string::npos) << e.what();
   }
+}
+
+TEST_F(SafetensorsTest, RefusesFifoAndDirectoryWithoutBlocking) {
+  const std::string fifo = dir_ + "/model.safetensors";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  expect_open_error(fifo, {"file type: found not a regular file, expected a regular safetensors file"});
+  expect_open_error(dir_, {"file type: found not a regular file"});
 }
 
 TEST_F(SafetensorsTest, ReadsTheRealCheckpoint) {

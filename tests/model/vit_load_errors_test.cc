@@ -2,6 +2,8 @@
 // naming the file, the tensor, the value found and the value expected.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "fqvit/core/error.h"
 #include "fqvit/model/vision_model.h"
 #include "test_paths.h"
@@ -79,6 +81,36 @@ TEST(VitLoadErrors, UnknownArchitecture) {
   testing::write_checkpoint(dir, testing::tiny_vit_tensors(spec), testing::tiny_vit_config(spec, "convnext_tiny"));
   const std::string e = load_error(dir);
   EXPECT_NE(e.find("config.json: architecture: found \"convnext_tiny\""), std::string::npos) << e;
+}
+
+// A crop of another size than the checkpoint's pos_embed was a heap overflow (16) or silent garbage (36, 64).
+TEST(VitLoadErrors, InputSizeMustMatchTheCheckpoint) {
+  testing::TinyVitSpec spec;  // img 32
+  const std::string good = testing::tiny_vit_config(spec);
+  for (const char* size : {"16", "36", "64"}) {
+    const std::string dir = testing::scratch_dir(std::string("vit_input_size_") + size);
+    std::string config = good;
+    const std::string from = "\"input_size\": [3, 32, 32]";
+    config.replace(config.find(from), from.size(),
+                   std::string("\"input_size\": [3, ") + size + ", " + size + "]");
+    testing::write_checkpoint(dir, testing::tiny_vit_tensors(spec), config);
+    const std::string e = load_error(dir);
+    EXPECT_NE(e.find(dir + "/config.json: pretrained_cfg.input_size: found [3, " + size + ", " + size +
+                     "], expected [3, 32, 32] (the checkpoint's pos_embed"), std::string::npos) << e;
+  }
+}
+
+TEST(VitLoadErrors, NonFiniteTensorIsNamed) {
+  testing::TinyVitSpec spec;
+  for (const float bad : {std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::infinity()}) {
+    const std::string dir = testing::scratch_dir("vit_nonfinite");
+    auto tensors = testing::tiny_vit_tensors(spec);
+    tensors["blocks.1.attn.qkv.weight"][7] = bad;
+    testing::write_checkpoint(dir, tensors, testing::tiny_vit_config(spec));
+    const std::string e = load_error(dir);
+    EXPECT_NE(e.find("model.safetensors: blocks.1.attn.qkv.weight: found value "), std::string::npos) << e;
+    EXPECT_NE(e.find(" at flat index 7, expected finite numbers (no NaN or inf)"), std::string::npos) << e;
+  }
 }
 
 TEST(VitLoadErrors, MissingDirectoryAndFiles) {

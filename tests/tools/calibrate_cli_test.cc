@@ -5,10 +5,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli_runner.h"
 #include "fqvit/io/safetensors.h"
+#include "safetensors_edit.h"
 #include "test_paths.h"
 
 namespace fqvit {
@@ -86,7 +89,8 @@ TEST(CalibrateCli, ShortFolderWarnsAndRecordsImagesUsed) {
     }
   }
   const std::string out = dir + "/q.safetensors";
-  const Result r = run("--model " + small_model() + " --calib " + dir + "/calib --images 10 --batch 2 --out " + out);
+  const Result r =
+      run("--model " + small_model() + " --calib " + dir + "/calib --images 10 --batch-size 2 --out " + out);
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("fewer than the 10 asked for"), std::string::npos) << r.output;
   const auto f = SafetensorsFile::open(out);
@@ -95,6 +99,149 @@ TEST(CalibrateCli, ShortFolderWarnsAndRecordsImagesUsed) {
   EXPECT_EQ(cal.at("images_used").get<int>(), 3);
   EXPECT_EQ(cal.at("order").get<std::string>(), "shuffle");
   EXPECT_EQ(cal.at("numerics").get<std::string>(), "torch");
+}
+
+namespace fs = std::filesystem;
+
+// A scratch copy of the small checkpoint (tests may damage or edit it) and an ImageFolder of `good` readable and
+// `broken` unreadable images, in two class folders.
+struct Scratch {
+  std::string dir, model, calib;
+};
+
+Scratch make_scratch(const std::string& name, int good, int broken) {
+  Scratch s;
+  s.dir = testing::scratch_dir(name);
+  s.model = s.dir + "/model";
+  s.calib = s.dir + "/calib";
+  fs::copy(small_model(), s.model);
+  const std::string images = testing::source_dir() + "/tests/data/images/";
+  const char* sources[] = {"rgb8_13x11.png", "rgb420_37x23.jpg", "gray_29x17.jpg", "rgb422_45x29.jpg"};
+  for (int i = 0; i < good; ++i) {
+    const std::string cls = s.calib + (i % 2 ? "/n02" : "/n01");
+    fs::create_directories(cls);
+    const std::string src = sources[i % 4];
+    fs::copy_file(images + src, cls + "/" + std::to_string(i) + "_" + src);
+  }
+  for (int i = 0; i < broken; ++i) {
+    fs::create_directories(s.calib + "/n01");
+    std::ofstream(s.calib + "/n01/broken" + std::to_string(i) + ".jpg") << "\xff\xd8\xff\xe0 not a JPEG";
+  }
+  return s;
+}
+
+std::string file_bytes(const std::string& path) { return testing::read_text(path); }
+
+TEST(CalibrateCli, OutputOverTheCheckpointIsRefusedAndLeavesItIntact) {
+  const Scratch s = make_scratch("cli_out_is_input", 3, 0);
+  const std::string ckpt = s.model + "/model.safetensors";
+  const std::string before = file_bytes(ckpt);
+  // By another spelling, and by a hard link: identity, not string comparison.
+  fs::create_hard_link(ckpt, s.dir + "/link.safetensors");
+  for (const std::string& out : {ckpt, s.model + "/./model.safetensors", s.dir + "/link.safetensors"}) {
+    const Result r = run("--model " + s.model + " --calib " + s.calib + " --batch-size 2 --out " + out);
+    EXPECT_EQ(r.code, 1) << r.output;
+    EXPECT_NE(r.output.find(out + ": --out: found the same file as --model " + ckpt +
+                            ", expected an output that is not an input"), std::string::npos) << r.output;
+  }
+  EXPECT_EQ(file_bytes(ckpt), before);
+}
+
+TEST(CalibrateCli, OutputFolderIsCheckedBeforeCalibrating) {
+  const Scratch s = make_scratch("cli_out_folder", 3, 0);
+  const Result r = run("--model " + s.model + " --calib " + s.calib + " --batch-size 2 --out " + s.dir +
+                       "/missing/q.safetensors");
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("missing/q.safetensors: --out: found folder " + s.dir +
+                          "/missing does not exist, expected an existing folder to write into"), std::string::npos)
+      << r.output;
+  EXPECT_EQ(r.output.find("calibrated "), std::string::npos) << "no calibration should run: " << r.output;
+}
+
+TEST(CalibrateCli, FlagsAreRangeCheckedAsInEval) {
+  const Scratch s = make_scratch("cli_flags", 3, 0);
+  const std::string base = "--model " + s.model + " --calib " + s.calib + " --out " + s.dir + "/q.safetensors ";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--threads -1", "command line: --threads: found -1, expected 0..1024"},
+      {"--decode-threads 0", "command line: --decode-threads: found 0, expected 1..64"},
+      {"--seed -1", "command line: --seed: found -1, expected 0..9223372036854775807"},
+      {"--batch-size 0", "command line: --batch-size: found 0, expected 1..4096"},
+      {"--batch 0", "command line: --batch-size: found 0, expected 1..4096"},  // the old spelling, same check
+      {"--images 0", "command line: --images: found 0, expected 1.."},
+      {"--ptf --no-ptf", "command line: --ptf / --no-ptf: found 2 times, expected at most once"},
+      {"--no-lis --lis", "command line: --lis / --no-lis: found 2 times, expected at most once"},
+      {"--threads x", "fqvit-calibrate: error: command line: "},
+  };
+  for (const auto& [flags, message] : cases) {
+    const Result r = run(base + flags);
+    EXPECT_EQ(r.code, 1) << flags << ": " << r.output;
+    EXPECT_NE(r.output.find(message), std::string::npos) << flags << ": " << r.output;
+    EXPECT_FALSE(fs::exists(s.dir + "/q.safetensors")) << flags;
+  }
+}
+
+TEST(CalibrateCli, OldBatchSpellingStillWorksAndHelpShowsDefaults) {
+  const Scratch s = make_scratch("cli_batch_alias", 3, 0);
+  const Result r = run("--model " + s.model + " --calib " + s.calib + " --batch 2 --out " + s.dir + "/q.safetensors");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto cal = nlohmann::json::parse(SafetensorsFile::open(s.dir + "/q.safetensors").metadata().at("calibration"));
+  EXPECT_EQ(cal.at("batch_size").get<int>(), 2);
+  const Result help = run("--help");
+  EXPECT_EQ(help.code, 0);
+  for (const char* shown : {"--batch-size INT=100", "--images INT=1000", "--seed INT=0", "--w-bits INT=8",
+                            "--attn-bits INT=4", "--numerics TEXT=torch", "--decode-threads INT=1"}) {
+    EXPECT_NE(help.output.find(shown), std::string::npos) << shown << " in " << help.output;
+  }
+  EXPECT_EQ(help.output.find("--batch "), std::string::npos) << "the old spelling is hidden: " << help.output;
+}
+
+TEST(CalibrateCli, NoReadableImagesIsAnErrorAndWritesNothing) {
+  const Scratch s = make_scratch("cli_unreadable", 0, 2);
+  const Result r = run("--model " + s.model + " --calib " + s.calib + " --out " + s.dir + "/q.safetensors");
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("calib: last calibration batch: found no readable image (2 unreadable), expected at least "
+                          "one readable image in it"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(s.dir + "/q.safetensors"));
+}
+
+TEST(CalibrateCli, FewerReadableImagesThanOneBatchIsAnError) {
+  const Scratch s = make_scratch("cli_short_batch", 1, 2);
+  const Result r = run("--model " + s.model + " --calib " + s.calib + " --batch-size 3 --out " + s.dir +
+                       "/q.safetensors");
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("calib: readable calibration images: found 1 (2 of 3 unreadable), expected at least 3 "
+                          "(one batch, --batch-size)"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(s.dir + "/q.safetensors"));
+}
+
+TEST(CalibrateCli, InputSizeDisagreeingWithTheCheckpointIsRefused) {
+  const Scratch s = make_scratch("cli_input_size", 3, 0);
+  std::string config = file_bytes(s.model + "/config.json");
+  const std::string from = "64,\n      64";  // pretrained_cfg.input_size's two sides
+  const auto at = config.find(from);
+  ASSERT_NE(at, std::string::npos) << config;
+  config.replace(at, from.size(), "16,\n      16");
+  std::ofstream(s.model + "/config.json") << config;
+  const Result r = run("--model " + s.model + " --calib " + s.calib + " --batch-size 2 --out " + s.dir +
+                       "/q.safetensors");
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("config.json: pretrained_cfg.input_size: found [3, 16, 16], expected [3, 64, 64]"),
+            std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(s.dir + "/q.safetensors"));
+}
+
+TEST(CalibrateCli, NanWeightIsRefusedByName) {
+  const Scratch s = make_scratch("cli_nan_weight", 3, 0);
+  const std::string ckpt = s.model + "/model.safetensors";
+  testing::rewrite_safetensors(small_model() + "/model.safetensors", ckpt, [](const std::string& name, Tensor& t) {
+    if (name == "blocks.0.mlp.fc1.weight") t[3] = std::numeric_limits<float>::quiet_NaN();
+  });
+  const Result r = run("--model " + s.model + " --calib " + s.calib + " --batch-size 2 --out " + s.dir +
+                       "/q.safetensors");
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("model.safetensors: blocks.0.mlp.fc1.weight: found value nan at flat index 3, expected "
+                          "finite numbers"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(s.dir + "/q.safetensors"));
 }
 
 }  // namespace

@@ -4,10 +4,12 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "cli_runner.h"
 #include "fqvit/io/safetensors.h"
+#include "safetensors_edit.h"
 #include "test_paths.h"
 
 namespace fqvit {
@@ -105,6 +107,134 @@ TEST_F(FqvitEvalSmall, BadArgumentsFailCleanlyWithoutOutputFiles) {
     EXPECT_NE(r.output.find(c.message), std::string::npos) << r.output;
     EXPECT_FALSE(fs::exists(dir_ + "/out.json")) << c.args;
   }
+}
+
+TEST_F(FqvitEvalSmall, SummaryNamesCountsAndNumerics) {
+  const auto r = run_cli("fqvit-eval", "--model " + demo_model() + " --data " + dir_ + "/data --json " + dir_ +
+                                           "/r.json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto json = nlohmann::json::parse(read_text(dir_ + "/r.json"));
+  // Built with append: GCC 12 warns falsely (-Wrestrict) on "literal" + std::string here.
+  std::string top1 = "(", top5 = "(";
+  top1.append(std::to_string(json["top1_correct"].get<int>())).append(" of 3 correct)  top-5 ");
+  top5.append(std::to_string(json["top5_correct"].get<int>())).append(" of 3)");
+  EXPECT_NE(r.output.find(top1), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(top5), std::string::npos) << r.output;
+  EXPECT_EQ(json["numerics"], "fast");  // fp32's default, named rather than "default"
+  EXPECT_NE(r.output.find("numerics fast"), std::string::npos) << r.output;
+}
+
+TEST_F(FqvitEvalSmall, NoReadableImageSaysWhyAndWritesNothing) {
+  fs::create_directories(dir_ + "/bad/a");
+  std::ofstream(dir_ + "/bad/a/x.jpg") << "\xff\xd8 not a JPEG";
+  const auto r = run_cli("fqvit-eval", "--model " + demo_model() + " --data " + dir_ + "/bad --json " + dir_ +
+                                           "/r.json");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("bad: readable images: found none of 1 (1 unreadable, see the warnings above), expected at "
+                          "least one"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir_ + "/r.json"));
+}
+
+TEST_F(FqvitEvalSmall, LabelsTheModelCannotHaveAreRefused) {
+  const std::string base = "--model " + demo_model() + " --data " + dir_ + "/data --json " + dir_ + "/r.json ";
+  std::ofstream(dir_ + "/labels.txt") << "a/one.png 3\nb/two.jpg 10\n";  // the model has 10 classes
+  auto r = run_cli("fqvit-eval", base + "--labels " + dir_ + "/labels.txt");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("labels.txt: line 2: found label 10, expected an index below 10 (the model's num_classes)"),
+            std::string::npos) << r.output;
+  std::ofstream(dir_ + "/classes.txt") << "0 a\n12 b\n";
+  r = run_cli("fqvit-eval", base + "--class-list " + dir_ + "/classes.txt");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("classes.txt: line 2: found index 12, expected an index below 10"), std::string::npos)
+      << r.output;
+  EXPECT_FALSE(fs::exists(dir_ + "/r.json"));
+}
+
+TEST_F(FqvitEvalSmall, OutputsThatAreInputsOrEachOtherAreRefused) {
+  const std::string base = "--model " + demo_model() + " --data " + dir_ + "/data ";
+  std::ofstream(dir_ + "/labels.txt") << "a/one.png 3\n";
+  const std::string labels_before = read_text(dir_ + "/labels.txt");
+  auto r = run_cli("fqvit-eval", base + "--labels " + dir_ + "/labels.txt --json " + dir_ + "/labels.txt");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("labels.txt: --json: found the same file as --labels"), std::string::npos) << r.output;
+  EXPECT_EQ(read_text(dir_ + "/labels.txt"), labels_before);
+  r = run_cli("fqvit-eval", base + "--json " + dir_ + "/x --save-logits " + dir_ + "/./x");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("--save-logits: found the same file as --json " + dir_ + "/x"), std::string::npos)
+      << r.output;
+  EXPECT_FALSE(fs::exists(dir_ + "/x"));
+}
+
+TEST_F(FqvitEvalSmall, BadNumbersGiveOneShortLine) {
+  const std::string base = "--model " + demo_model() + " --data " + dir_ + "/data ";
+  for (const auto& [flags, message] : std::vector<std::pair<std::string, std::string>>{
+           {"--limit -1", "fqvit-eval: error: command line: --limit: found -1, expected 0..2147483647\n"},
+           {"--batch-size 0", "fqvit-eval: error: command line: --batch-size: found 0, expected 1..4096\n"},
+           {"--threads 5000", "fqvit-eval: error: command line: --threads: found 5000, expected 0..1024\n"}}) {
+    const auto r = run_cli("fqvit-eval", base + flags);
+    EXPECT_EQ(r.exit_code, 1) << flags << ": " << r.output;
+    EXPECT_EQ(r.output, message) << flags;
+  }
+}
+
+// A quantized file calibrated from the small model, then tampered with one field at a time.
+class FqvitEvalQuantized : public FqvitEvalSmall {
+ protected:
+  void SetUp() override {
+    FqvitEvalSmall::SetUp();
+    quantized_ = dir_ + "/q.safetensors";
+    const auto r = run_cli("fqvit-calibrate", "--model " + demo_model() + " --calib " + dir_ +
+                                                  "/data --batch-size 2 --out " + quantized_);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+  // Runs --engine fake on `file`; expects exit 1, `message`, and `file` left byte for byte as it was.
+  void expect_refused(const std::string& file, const std::string& extra, const std::string& message) {
+    const std::string before = read_text(file);
+    const auto r = run_cli("fqvit-eval", "--engine fake --model " + file + " --data " + dir_ + "/data " + extra);
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(r.output.find(message), std::string::npos) << r.output;
+    EXPECT_EQ(read_text(file), before);
+  }
+  std::string quantized_;
+};
+
+TEST_F(FqvitEvalQuantized, SaveLogitsOverTheModelIsRefused) {
+  expect_refused(quantized_, "--save-logits " + quantized_,
+                 "q.safetensors: --save-logits: found the same file as --model " + quantized_);
+  fs::create_symlink(quantized_, dir_ + "/alias.safetensors");
+  expect_refused(quantized_, "--save-logits " + dir_ + "/alias.safetensors",
+                 "--save-logits: found the same file as --model");
+}
+
+TEST_F(FqvitEvalQuantized, BadWeightScalesAreRefused) {
+  const std::string tampered = dir_ + "/bad_scale.safetensors";
+  auto tamper = [&](float bad) {
+    testing::rewrite_safetensors(quantized_, tampered, [&](const std::string& name, Tensor& t) {
+      if (name == "blocks.1.attn.proj.weight_scale") t[5] = bad;
+    });
+  };
+  for (const float bad : {0.0f, -0.5f}) {
+    tamper(bad);
+    expect_refused(tampered, "", "blocks.1.attn.proj.weight_scale: found scale ");
+    expect_refused(tampered, "", " for output channel 5, expected a positive finite number");
+  }
+  // NaN and inf reach the dequantized weight first, and are named there (channel 5 of a [64, 64] weight).
+  for (const float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+    tamper(bad);
+    expect_refused(tampered, "", "bad_scale.safetensors (dequantized): blocks.1.attn.proj.weight: found value ");
+    expect_refused(tampered, "", " at flat index 32");
+  }
+}
+
+TEST_F(FqvitEvalQuantized, ModelConfigInputSizeMustMatch) {
+  const std::string tampered = dir_ + "/bad_config.safetensors";
+  testing::rewrite_safetensors(quantized_, tampered, {}, [](std::map<std::string, std::string>& meta) {
+    auto config = nlohmann::json::parse(meta.at("model_config"));
+    config["pretrained_cfg"]["input_size"] = {3, 16, 16};
+    meta["model_config"] = config.dump();
+  });
+  expect_refused(tampered, "", "bad_config.safetensors (__metadata__.model_config): pretrained_cfg.input_size: found "
+                               "[3, 16, 16], expected [3, 64, 64]");
 }
 
 }  // namespace

@@ -22,6 +22,7 @@ class FakeQuantModel {
   Tensor forward(const Tensor& images) const;
   const ModelConfig& config() const { return model_->config(); }
   const QuantState& state() const { return state_; }
+  Numerics numerics() const { return model_->numerics(); }  // the float arithmetic the emulation runs on
 
  private:
   std::unique_ptr<VisionModel> model_;

@@ -17,6 +17,8 @@ namespace fqvit {
 struct Engine {
   std::string name;
   ModelConfig config;
+  std::string numerics;            // the float arithmetic actually used ("fast" or "torch", float_kernels.h);
+                                   // "none" for int
   ForwardFn forward;               // fp32, fake: normalized float images
   PixelForwardFn forward_pixels;   // int: uint8 center crops (set instead of `forward`)
   std::string plan;                // int: the integer plan, one line per op (--print-plan)

@@ -27,6 +27,7 @@ struct EvalResult {
   int64_t top1_correct = 0;
   int64_t top5_correct = 0;
   std::vector<std::string> skipped;  // one error line per image that could not be decoded
+  int64_t nonfinite = 0;             // evaluated images whose logits hold a NaN or inf: counted as wrong
   double seconds = 0.0;              // wall time, decode overlapped with the model
   double model_seconds = 0.0;        // time inside forward() only
   Tensor logits;                     // [images, classes] in list order, when keep_logits

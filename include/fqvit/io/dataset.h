@@ -28,23 +28,31 @@ struct DatasetOptions {
   std::string class_list;
   // Label file: lines "relative/path index"; overrides folder-derived labels and fixes the image list and order.
   std::string labels_file;
+  // The model's classes (0 = unknown): labels and class-list indices must be below it, and without a class list or
+  // label file the folder may not hold more class folders than this.
+  int num_classes = 0;
 };
 
 class ImageFolder {
  public:
   // Lists images (.jpg .jpeg .png, any case) in sorted order (ImageFolder order: sorted class folders, then sorted
-  // files). Throws Error for a missing or empty folder, an unknown wnid, or a label file naming a missing file.
+  // files). Throws Error for a missing or empty folder, an unknown wnid, a label file naming a missing file, a file
+  // outside the folder or an image twice, and a label or class index the model does not have.
   static ImageFolder open(const std::string& root, const DatasetOptions& options = {});
 
   const std::string& root() const { return root_; }
   const std::vector<LabeledImage>& images() const { return images_; }
   // Class names by index when known (class list, or sorted folder names).
   const std::vector<std::string>& class_names() const { return class_names_; }
+  // Entries of the class folders that are not listed as images, one line each ("<path>: <why>"): other image
+  // formats (.webp .bmp .gif ...), broken symlinks, nested folders. Callers report them.
+  const std::vector<std::string>& ignored() const { return ignored_; }
 
  private:
   std::string root_;
   std::vector<LabeledImage> images_;
   std::vector<std::string> class_names_;
+  std::vector<std::string> ignored_;
 };
 
 // Reads a list of paths relative to `root` (one per line, blank lines ignored) and resolves each against the folder's

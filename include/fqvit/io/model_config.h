@@ -14,6 +14,10 @@ const char* family_name(ModelFamily family);
 
 enum class Interpolation { kBicubic, kBilinear };
 
+// Largest image side (pixels) a config may ask for: 18x ImageNet's 224, far above any published ViT/Swin, and small
+// enough that one [3, S, S] float image (192 MB) cannot exhaust memory by itself.
+constexpr int kMaxImageSide = 4096;
+
 struct PreprocessConfig {
   int input_size = 224;  // square crop, pixels
   double crop_pct = 0.875;
@@ -47,9 +51,10 @@ struct ModelConfig {
   bool quantize_input = true;
   PreprocessConfig preprocess;
   std::string source;        // config.json text, kept for the quantized file's metadata
+  std::string origin;        // where the config was read from, named in errors about its fields
 };
 
-// Reads `<dir>/config.json`. Throws Error naming the file and field for anything missing or malformed.
+// Reads `<dir>/config.json` (a regular file). Throws Error naming the file and field for anything missing or malformed.
 ModelConfig load_model_config(const std::string& checkpoint_dir);
 // Same from JSON text; `origin` names the file in errors.
 ModelConfig parse_model_config(const std::string& json_text, const std::string& origin);

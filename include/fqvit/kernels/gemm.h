@@ -39,6 +39,15 @@ void gemm_u8s8s32_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t
 void gemm_u8s8_requant_u8_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, const int8_t* w,
                               const int32_t* bias, const RequantParams& rq, uint8_t* out, int64_t ldo);
 
+// The requantizing epilogue alone, for int32 accumulators produced elsewhere (oneDNN's matmul, a fused op):
+//   out[i][j] = clamp(zero_point + apply_multiplier(acc[i][j] + bias[j], multiplier[j]), lo, hi)
+// (bias may be null; acc + bias must not overflow int32, which gemm.h's bound guarantees for GEMM sums).
+void requantize_u8_ref(int64_t m, int64_t n, const int32_t* acc, int64_t lda, const int32_t* bias,
+                       const RequantParams& rq, uint8_t* out, int64_t ldo);
+// Dispatching form: AVX-512 when the path in use is avx512_vnni or amx.
+void requantize_u8(int64_t m, int64_t n, const int32_t* acc, int64_t lda, const int32_t* bias,
+                   const RequantParams& rq, uint8_t* out, int64_t ldo);
+
 // Weights packed once at load for the fastest path this CPU offers (or the one forced by FQVIT_ISA / force_isa()).
 // Opaque layout; the kernels behind gemm_u8s8s32 / gemm_u8s8_requant_u8 read it.
 class PackedWeights {
@@ -62,8 +71,19 @@ void gemm_u8s8s32(const PackedWeights& w, int64_t m, const uint8_t* a, int64_t l
 void gemm_u8s8_requant_u8(const PackedWeights& w, int64_t m, const uint8_t* a, int64_t lda, const int32_t* bias,
                           const RequantParams& rq, uint8_t* out, int64_t ldo);
 
-// The kernel path in use: "ref" (plain loops), later "avx512_vnni", "amx". Chosen once from CPUID; FQVIT_ISA
-// forces a path (tests, comparisons). Packed weights record the path they were packed for.
+// The kernel paths. Chosen once from CPUID (the fastest this CPU and OS offer); the environment variable
+// FQVIT_ISA=ref|avx512_vnni|amx or force_gemm_isa() forces one (tests, comparisons). Packed weights record the
+// path they were packed for and always run on it, so forcing a path affects weights packed afterwards.
+enum class GemmIsa { kRef, kAvx512Vnni, kAmx };
+
+// The path in use, by name: "ref", "avx512_vnni" or "amx".
 std::string gemm_isa();
+const char* gemm_isa_name(GemmIsa isa);
+// Whether this CPU (and kernel) can run the path; kRef always can.
+bool gemm_isa_supported(GemmIsa isa);
+// Forces the path for weights packed from now on. Throws fqvit::Error naming the path when the CPU lacks it.
+void force_gemm_isa(GemmIsa isa);
+// The path packed weights run on (the AMX path falls back to AVX-512 VNNI in a thread the OS refuses tile state).
+GemmIsa packed_isa(const PackedWeights& w);
 
 }  // namespace fqvit

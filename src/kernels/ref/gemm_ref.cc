@@ -34,4 +34,14 @@ void gemm_u8s8_requant_u8_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a,
   }
 }
 
+void requantize_u8_ref(int64_t m, int64_t n, const int32_t* acc, int64_t lda, const int32_t* bias,
+                       const RequantParams& rq, uint8_t* out, int64_t ldo) {
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      const int32_t v = acc[i * lda + j] + (bias ? bias[j] : 0);
+      out[i * ldo + j] = static_cast<uint8_t>(requantize(v, rq.multiplier[j], rq.zero_point, rq.lo, rq.hi));
+    }
+  }
+}
+
 }  // namespace fqvit
