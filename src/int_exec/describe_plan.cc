@@ -67,7 +67,8 @@ struct Describe {
   void operator()(const MlpUpOp& p) const {
     os << "linear_gelu  " << p.linear.in << " -> " << p.linear.out << " u8 x s8 -> s32, GELU tables "
        << p.gelu.fall.size() << " + " << p.gelu.rise.size() << " steps on h (2^-" << kGeluFracBits
-       << " of the output scale), to_h " << mult_range(p.gelu.to_h);
+       << " of the output scale), " << p.gelu.bucket_code.size() << " buckets of 2^" << p.gelu.bucket_shift
+       << ", to_h " << mult_range(p.gelu.to_h);
   }
   void operator()(const ResidualAddOp& p) const {
     os << "residual_add C=" << p.params.channels << " a " << mult_range(p.params.a_multiplier) << ", b "

@@ -141,12 +141,18 @@ struct GeluParams {
   int32_t h_argmin = 0;
   int32_t code_at_argmin = 0;
   std::vector<int32_t> rise, fall;  // ascending
-  // Search accelerators (built with the tables): bucket i of [bucket_origin + i 2^bucket_shift, ...) starts the
-  // scan at rise index rise_start[i] (right branch) or fall index fall_start[i] (left branch).
+  // Bucket table (built from the tables by build_gelu_buckets): code(h) = code_at_argmin + #{fall >= h} +
+  // #{rise <= h} is a step function; buckets of 2^bucket_shift values of h starting at bucket_origin each hold its
+  // value at their first h (bucket_code) and at most one step (at bucket_step, by bucket_delta = +1 or -1), so the
+  // kernel needs one lookup and one compare, no search. bucket_shift is the largest power of two below the smallest
+  // gap between steps (and the table at most 2^16 entries; when that cannot hold one step per bucket, the table is
+  // left empty and the kernel counts by binary search).
   int32_t bucket_origin = 0, bucket_shift = 0;
-  std::vector<uint16_t> rise_start, fall_start;
+  std::vector<uint8_t> bucket_code;
+  std::vector<int32_t> bucket_step;
+  std::vector<int8_t> bucket_delta;
 };
-// Fills the search accelerators of p from its tables.
+// Fills the bucket table of p from its rise / fall tables.
 void build_gelu_buckets(GeluParams& p);
 void gelu_ref(const GeluParams& p, const int32_t* acc, int64_t rows, uint8_t* out);
 

@@ -30,18 +30,16 @@ void softmax_row_ref(const AttentionParams& p, const uint8_t* logits, int32_t* e
     sum += exp[s];
   }
   if (p.softmax == SoftmaxKind::kLog2) {
+    // k = log_round(v), v = round(sum / e) (half up): k >= j exactly when v >= T_j, T_1 = 2, T_j = 3 2^(j-2)
+    // (v >= 1.5 2^(j-1)), and v >= T exactly when 2 sum >= (2T - 1) e. So k = min(#{j : 2 sum >= (2 T_j - 1) e},
+    // 2^b) without a division; e = 0 passes every test and lands on the zero code 2^b. (2 T_j - 1) e < 2^47.
     const int32_t zero_code = int32_t{1} << p.log2_bits;
+    const int64_t twice_sum = 2 * sum;
     for (int64_t s = 0; s < t_count; ++s) {
-      if (exp[s] <= 0) {
-        probs[s] = static_cast<uint8_t>(zero_code);
-        continue;
-      }
-      // v = round(sum / exp) >= 1 (half up), k = floor(log2 v), +1 when v - 2^k >= 2^(k - 1) (log_round).
       const int64_t e = exp[s];
-      const auto v = static_cast<uint64_t>((2 * sum + e) / (2 * e));
-      auto k = static_cast<int32_t>(std::bit_width(v)) - 1;
-      if (2 * (v - (uint64_t{1} << k)) >= (uint64_t{1} << k)) ++k;
-      probs[s] = static_cast<uint8_t>(k > zero_code ? zero_code : k);
+      int32_t k = twice_sum >= 3 * e ? 1 : 0;  // T_1 = 2
+      for (int32_t j = 2; j <= zero_code; ++j) k += twice_sum >= ((int64_t{6} << (j - 2)) - 1) * e ? 1 : 0;
+      probs[s] = static_cast<uint8_t>(k);
     }
     return;
   }

@@ -1,5 +1,5 @@
-// GELU on fc1 accumulators by threshold tables (include/fqvit/kernels/int_ops.h). The code of h is the number of
-// thresholds passed; a bucket table over h gives where to start counting, so the scan is a step or two.
+// GELU on fc1 accumulators by threshold tables (include/fqvit/kernels/int_ops.h): the code of h is
+// code_at_argmin plus the number of steps passed; the bucket table turns the count into a lookup and a compare.
 #include <algorithm>
 #include <cstddef>
 
@@ -8,58 +8,68 @@
 namespace fqvit {
 namespace {
 
-constexpr int64_t kMaxBuckets = 4096;
+constexpr int64_t kMaxBuckets = int64_t{1} << 16;
 
-// Count of rise thresholds <= h, and of fall thresholds >= h: plain binary searches (the definition).
-int64_t rise_steps(const GeluParams& p, int32_t h) {
-  return std::upper_bound(p.rise.begin(), p.rise.end(), h) - p.rise.begin();
-}
-int64_t fall_steps(const GeluParams& p, int32_t h) {
-  return p.fall.end() - std::lower_bound(p.fall.begin(), p.fall.end(), h);
+// The definition: #{fall >= h} + #{rise <= h} (both tables ascending).
+int32_t steps_at(const GeluParams& p, int32_t h) {
+  const auto fall = p.fall.end() - std::lower_bound(p.fall.begin(), p.fall.end(), h);
+  const auto rise = std::upper_bound(p.rise.begin(), p.rise.end(), h) - p.rise.begin();
+  return static_cast<int32_t>(fall + rise);
 }
 
 }  // namespace
 
 void build_gelu_buckets(GeluParams& p) {
-  const int64_t lo = p.fall.empty() ? p.h_argmin : std::min<int64_t>(p.fall.front(), p.h_argmin);
-  const int64_t hi = p.rise.empty() ? p.h_argmin : std::max<int64_t>(p.rise.back(), p.h_argmin);
+  p.bucket_code.clear(), p.bucket_step.clear(), p.bucket_delta.clear();
+  // Step positions: leaving fall[j] (h = fall[j] + 1) takes one away, reaching rise[j] adds one.
+  std::vector<int64_t> steps;
+  for (int32_t f : p.fall) steps.push_back(int64_t{f} + 1);
+  for (int32_t r : p.rise) steps.push_back(r);
+  std::sort(steps.begin(), steps.end());
+  if (steps.empty()) return;
+  int64_t gap = int64_t{1} << 40;
+  for (size_t i = 1; i < steps.size(); ++i) gap = std::min(gap, steps[i] - steps[i - 1]);
+  if (gap < 1) return;  // two steps at one h: keep the search
   int shift = 0;
-  while (((hi - lo) >> shift) >= kMaxBuckets) ++shift;
-  p.bucket_origin = static_cast<int32_t>(lo);
+  while ((int64_t{2} << shift) <= gap) ++shift;  // 2^shift <= gap: at most one step per bucket
+  const int64_t origin = steps.front() - 1, span = steps.back() - origin + 1;
+  const int64_t buckets = ((span - 1) >> shift) + 1;
+  if (buckets > kMaxBuckets) return;
+  p.bucket_origin = static_cast<int32_t>(origin);
   p.bucket_shift = shift;
-  const int64_t buckets = ((hi - lo) >> shift) + 1;
-  p.rise_start.assign(static_cast<std::size_t>(buckets), 0);
-  p.fall_start.assign(static_cast<std::size_t>(buckets), 0);
-  for (int64_t i = 0; i < buckets; ++i) {
-    const int64_t start = lo + (i << shift);
-    // Right branch: thresholds <= the bucket's first h; left branch: index of the first threshold >= its first h.
-    p.rise_start[static_cast<std::size_t>(i)] = static_cast<uint16_t>(rise_steps(p, static_cast<int32_t>(start)));
-    p.fall_start[static_cast<std::size_t>(i)] = static_cast<uint16_t>(
-        std::lower_bound(p.fall.begin(), p.fall.end(), static_cast<int32_t>(start)) - p.fall.begin());
+  p.bucket_code.resize(static_cast<size_t>(buckets));
+  p.bucket_step.assign(static_cast<size_t>(buckets), INT32_MAX);
+  p.bucket_delta.assign(static_cast<size_t>(buckets), 0);
+  for (int64_t b = 0; b < buckets; ++b) {
+    const auto start = static_cast<int32_t>(origin + (b << shift));
+    p.bucket_code[static_cast<size_t>(b)] = static_cast<uint8_t>(p.code_at_argmin + steps_at(p, start));
+  }
+  for (int64_t s : steps) {
+    const auto b = static_cast<size_t>((s - origin) >> shift);
+    if (s == origin + (static_cast<int64_t>(b) << shift)) continue;  // a step at the bucket's start is in its code
+    p.bucket_step[b] = static_cast<int32_t>(s);
+    p.bucket_delta[b] = static_cast<int8_t>(p.code_at_argmin + steps_at(p, static_cast<int32_t>(s)) -
+                                            p.bucket_code[b]);
   }
 }
 
 void gelu_ref(const GeluParams& p, const int32_t* acc, int64_t rows, uint8_t* out) {
   constexpr int32_t kHLimit = int32_t{1} << 30;
-  const auto rise_n = static_cast<int64_t>(p.rise.size()), fall_n = static_cast<int64_t>(p.fall.size());
-  const int64_t last_bucket = static_cast<int64_t>(p.rise_start.size()) - 1;
+  const auto buckets = static_cast<int64_t>(p.bucket_code.size());
+  const int64_t h_lo = p.bucket_origin, h_hi = p.bucket_origin + (buckets << p.bucket_shift) - 1;
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t c = 0; c < p.channels; ++c) {
       const int32_t h = requantize(acc[r * p.channels + c], p.to_h[static_cast<std::size_t>(c)], 0, -kHLimit, kHLimit);
-      int64_t steps;
-      if (last_bucket < 0) {  // no accelerator: the definition
-        steps = h >= p.h_argmin ? rise_steps(p, h) : fall_steps(p, h);
-      } else if (h >= p.h_argmin) {
-        const int64_t b = std::min<int64_t>((int64_t{h} - p.bucket_origin) >> p.bucket_shift, last_bucket);
-        steps = p.rise_start[static_cast<std::size_t>(b)];
-        while (steps < rise_n && p.rise[static_cast<std::size_t>(steps)] <= h) ++steps;
+      int32_t code;
+      if (buckets == 0) {
+        code = p.code_at_argmin + steps_at(p, h);
       } else {
-        const int64_t rel = int64_t{h} - p.bucket_origin;
-        int64_t i = rel < 0 ? 0 : p.fall_start[static_cast<std::size_t>(rel >> p.bucket_shift)];
-        while (i < fall_n && p.fall[static_cast<std::size_t>(i)] < h) ++i;  // first threshold >= h
-        steps = fall_n - i;
+        // Outside [h_lo, h_hi] the code is that of the nearest end: no step lies beyond.
+        const int64_t hc = std::clamp<int64_t>(h, h_lo, h_hi);
+        const auto b = static_cast<std::size_t>((hc - h_lo) >> p.bucket_shift);
+        code = p.bucket_code[b] + (hc >= p.bucket_step[b] ? p.bucket_delta[b] : 0);
       }
-      out[r * p.channels + c] = static_cast<uint8_t>(p.code_at_argmin + steps);
+      out[r * p.channels + c] = static_cast<uint8_t>(code);
     }
   }
 }
