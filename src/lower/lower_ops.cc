@@ -209,6 +209,7 @@ AttentionParams attention_params(const ActQuant& qkv, const ActQuant& logits, co
       fail(origin, field, std::to_string(tokens) + " tokens at " + std::to_string(probs.bits) + " bits",
            "tokens * 255 * 2^(2^bits - 1) < 2^31 (attn x V accumulator)");
     }
+    for (int d = 0; d < 256; ++d) p.exp_table.push_back(int_exp(-d, p.exp));
     p.context_multiplier = fixed_multiplier_from_real(std::ldexp(s_qkv, -(zero_code - 1)) / out.scale[0], origin,
                                                       out.point + " context multiplier");
   } else {

@@ -179,6 +179,7 @@ AttentionParams lis_attention(int64_t tokens, int64_t dh) {
   a.score_multiplier = mult(1.0 / 64);
   a.logit_zero_point = 128;
   a.exp = exp_params(0.1, 30);
+  for (int d = 0; d < 256; ++d) a.exp_table.push_back(int_exp(-d, a.exp));  // as the lowering tabulates it
   a.log2_bits = 4;
   a.context_multiplier = mult(std::ldexp(1.0, -15) / 8);  // weights 2^-k on 2^-15, then / 8
   a.out_zero_point = 0;

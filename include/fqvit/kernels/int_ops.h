@@ -106,7 +106,9 @@ struct AttentionParams {
   SoftmaxKind softmax = SoftmaxKind::kLog2;
   IntExpParams exp;
   int32_t log2_bits = 4;                 // kLog2
-  std::vector<int32_t> exp_table;        // kUniform: [256] round(2^30 exp(-S d)) for d = max logit code - code
+  // [256], indexed by d = max logit code - code: kLog2: int_exp(-d, exp) (the i-exp of every possible 8-bit logit
+  // difference, tabulated by the lowering); kUniform: round(2^30 exp(-S d)).
+  std::vector<int32_t> exp_table;
   int64_t prob_reciprocal_q16 = 0;       // kUniform: round(2^16 / s_prob)
   int32_t prob_zero_point = 0, prob_lo = 0, prob_hi = 255;
   FixedMultiplier context_multiplier;

@@ -25,8 +25,7 @@ void softmax_row_ref(const AttentionParams& p, const uint8_t* logits, int32_t* e
   for (int64_t s = 0; s < t_count; ++s) row_max = logits[s] > row_max ? logits[s] : row_max;
   int64_t sum = 0;  // < T * 2^31
   for (int64_t s = 0; s < t_count; ++s) {
-    exp[s] = p.softmax == SoftmaxKind::kLog2 ? int_exp(int32_t{logits[s]} - row_max, p.exp)
-                                             : p.exp_table[static_cast<std::size_t>(row_max - logits[s])];
+    exp[s] = p.exp_table[static_cast<std::size_t>(row_max - logits[s])];
     sum += exp[s];
   }
   if (p.softmax == SoftmaxKind::kLog2) {
@@ -35,10 +34,20 @@ void softmax_row_ref(const AttentionParams& p, const uint8_t* logits, int32_t* e
     // 2^b) without a division; e = 0 passes every test and lands on the zero code 2^b. (2 T_j - 1) e < 2^47.
     const int32_t zero_code = int32_t{1} << p.log2_bits;
     const int64_t twice_sum = 2 * sum;
+    // passes(j): k >= j; (2 T_j - 1) = 3 for j = 1, 3 2^(j-1) - 1 after.
+    auto passes = [&](int32_t j, int64_t e) { return twice_sum >= (j == 1 ? 3 : (int64_t{3} << (j - 1)) - 1) * e; };
+    const auto sum_bits = static_cast<int32_t>(std::bit_width(static_cast<uint64_t>(sum)));
     for (int64_t s = 0; s < t_count; ++s) {
       const int64_t e = exp[s];
-      int32_t k = twice_sum >= 3 * e ? 1 : 0;  // T_1 = 2
-      for (int32_t j = 2; j <= zero_code; ++j) k += twice_sum >= ((int64_t{6} << (j - 2)) - 1) * e ? 1 : 0;
+      if (e <= 0) {
+        probs[s] = static_cast<uint8_t>(zero_code);
+        continue;
+      }
+      // Start from the bit-length estimate of log2(sum / e) (within one of k), then settle with the exact test.
+      int32_t k = sum_bits - static_cast<int32_t>(std::bit_width(static_cast<uint64_t>(e)));
+      k = k < 0 ? 0 : (k > zero_code ? zero_code : k);
+      while (k < zero_code && passes(k + 1, e)) ++k;
+      while (k > 0 && !passes(k, e)) --k;
       probs[s] = static_cast<uint8_t>(k);
     }
     return;
