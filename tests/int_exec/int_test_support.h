@@ -55,8 +55,7 @@ inline std::vector<LabeledImage> first_images(const std::string& root, const std
 
 // Calibrates the demo model `name` (demo/models) with `config` (configs/*.json) on 100 demo calibration images in
 // two batches and writes the quantized file; returns its path.
-inline std::string calibrate_demo(const std::string& name, const std::string& config) {
-  const std::string dir = source_dir() + "/demo/models/" + name;
+inline std::string calibrate_dir(const std::string& dir, const std::string& name, const std::string& config) {
   auto model = load_model(dir);
   model->set_numerics(Numerics::kTorch);
   const QuantSettings settings = load_quant_settings(source_dir() + "/configs/" + config + ".json");
@@ -75,6 +74,9 @@ inline std::string calibrate_demo(const std::string& name, const std::string& co
   auto float_model = load_model(dir);
   save_quantized_model(path, dir, *float_model, state, info);
   return path;
+}
+inline std::string calibrate_demo(const std::string& name, const std::string& config) {
+  return calibrate_dir(source_dir() + "/demo/models/" + name, name, config);
 }
 
 // ViT-Tiny (../shared) quantized with the reference's own calibrated parameters, no calibration run.

@@ -129,7 +129,22 @@ void teacher_force(const std::string& path, const testing::Images& images) {
     if (const auto* head = std::get_if<HeadOp>(&op.params)) {
       std::vector<int32_t> scores(static_cast<size_t>(batch * plan.classes));
       run_op(plan, op, batch, inputs, scores.data());
-      if (head->scores.two_heads) continue;  // averaged scores: covered end to end
+      if (head->scores.two_heads) {
+        // Averaged heads: the argmax of the integer scores against fake quant's averaged logits, per image.
+        QuantizedModel again = read_quantized_model(path);
+        again.model->set_numerics(Numerics::kTorch);
+        testing::RecordingHooks h2(again.state, path);
+        const Tensor logits = again.model->forward(images.normalized, &h2);
+        Stats s;
+        for (int64_t b = 0; b < batch; ++b) {
+          const int32_t* row = scores.data() + b * plan.classes;
+          const float* want = logits.data() + b * plan.classes;
+          s.add(static_cast<int>(std::max_element(row, row + plan.classes) - row),
+                static_cast<int>(std::max_element(want, want + plan.classes) - want), -1);
+        }
+        check(op.name + " (averaged heads, argmax)", s, {kExactMinAgreement, 0, 0.0});
+        continue;
+      }
       Stats s;
       const std::vector<uint8_t>& want = hooks.codes.at("act_out");
       for (size_t i = 0; i < scores.size(); ++i) {
@@ -226,6 +241,17 @@ INSTANTIATE_TEST_SUITE_P(Presets, TeacherForcedDemo,
                                            DemoCase{"vit_micro", "fqvit_w8a8attn8"},
                                            DemoCase{"vit_micro", "minmax_w8a8attn8"},
                                            DemoCase{"vit_micro", "fqvit_w6a6attn4_head8"}));
+
+// A random DeiT with distillation (committed): the quantized input (qact_input tables) and the two-head average,
+// calibrated and evaluated on demo images resized to its 48 x 48 input.
+TEST(TeacherForcedDeitDistilled, EveryOpAgreesWithFakeQuant) {
+  const std::string dir = testing::source_dir() + "/tests/data/models/deit_distilled_small_random_committed";
+  const std::string path = testing::calibrate_dir(dir, "deit_distilled", "fqvit_w8a8attn4");
+  const auto list = testing::first_images(testing::source_dir() + "/demo/data/val",
+                                          testing::source_dir() + "/demo/data/classes.txt", 16, 31);
+  QuantizedModel q = read_quantized_model(path);
+  teacher_force(path, testing::load_images(list, q.model->config().preprocess));
+}
 
 // The real ViT-Tiny with the reference's own calibrated parameters, on 8 val images.
 TEST(TeacherForcedVitTiny, EveryOpAgreesWithFakeQuant) {
