@@ -14,6 +14,8 @@
 #include "fqvit/core/parallel.h"
 #include "fqvit/io/dataset.h"
 #include "fqvit/io/output_paths.h"
+#include "fqvit/model/swin_names.h"
+#include "fqvit/model/vit_names.h"
 #include "cli_common.h"
 
 namespace {
@@ -52,9 +54,13 @@ void print_summary(const fqvit::Calibrator& calib, const fqvit::QuantState& stat
     std::printf("\n");
   }
   if (st.extensions.any()) std::printf("  extensions: %s\n", st.to_json().c_str());
-  for (const char* name : {"patch_embed.qact", "blocks.0.attn.qact_attn1", "act_out"}) {
+  // A few points of the point tables (a ViT's, else a Swin's).
+  for (const std::string& name : {fqvit::vit_point_name(fqvit::VitPoint::kPatchEmbed),
+                                  fqvit::vit_point_name(fqvit::VitPoint::kScores, 0),
+                                  fqvit::swin_point_name(fqvit::SwinPoint::kScores, 0, 0),
+                                  fqvit::vit_point_name(fqvit::VitPoint::kLogits)}) {
     const auto it = state.activations.find(name);
-    if (it != state.activations.end()) std::printf("  %-26s %s\n", name, it->second->summary().c_str());
+    if (it != state.activations.end()) std::printf("  %-26s %s\n", name.c_str(), it->second->summary().c_str());
   }
 }
 

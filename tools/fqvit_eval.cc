@@ -19,8 +19,9 @@
 namespace {
 
 struct Args {
-  std::string model, data, class_list, labels, engine = "fp32", json_out, logits_out, numerics, shard;
+  std::string model, data, class_list, labels, engine, json_out, logits_out, numerics, shard;
   int batch_size = 8, threads = 0, limit = 0, decode_threads = 1;
+  bool print_plan = false;
 };
 
 void write_json(const std::string& path, const fqvit::EvalRunInfo& info, const fqvit::EvalResult& r) {
@@ -51,12 +52,19 @@ void check_command_line(const Args& args) {
   fqvit::check_output_paths({{"--json", args.json_out}, {"--save-logits", args.logits_out}}, inputs);
 }
 
-int run(const Args& args) {
+int run(Args args) {
   check_command_line(args);
   fqvit::set_num_threads(args.threads);
+  if (args.engine.empty()) args.engine = fqvit::default_engine(args.model);
   std::optional<fqvit::Numerics> numerics;
   if (!args.numerics.empty()) numerics = fqvit::parse_numerics(args.numerics, "command line", "--numerics");
   const fqvit::Engine engine = fqvit::open_engine(args.engine, args.model, numerics);
+  if (args.print_plan) {
+    if (engine.plan.empty()) fqvit::fail("fqvit-eval", "--print-plan", "--engine " + args.engine, "--engine int");
+    std::fputs(engine.plan.c_str(), stdout);
+    if (args.data.empty()) return 0;
+  }
+  if (args.data.empty()) fqvit::fail("fqvit-eval", "--data", "missing", "an ImageFolder directory");
   const auto folder =
       fqvit::ImageFolder::open(args.data, {args.class_list, args.labels, engine.config.num_classes});
   for (const std::string& why : folder.ignored()) spdlog::warn("not an image of the dataset: {}", why);
@@ -75,7 +83,9 @@ int run(const Args& args) {
   options.batch_size = args.batch_size;
   options.decode_threads = args.decode_threads;
   options.keep_logits = !args.logits_out.empty();
-  const fqvit::EvalResult r = fqvit::evaluate(engine.forward, images, engine.config.preprocess, options);
+  const fqvit::EvalResult r =
+      engine.forward_pixels ? fqvit::evaluate(engine.forward_pixels, images, engine.config.preprocess, options)
+                            : fqvit::evaluate(engine.forward, images, engine.config.preprocess, options);
 
   const long long n = r.images;
   std::printf("engine %s  model %s  numerics %s\n", args.engine.c_str(), engine.config.architecture.c_str(),
@@ -111,10 +121,13 @@ int main(int argc, char** argv) {
   Args args;
   app.add_option("--model", args.model, "checkpoint directory (model.safetensors + config.json) or quantized file")
       ->required();
-  app.add_option("--data", args.data, "ImageFolder directory (one subfolder per class)")->required();
+  app.add_option("--data", args.data, "ImageFolder directory (one subfolder per class)");
   app.add_option("--class-list", args.class_list, "class list: lines 'index wnid [name]' or one wnid per line");
   app.add_option("--labels", args.labels, "label file: lines 'relative/path index' (overrides folders)");
-  app.add_option("--engine", args.engine, "fp32 (float checkpoint directory) or fake (quantized file, fake-quant in float as FQ-ViT)");
+  app.add_option("--engine", args.engine,
+                 "fp32 (float checkpoint directory; its default), int (quantized file, integer-only executor; its "
+                 "default) or fake (quantized file, fake-quant in float as FQ-ViT)");
+  app.add_flag("--print-plan", args.print_plan, "print the integer plan (one line per op) of --engine int");
   app.add_option("--numerics", args.numerics,
                  "float arithmetic: fast, or torch (bit-identical to the PyTorch reference); default fast for fp32, "
                  "for fake the one the file was calibrated on");

@@ -2,7 +2,6 @@
 #include <omp.h>
 #include <spdlog/spdlog.h>
 
-#include "api/engine_choice.h"
 #include "api/thread_scope.h"
 #include "fqvit/eval/engine.h"
 #include "fqvit/eval/eval_record.h"
@@ -25,7 +24,7 @@ EvaluationReport evaluate(const EvaluateOptions& o) {
   const api::ThreadScope threads(o.threads);
   std::optional<Numerics> numerics;
   if (!o.numerics.empty()) numerics = parse_numerics(o.numerics, kApi, "numerics");
-  const std::string engine_name = o.engine.empty() ? api::default_engine(o.model) : o.engine;
+  const std::string engine_name = o.engine.empty() ? default_engine(o.model) : o.engine;
   const Engine engine = open_engine(engine_name, o.model, numerics);
   const auto folder = ImageFolder::open(o.data, {o.class_list, o.labels, engine.config.num_classes});
   for (const std::string& why : folder.ignored()) spdlog::warn("not an image of the dataset: {}", why);
@@ -41,7 +40,9 @@ EvaluationReport evaluate(const EvaluateOptions& o) {
   options.batch_size = o.batch_size;
   options.decode_threads = o.decode_threads;
   options.progress = o.progress;
-  const EvalResult r = fqvit::evaluate(engine.forward, images, engine.config.preprocess, options);
+  const EvalResult r = engine.forward_pixels
+                           ? fqvit::evaluate(engine.forward_pixels, images, engine.config.preprocess, options)
+                           : fqvit::evaluate(engine.forward, images, engine.config.preprocess, options);
   EvaluationReport report;
   report.top1 = r.top1();
   report.top5 = r.top5();

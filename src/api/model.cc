@@ -7,7 +7,6 @@
 #include <optional>
 
 #include "api/class_names.h"
-#include "api/engine_choice.h"
 #include "api/thread_scope.h"
 #include "fqvit/eval/engine.h"
 #include "fqvit/eval/top_k.h"
@@ -61,7 +60,7 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
   std::optional<Numerics> numerics;
   if (!options.numerics.empty()) numerics = parse_numerics(options.numerics, kApi, "LoadOptions::numerics");
   auto state = std::make_shared<State>();
-  state->engine = open_engine(options.engine.empty() ? api::default_engine(path) : options.engine, path, numerics);
+  state->engine = open_engine(options.engine.empty() ? default_engine(path) : options.engine, path, numerics);
   state->threads = options.threads;
   if (!options.class_list.empty()) {
     state->class_names = api::read_class_names(options.class_list, state->engine.config.num_classes);
@@ -77,17 +76,41 @@ const std::vector<std::string>& Model::class_names() const { return state_->clas
 
 namespace {
 
-// Runs `n` S x S RGB crops (interleaved, HWC, what the eval transform's crop step gives) through the engine:
-// normalized into a float CHW batch for the float engines (the same arithmetic as preprocess_image).
+// Runs `n` S x S RGB crops (interleaved, HWC, what the eval transform's crop step gives) through the engine: as
+// uint8 CHW crops into the integer engine (its int32 scores and their scale kept), normalized into a float CHW batch
+// for the float engines (the same arithmetic as preprocess_image).
 Logits run_crops(const Engine& engine, const uint8_t* crops, int64_t n) {
   const PreprocessConfig& pre = engine.config.preprocess;
   const int64_t pixels = int64_t{pre.input_size} * pre.input_size, per_image = 3 * pixels;
+  Logits logits;
+  logits.images = n;
+  logits.classes = engine.config.num_classes;
+  if (engine.forward_pixels) {
+    std::vector<uint8_t> chw(static_cast<size_t>(n * per_image));
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+      const uint8_t* in = crops + i * per_image;
+      uint8_t* out = chw.data() + i * per_image;
+      for (int64_t j = 0; j < pixels; ++j) {
+        for (int64_t c = 0; c < 3; ++c) out[c * pixels + j] = in[3 * j + c];
+      }
+    }
+    double scale = 0.0;
+    if (!int_scores(engine, chw.data(), n, &logits.codes, &scale)) {
+      const Tensor out = engine.forward_pixels(chw.data(), n);
+      logits.values.assign(out.data(), out.data() + out.numel());
+      return logits;
+    }
+    logits.scale = static_cast<float>(scale);
+    logits.values.resize(logits.codes.size());
+    // The integer engine's float logits, as Engine::forward_pixels computes them (fqvit-eval --save-logits).
+    for (size_t i = 0; i < logits.codes.size(); ++i) logits.values[i] = static_cast<float>(logits.codes[i]) * logits.scale;
+    return logits;
+  }
   Tensor batch = Tensor::uninitialized({n, 3, pre.input_size, pre.input_size});
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; ++i) normalize_rgb(crops + i * per_image, pixels, pre, batch.data() + i * per_image);
   const Tensor out = engine.forward(batch);
-  Logits logits;
-  logits.images = out.dim(0);
   logits.classes = out.dim(1);
   logits.values.assign(out.data(), out.data() + out.numel());
   return logits;

@@ -1,7 +1,6 @@
 #include "fqvit/calibrate/plan.h"
 
 #include <fstream>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -12,19 +11,6 @@
 
 namespace fqvit {
 namespace {
-
-// The one table of role rules (first match wins; anything else is a plain activation).
-struct RoleRule {
-  const char* pattern;
-  QuantRole role;
-};
-const RoleRule kRoleRules[] = {
-    {R"(qact1)", QuantRole::kResidual},                                  // ViT: embeddings + pos, before block 0
-    {R"(blocks\.\d+\.qact[24])", QuantRole::kResidual},                  // ViT: after each residual add
-    {R"(layers\.\d+\.blocks\.\d+\.qact[24])", QuantRole::kResidual},     // Swin: after each residual add
-    {R"(layers\.\d+\.downsample\.qact2)", QuantRole::kResidual},         // Swin: patch-merging output
-    {R"(.*\.log_int_softmax)", QuantRole::kAttention},                   // softmax output
-};
 
 void check_bits(int bits, const std::string& origin, const std::string& field) {
   if (!valid_bits(bits)) fail(origin, field, std::to_string(bits), "2..8");
@@ -42,17 +28,7 @@ const char* role_name(QuantRole role) {
   return "?";
 }
 
-QuantRole activation_role(const std::string& name) {
-  static const std::vector<std::pair<std::regex, QuantRole>> rules = [] {
-    std::vector<std::pair<std::regex, QuantRole>> r;
-    for (const RoleRule& rule : kRoleRules) r.emplace_back(std::regex(rule.pattern), rule.role);
-    return r;
-  }();
-  for (const auto& [re, role] : rules) {
-    if (std::regex_match(name, re)) return role;
-  }
-  return QuantRole::kActivation;
-}
+QuantRole activation_role(const std::string& name) { return quant_point_role(name); }
 
 void QuantSettings::validate(const std::string& origin) const {
   check_bits(w_bits, origin, "w_bits");

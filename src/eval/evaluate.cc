@@ -12,11 +12,15 @@
 
 namespace fqvit {
 
-EvalResult evaluate(const ForwardFn& forward, const std::vector<LabeledImage>& images,
-                    const PreprocessConfig& preprocess, const EvalOptions& options) {
+namespace {
+
+EvalResult evaluate_batches(const PixelForwardFn* pixel_forward, const ForwardFn* forward,
+                            const std::vector<LabeledImage>& images, const PreprocessConfig& preprocess,
+                            const EvalOptions& options) {
   using Clock = std::chrono::steady_clock;
   EvalResult result;
-  BatchLoader loader(images, preprocess, options.batch_size, options.decode_threads);
+  BatchLoader loader(images, preprocess, options.batch_size, options.decode_threads, 2,
+                     pixel_forward ? BatchContent::kPixels : BatchContent::kNormalized);
   std::vector<Tensor> kept;
   ProgressBar progress("eval", static_cast<int64_t>(images.size()));
   const auto start = Clock::now();
@@ -29,7 +33,7 @@ EvalResult evaluate(const ForwardFn& forward, const std::vector<LabeledImage>& i
     const auto n = static_cast<int64_t>(batch.indices.size());
     if (n > 0) {
       const auto model_start = Clock::now();
-      Tensor logits = forward(batch.images);
+      Tensor logits = pixel_forward ? (*pixel_forward)(batch.pixels.data(), n) : (*forward)(batch.images);
       result.model_seconds += std::chrono::duration<double>(Clock::now() - model_start).count();
       const int64_t classes = logits.dim(1);
       for (int64_t i = 0; i < n; ++i) {
@@ -66,6 +70,18 @@ EvalResult evaluate(const ForwardFn& forward, const std::vector<LabeledImage>& i
     }
   }
   return result;
+}
+
+}  // namespace
+
+EvalResult evaluate(const ForwardFn& forward, const std::vector<LabeledImage>& images,
+                    const PreprocessConfig& preprocess, const EvalOptions& options) {
+  return evaluate_batches(nullptr, &forward, images, preprocess, options);
+}
+
+EvalResult evaluate(const PixelForwardFn& forward, const std::vector<LabeledImage>& images,
+                    const PreprocessConfig& preprocess, const EvalOptions& options) {
+  return evaluate_batches(&forward, nullptr, images, preprocess, options);
 }
 
 }  // namespace fqvit

@@ -9,12 +9,13 @@
 namespace fqvit {
 
 BatchLoader::BatchLoader(std::vector<LabeledImage> images, PreprocessConfig config, int batch_size, int threads,
-                         int prefetch)
+                         int prefetch, BatchContent content)
     : images_(std::move(images)),
       config_(config),
       batch_size_(static_cast<size_t>(std::max(1, batch_size))),
       prefetch_(static_cast<size_t>(std::max(1, prefetch))),
-      num_batches_((images_.size() + batch_size_ - 1) / batch_size_) {
+      num_batches_((images_.size() + batch_size_ - 1) / batch_size_),
+      content_(content) {
   for (int i = 0; i < std::max(1, threads); ++i) workers_.emplace_back([this] { worker(); });
 }
 
@@ -33,6 +34,24 @@ Batch BatchLoader::load_batch(size_t index) const {
   const int64_t side = config_.input_size;
   const int64_t plane = 3 * side * side;
   Batch batch;
+  if (content_ == BatchContent::kPixels) {
+    batch.pixels.reserve(static_cast<size_t>(end - begin) * static_cast<size_t>(plane));
+    for (size_t i = begin; i < end; ++i) {
+      try {
+        const RgbImage crop = resize_and_crop(decode_image_file(images_[i].path), config_);
+        const size_t at = batch.pixels.size(), hw = static_cast<size_t>(side * side);
+        batch.pixels.resize(at + 3 * hw);
+        for (size_t j = 0; j < hw; ++j) {  // HWC -> CHW
+          for (size_t c = 0; c < 3; ++c) batch.pixels[at + c * hw + j] = crop.pixels[3 * j + c];
+        }
+        batch.indices.push_back(i);
+        batch.labels.push_back(images_[i].label);
+      } catch (const Error& e) {
+        batch.errors.push_back(e.what());
+      }
+    }
+    return batch;
+  }
   Tensor all({static_cast<int64_t>(end - begin), 3, side, side});
   for (size_t i = begin; i < end; ++i) {
     try {

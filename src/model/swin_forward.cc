@@ -155,16 +155,17 @@ Tensor SwinModel::forward(const Tensor& images, QuantHooks* hooks) const {
   }
   const int64_t batch = images.dim(0);
 
+  const auto point = [](SwinPoint p) { return swin_point_name(p); };
   // [B, N, C0]
   Tensor x = patch_embed_through(k, hooks, config_.quantize_input, images, w_.patch_weight, w_.patch_bias);
   const int64_t c0 = geometry_.front().dim;
   const int64_t tokens0 = x.dim(1);
-  act(hooks, "patch_embed.qact_before_norm", x.data(), batch * tokens0, c0);
-  norm_through(k, hooks, "patch_embed.qact_before_norm", "patch_embed.qact", x.data(), batch * tokens0, c0,
+  act(hooks, point(SwinPoint::kPatchEmbed), x.data(), batch * tokens0, c0);
+  norm_through(k, hooks, point(SwinPoint::kPatchEmbed), point(SwinPoint::kPatchNorm), x.data(), batch * tokens0, c0,
                w_.patch_norm_weight, w_.patch_norm_bias, config_.norm_eps, x.data());
-  act(hooks, "patch_embed.qact", x.data(), batch * tokens0, c0);
+  act(hooks, point(SwinPoint::kPatchNorm), x.data(), batch * tokens0, c0);
 
-  std::string last = "patch_embed.qact";
+  std::string last = point(SwinPoint::kPatchNorm);
   const int stages = static_cast<int>(geometry_.size());
   for (int s = 0; s < stages; ++s) {
     for (int b = 0; b < config_.depths[static_cast<size_t>(s)]; ++b) {
@@ -180,17 +181,17 @@ Tensor SwinModel::forward(const Tensor& images, QuantHooks* hooks) const {
   // Final LayerNorm on every token, average over tokens, head.
   const int64_t c = geometry_.back().dim;
   const int64_t tokens = x.dim(1);
-  norm_through(k, hooks, last, "qact2", x.data(), batch * tokens, c, w_.norm_weight, w_.norm_bias, config_.norm_eps,
-               x.data());
-  act(hooks, "qact2", x.data(), batch * tokens, c);
+  norm_through(k, hooks, last, point(SwinPoint::kFinalNorm), x.data(), batch * tokens, c, w_.norm_weight,
+               w_.norm_bias, config_.norm_eps, x.data());
+  act(hooks, point(SwinPoint::kFinalNorm), x.data(), batch * tokens, c);
   auto pooled = Tensor::uninitialized({batch, c});
   k.mean_over_tokens(x.data(), batch, tokens, c, pooled.data());
-  act(hooks, "qact3", pooled.data(), batch, c);
+  act(hooks, point(SwinPoint::kPooled), pooled.data(), batch, c);
 
   const int64_t classes = config_.num_classes;
   auto logits = Tensor::uninitialized({batch, classes});
   k.linear(pooled.data(), batch, c, c, w_.head_weight, &w_.head_bias, logits.data());
-  act(hooks, "act_out", logits.data(), batch, classes);
+  act(hooks, point(SwinPoint::kLogits), logits.data(), batch, classes);
   return logits;
 }
 

@@ -286,41 +286,27 @@ void SwinModel::build_names() {
   block_names_.clear();
   merge_names_.clear();
   for (size_t s = 0; s < config_.depths.size(); ++s) {
-    const std::string stage = "layers." + std::to_string(s) + ".";
+    const int stage = static_cast<int>(s);
     std::vector<BlockNames> blocks;
     for (int b = 0; b < config_.depths[s]; ++b) {
-      const std::string p = stage + "blocks." + std::to_string(b) + ".";
-      blocks.push_back({p, p + "qact1", p + "attn.qact1", p + "attn.qact_attn1", p + "attn.qact_table",
-                        p + "attn.qact2", p + "attn.log_int_softmax", p + "attn.qact3", p + "attn.qact4",
-                        p + "qact2", p + "qact3", p + "mlp.qact1", p + "mlp.qact2", p + "qact4"});
+      const auto n = [stage, b](SwinPoint point) { return swin_point_name(point, stage, b); };
+      blocks.push_back({"layers." + std::to_string(s) + ".blocks." + std::to_string(b) + ".", n(SwinPoint::kNorm1),
+                        n(SwinPoint::kQkv), n(SwinPoint::kScores), n(SwinPoint::kBiasTable),
+                        n(SwinPoint::kScoresBiased), n(SwinPoint::kSoftmax), n(SwinPoint::kContext),
+                        n(SwinPoint::kProj), n(SwinPoint::kResidual1), n(SwinPoint::kNorm2), n(SwinPoint::kFc1),
+                        n(SwinPoint::kFc2), n(SwinPoint::kResidual2)});
     }
     block_names_.push_back(std::move(blocks));
-    const std::string m = stage + "downsample.";
-    merge_names_.push_back({m, m + "qact1", m + "qact2"});
+    merge_names_.push_back({"layers." + std::to_string(s) + ".downsample.",
+                            swin_point_name(SwinPoint::kMergeNorm, stage),
+                            swin_point_name(SwinPoint::kMergeReduction, stage)});
   }
 }
 
 std::vector<std::string> SwinModel::activation_points() const {
-  std::vector<std::string> points;
-  if (config_.quantize_input) points.push_back("qact_input");
-  points.push_back("patch_embed.qact_before_norm");
-  points.push_back("patch_embed.qact");
-  const size_t stages = block_names_.size();
-  for (size_t s = 0; s < stages; ++s) {
-    for (const BlockNames& b : block_names_[s]) {
-      for (const std::string* n : {&b.qact1, &b.attn_qact1, &b.attn_qact_attn1, &b.attn_qact_table, &b.attn_qact2,
-                                   &b.attn_softmax, &b.attn_qact3, &b.attn_qact4, &b.qact2, &b.qact3, &b.mlp_qact1,
-                                   &b.mlp_qact2, &b.qact4}) {
-        points.push_back(*n);
-      }
-    }
-    if (s + 1 < stages) {
-      points.push_back(merge_names_[s].qact1);
-      points.push_back(merge_names_[s].qact2);
-    }
-  }
-  for (const char* n : {"qact2", "qact3", "act_out"}) points.push_back(n);
-  return points;
+  std::vector<std::string> names;
+  for (QuantPoint& p : swin_points(config_.depths, config_.quantize_input)) names.push_back(std::move(p.name));
+  return names;
 }
 
 std::vector<WeightRef> SwinModel::weights() {

@@ -128,27 +128,20 @@ std::unique_ptr<VitModel> VitModel::load(const SafetensorsFile& file, ModelConfi
 void VitModel::build_names() {
   names_.clear();
   for (int i = 0; i < config_.depth; ++i) {
-    const std::string p = "blocks." + std::to_string(i) + ".";
-    names_.push_back({p, p + "qact1", p + "attn.qact1", p + "attn.qact_attn1", p + "attn.log_int_softmax",
-                      p + "attn.qact2", p + "attn.qact3", p + "qact2", p + "qact3", p + "mlp.qact1",
-                      p + "mlp.qact2", p + "qact4"});
+    const auto n = [i](VitPoint point) { return vit_point_name(point, i); };
+    names_.push_back({"blocks." + std::to_string(i) + ".", n(VitPoint::kNorm1), n(VitPoint::kQkv),
+                      n(VitPoint::kScores), n(VitPoint::kSoftmax), n(VitPoint::kContext), n(VitPoint::kProj),
+                      n(VitPoint::kResidual1), n(VitPoint::kNorm2), n(VitPoint::kFc1), n(VitPoint::kFc2),
+                      n(VitPoint::kResidual2)});
   }
 }
 
 std::vector<std::string> VitModel::activation_points() const {
-  std::vector<std::string> points;
-  if (config_.quantize_input) points.push_back("qact_input");
-  for (const char* n : {"patch_embed.qact", "qact_embed", "qact_pos", "qact1"}) points.push_back(n);
-  for (const BlockNames& b : names_) {
-    for (const std::string* n : {&b.qact1, &b.attn_qact1, &b.attn_qact_attn1, &b.attn_softmax, &b.attn_qact2,
-                                 &b.attn_qact3, &b.qact2, &b.qact3, &b.mlp_qact1, &b.mlp_qact2, &b.qact4}) {
-      points.push_back(*n);
-    }
+  std::vector<std::string> names;
+  for (QuantPoint& p : vit_points(config_.depth, config_.quantize_input, config_.distilled)) {
+    names.push_back(std::move(p.name));
   }
-  points.push_back("qact2");
-  points.push_back("act_out");
-  if (config_.distilled) points.push_back("act_out_dist");
-  return points;
+  return names;
 }
 
 std::vector<WeightRef> VitModel::weights() {
@@ -237,9 +230,10 @@ Tensor VitModel::forward(const Tensor& images, QuantHooks* hooks) const {
   const int64_t patches = num_patches();
   const int64_t tokens = prefix + patches;
 
+  const auto point = [](VitPoint p) { return vit_point_name(p); };
   Tensor patch_out =  // [B, N, D]
       patch_embed_through(k, hooks, config_.quantize_input, images, w_.patch_weight, w_.patch_bias);
-  act(hooks, "patch_embed.qact", patch_out.data(), batch * patches, d);
+  act(hooks, point(VitPoint::kPatchEmbed), patch_out.data(), batch * patches, d);
 
   auto x = Tensor::uninitialized({batch, tokens, d});
   for (int64_t bi = 0; bi < batch; ++bi) {
@@ -249,37 +243,37 @@ Tensor VitModel::forward(const Tensor& images, QuantHooks* hooks) const {
     std::memcpy(dst + prefix * d, patch_out.data() + bi * patches * d,
                 static_cast<size_t>(patches * d) * sizeof(float));
   }
-  act(hooks, "qact_embed", x.data(), batch * tokens, d);
+  act(hooks, point(VitPoint::kClsEmbed), x.data(), batch * tokens, d);
   Tensor pos = w_.pos_embed;
-  act(hooks, "qact_pos", pos.data(), tokens, d);
+  act(hooks, point(VitPoint::kPosEmbed), pos.data(), tokens, d);
   for (int64_t bi = 0; bi < batch; ++bi) add_inplace(x.data() + bi * tokens * d, pos.data(), tokens * d);
-  act(hooks, "qact1", x.data(), batch * tokens, d);
+  act(hooks, point(VitPoint::kTokens), x.data(), batch * tokens, d);
 
-  std::string last = "qact1";
+  std::string last = point(VitPoint::kTokens);
   for (int i = 0; i < config_.depth; ++i) {
     run_block(i, x, batch, hooks, last);
     last = names_[static_cast<size_t>(i)].qact4;
   }
 
   // Final LayerNorm on all tokens (as the reference does), then the prefix token(s).
-  norm_through(k, hooks, last, "qact2", x.data(), batch * tokens, d, w_.norm_weight, w_.norm_bias, config_.norm_eps,
-               x.data());
+  norm_through(k, hooks, last, point(VitPoint::kFinalNorm), x.data(), batch * tokens, d, w_.norm_weight,
+               w_.norm_bias, config_.norm_eps, x.data());
   auto feats = Tensor::uninitialized({batch, prefix, d});
   for (int64_t bi = 0; bi < batch; ++bi) {
     std::memcpy(feats.data() + bi * prefix * d, x.data() + bi * tokens * d,
                 static_cast<size_t>(prefix * d) * sizeof(float));
   }
-  act(hooks, "qact2", feats.data(), batch * prefix, d);
+  act(hooks, point(VitPoint::kFinalNorm), feats.data(), batch * prefix, d);
 
   const int64_t classes = config_.num_classes;
   auto logits = Tensor::uninitialized({batch, classes});
   k.linear(feats.data(), batch, d, prefix * d, w_.head_weight, &w_.head_bias, logits.data());
-  act(hooks, "act_out", logits.data(), batch, classes);
+  act(hooks, point(VitPoint::kLogits), logits.data(), batch, classes);
   if (config_.distilled) {
     // DeiT distilled at eval: the mean of the class-token head and the distillation-token head.
     auto dist = Tensor::uninitialized({batch, classes});
     k.linear(feats.data() + d, batch, d, prefix * d, w_.head_dist_weight, &w_.head_dist_bias, dist.data());
-    act(hooks, "act_out_dist", dist.data(), batch, classes);
+    act(hooks, point(VitPoint::kLogitsDist), dist.data(), batch, classes);
     for (int64_t i = 0; i < logits.numel(); ++i) logits[i] = 0.5f * (logits[i] + dist[i]);
   }
   return logits;

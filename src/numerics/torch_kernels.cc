@@ -32,11 +32,15 @@ constexpr double kOpenBlasSmallMnk = 100.0 * 100.0 * 100.0;
 constexpr int64_t kSliceAlign = 16;
 
 // Whether this OpenBLAS kernel family gives a value the same bits however the product is split across threads:
-// verified for SkylakeX (1 and 2 threads, sliced or whole, against torch). The Haswell kernels are not (torch itself
-// gives other bits with 1 and 2 OpenBLAS threads there), so on other families fqvit makes torch's calls exactly:
-// whole products, threaded by OpenBLAS.
+// verified for SkylakeX and Cooperlake (which runs SkylakeX's sgemm kernel; 1 and 2 threads, sliced or whole, against
+// torch). The Haswell and Prescott kernels are not (torch itself gives other bits with 1 and 2 OpenBLAS threads
+// there, and no row or column split of single-threaded calls reproduces OpenBLAS's 2-thread bits), so on other
+// families fqvit makes torch's calls exactly: whole products, threaded by OpenBLAS.
 bool split_invariant_blas() {
-  static const bool invariant = std::string(openblas_get_corename()) == "SkylakeX";
+  static const bool invariant = [] {
+    const std::string core = openblas_get_corename();
+    return core == "SkylakeX" || core == "Cooperlake";
+  }();
   return invariant;
 }
 

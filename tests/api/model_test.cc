@@ -50,6 +50,15 @@ TEST(ApiModel, QuantizedFileLogitsEqualTheCliBitForBit) {
   EXPECT_EQ(logits.images, static_cast<int64_t>(data.images.size()));
   EXPECT_EQ(logits.classes, 10);
   expect_bits_equal(logits.values, cli_logits(data, data.quantized, model.engine(), "quant"), "quantized file");
+  if (model.engine() == "int") {  // the integer engine also gives its int32 scores: values = scale * codes
+    ASSERT_EQ(logits.codes.size(), logits.values.size());
+    EXPECT_GT(logits.scale, 0.0f);
+    for (size_t i = 0; i < logits.codes.size(); ++i) {
+      EXPECT_EQ(logits.values[i], static_cast<float>(logits.codes[i]) * logits.scale) << i;
+    }
+  } else {
+    EXPECT_TRUE(logits.codes.empty());
+  }
 }
 
 TEST(ApiModel, CheckpointDirectoryRunsFp32LikeTheCli) {

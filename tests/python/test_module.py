@@ -98,6 +98,11 @@ class ModuleTest(unittest.TestCase):
         self.assertIn(m.engine, ("int", "fake"))
         assert_bits_equal(self, m.logits_files(DATA["images"]), cli_logits(DATA["quantized"], m.engine, "q"),
                           "quantized file")
+        if m.engine == "int":  # int32 scores and their scale
+            crops = np.stack([pillow_crop(p, m.input_size, 0.9) for p in DATA["images"]])
+            codes, scale = m.logits(crops, integer=True)
+            self.assertEqual(codes.dtype, np.int32)
+            assert_bits_equal(self, codes.astype(np.float32) * np.float32(scale), m.logits(crops), "codes * scale")
         f = fqvit.load(DATA["checkpoint"], threads=1)
         self.assertEqual(f.engine, "fp32")
         assert_bits_equal(self, f.logits_files(DATA["images"]), cli_logits(DATA["checkpoint"], "fp32", "f"),

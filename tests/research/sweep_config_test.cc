@@ -103,7 +103,7 @@ TEST(SweepConfig, UnknownKeysAndValuesAreNamedWithTheAllowedOnes) {
             std::string::npos)
       << e;
   e = error_of(R"({"engines": ["gpu"], "settings": [{}]})");
-  EXPECT_NE(e.find("engines: found 'gpu', expected one of fp32, fake"), std::string::npos) << e;
+  EXPECT_NE(e.find("engines: found 'gpu', expected one of fp32, int, fake"), std::string::npos) << e;
   e = error_of(R"({"settings": [{"bits": "8/8"}]})");
   EXPECT_NE(e.find("settings[0].bits: found '8/8', expected \"weight/activation/attention\""), std::string::npos) << e;
   e = error_of(R"({"settings": [{"bits": "9/8/8"}]})");

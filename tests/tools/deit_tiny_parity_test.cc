@@ -27,7 +27,7 @@
 namespace fqvit {
 namespace {
 
-constexpr double kRangeSlack = 1e-3;          // points; the reference's figures are rounded to 4 decimals
+constexpr double kRangeSlack = 1e-3;         // points; the reference's figures are rounded to 4 decimals
 constexpr int64_t kMaxDifferingLogits = 0;   // the reference's floats, every one
 
 struct DeitCase {
@@ -35,7 +35,9 @@ struct DeitCase {
   const char* config;        // configs/<name>.json, or nullptr for FP32
 };
 
-void PrintTo(const DeitCase& c, std::ostream* os) { *os << c.reference_id << " (" << (c.config ? c.config : "fp32") << ")"; }
+void PrintTo(const DeitCase& c, std::ostream* os) {
+  *os << c.reference_id << " (" << (c.config != nullptr ? c.config : "fp32") << ")";
+}
 
 class DeitTinyParity : public ::testing::TestWithParam<DeitCase> {};
 

@@ -13,14 +13,14 @@
 #include <vector>
 
 #include "fqvit/calibrate/extensions.h"
+#include "fqvit/model/quant_point.h"
 #include "fqvit/model/vision_model.h"
 #include "fqvit/quant/bit_type.h"
 #include "fqvit/quant/log_int_softmax.h"
 
 namespace fqvit {
 
-enum class QuantRole { kWeight, kActivation, kResidual, kAttention };
-const char* role_name(QuantRole role);
+const char* role_name(QuantRole role);  // QuantRole: fqvit/model/quant_point.h
 
 // Per-layer override (JSON "layers": {"head": {"bits": 8}, "blocks.0.attn.qact1": {"observer": "omse"}}).
 struct LayerOverride {
@@ -59,7 +59,7 @@ struct QuantizerSpec {
   PtfOptions ptf;        // how a "ptf" observer fits
 };
 
-// The role of an activation quantizer point, from its name.
+// The role of an activation quantizer point, from its name (the model families' point tables).
 QuantRole activation_role(const std::string& name);
 
 // Every activation point of `model` (activation_points()) and every weight (weights()), with the run's choices.

@@ -1,7 +1,9 @@
-// The engines fqvit-eval can run a model with: "fp32" (the float graph of a checkpoint directory), and the quantized
-// engines of a quantized model file as they land ("fake": quantize-dequantize in float as the reference does).
+// The engines fqvit-eval can run a model with: "fp32" (the float graph of a checkpoint directory), and the engines of
+// a quantized model file: "int" (the integer-only executor, the default for a file) and "fake" (quantize-dequantize
+// in float as the reference does).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,12 +18,17 @@ namespace fqvit {
 struct Engine {
   std::string name;
   ModelConfig config;
-  std::string numerics;  // the float arithmetic actually used ("fast" or "torch", float_kernels.h)
-  ForwardFn forward;
-  std::shared_ptr<void> state;  // keeps the model alive for `forward`
+  std::string numerics;            // the float arithmetic actually used ("fast" or "torch", float_kernels.h);
+                                   // "none" for int
+  ForwardFn forward;               // fp32, fake: normalized float images
+  PixelForwardFn forward_pixels;   // int: uint8 center crops (set instead of `forward`)
+  std::string plan;                // int: the integer plan, one line per op (--print-plan)
+  std::shared_ptr<void> state;     // keeps the model alive for the forward functions
 };
 
 std::vector<std::string> engine_names();
+// The engine for `model_path` when none is named: fp32 for a checkpoint directory, int for a quantized file.
+std::string default_engine(const std::string& model_path);
 
 // Opens `model_path` (a checkpoint directory, or a quantized model file) for `engine`; throws Error for a
 // combination that cannot run (e.g. fp32 on a quantized file).
@@ -29,5 +36,10 @@ std::vector<std::string> engine_names();
 // calibrated on.
 Engine open_engine(const std::string& engine, const std::string& model_path,
                    std::optional<Numerics> numerics = std::nullopt);
+
+// The int engine's int32 scores [batch][classes] of uint8 CHW crops (what forward_pixels takes) and their scale:
+// forward_pixels' logits are static_cast<float>(score) * static_cast<float>(scale). False for the other engines.
+bool int_scores(const Engine& engine, const uint8_t* pixels, int64_t batch, std::vector<int32_t>* scores,
+                double* scale);
 
 }  // namespace fqvit

@@ -12,6 +12,8 @@ namespace fqvit {
 
 // Logits [B, classes] for a normalized batch [B, 3, S, S].
 using ForwardFn = std::function<Tensor(const Tensor&)>;
+// Logits [B, classes] for uint8 center crops [B][3][S][S] (CHW), before ToTensor: the integer engine's input.
+using PixelForwardFn = std::function<Tensor(const uint8_t* pixels, int64_t batch)>;
 
 struct EvalOptions {
   int batch_size = 8;
@@ -40,6 +42,8 @@ struct EvalResult {
   double images_per_second() const { return seconds > 0 ? static_cast<double>(images) / seconds : 0.0; }
 };
 
+EvalResult evaluate(const PixelForwardFn& forward, const std::vector<LabeledImage>& images,
+                    const PreprocessConfig& preprocess, const EvalOptions& options);
 EvalResult evaluate(const ForwardFn& forward, const std::vector<LabeledImage>& images,
                     const PreprocessConfig& preprocess, const EvalOptions& options);
 

@@ -60,8 +60,13 @@ class ImageFolder {
 // is not in the folder.
 std::vector<LabeledImage> select_images(const ImageFolder& folder, const std::string& list_file);
 
+// What a batch carries: normalized float images, or the uint8 center crops before ToTensor (the integer engine's
+// input, which never sees a float).
+enum class BatchContent { kNormalized, kPixels };
+
 struct Batch {
-  Tensor images;                  // [n, 3, S, S], n <= batch size (corrupt images are left out)
+  Tensor images;                  // [n, 3, S, S], n <= batch size (corrupt images are left out); kNormalized
+  std::vector<uint8_t> pixels;    // [n][3][S][S] uint8 CHW crops; kPixels
   std::vector<int> labels;        // n
   std::vector<size_t> indices;    // n: positions in the loader's image list
   std::vector<std::string> errors;  // one line per image that failed to decode, skipped
@@ -72,7 +77,7 @@ struct Batch {
 class BatchLoader {
  public:
   BatchLoader(std::vector<LabeledImage> images, PreprocessConfig config, int batch_size, int threads = 1,
-              int prefetch = 2);
+              int prefetch = 2, BatchContent content = BatchContent::kNormalized);
   ~BatchLoader();
   BatchLoader(const BatchLoader&) = delete;
   BatchLoader& operator=(const BatchLoader&) = delete;
@@ -90,6 +95,7 @@ class BatchLoader {
   size_t batch_size_;
   size_t prefetch_;
   size_t num_batches_;
+  BatchContent content_;
 
   std::mutex mutex_;
   std::condition_variable cv_;

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "fqvit/model/quant_point.h"
+
 namespace fqvit {
 
 enum class SwinLayout { kOfficial, kTimm };
@@ -51,5 +53,39 @@ std::string swin_tensor_name(SwinTensor tensor, SwinLayout layout, int stage = -
 // Detects the layout from the tensor names: `head.fc.weight` means timm, `head.weight` official; the merging names
 // must agree (timm has no `layers.0.downsample.*`). Throws Error naming `file` when the names fit neither layout.
 SwinLayout detect_swin_layout(const std::vector<std::string>& names, const std::string& file);
+
+// Quantizer points (FQ-ViT's models/swin_quant.py module names) in dataflow order. Per-block points are named
+// "layers.{stage}.blocks.{block}.<name>", per-merging ones "layers.{stage}.downsample.<name>" (official stage
+// index, no merging after the last stage), whatever the checkpoint's layout.
+enum class SwinPoint {
+  kInput,            // qact_input: the normalized image (input_quant)
+  kPatchEmbed,       // patch_embed.qact_before_norm
+  kPatchNorm,        // patch_embed.qact
+  kNorm1,            // block: qact1
+  kQkv,              // block: attn.qact1
+  kScores,           // block: attn.qact_attn1
+  kBiasTable,        // block: attn.qact_table
+  kScoresBiased,     // block: attn.qact2
+  kSoftmax,          // block: attn.log_int_softmax
+  kContext,          // block: attn.qact3
+  kProj,             // block: attn.qact4
+  kResidual1,        // block: qact2
+  kNorm2,            // block: qact3
+  kFc1,              // block: mlp.qact1 (after GELU)
+  kFc2,              // block: mlp.qact2
+  kResidual2,        // block: qact4
+  kMergeNorm,        // merging: qact1
+  kMergeReduction,   // merging: qact2
+  kFinalNorm,        // qact2
+  kPooled,           // qact3
+  kLogits,           // act_out
+};
+
+// A point's name; `stage` and `block` are used by per-block (both) and per-merging (stage) points only.
+std::string swin_point_name(SwinPoint point, int stage = -1, int block = -1);
+// Every point of a model with these stage depths, in dataflow order, as forward() calls them.
+std::vector<QuantPoint> swin_points(const std::vector<int>& depths, bool quantize_input);
+// The role of `name` if it is a Swin point (false otherwise).
+bool swin_point_role(const std::string& name, QuantRole* role);
 
 }  // namespace fqvit

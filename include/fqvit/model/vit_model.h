@@ -45,6 +45,8 @@ class VitModel final : public VisionModel {
 
   int prefix_tokens() const { return config_.distilled ? 2 : 1; }
   int num_patches() const;
+  // The float tensors as loaded (the lowering reads tokens, position embedding and LayerNorm parameters here).
+  const VitWeights& parameters() const { return w_; }
 
  private:
   struct BlockNames {

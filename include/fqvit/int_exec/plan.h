@@ -1,0 +1,91 @@
+// The integer plan: an op list over code buffers, one small params struct per op, built once by the lowering
+// (include/fqvit/lower/lower.h) and read by the executor. Integers only: every scale is already a
+// FixedMultiplier, every weight int8 and packed, every bias int32 on its accumulator's scale.
+//
+// Buffers hold uint8 codes of one fake-quant point each, per image [rows][cols]; the batch multiplies rows. Ops
+// name the quantizer points their buffers hold (`input_points`, `output_point`), which is how the teacher-forced
+// tests feed each op the fake-quant codes of its inputs.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "fqvit/kernels/gemm.h"
+#include "fqvit/kernels/int_ops.h"
+
+namespace fqvit {
+
+// u8 x s8 -> s32 with the input zero point folded into the bias, requantized per output channel.
+struct LinearParams {
+  int64_t in = 0, out = 0;
+  std::shared_ptr<const PackedWeights> weights;  // [out][in], packed at load
+  std::vector<int32_t> bias;                     // [out]: round(b / (s_in s_w)) - zp_in * sum_k w
+  std::vector<FixedMultiplier> multiplier;       // [out]: s_in s_w[o] / s_out
+  int32_t zero_point = 0, lo = 0, hi = 255;
+  RequantParams requant() const { return {multiplier.data(), zero_point, lo, hi}; }
+};
+
+struct PatchEmbedOp {
+  PatchInputParams input;
+  std::shared_ptr<const PackedWeights> weights;  // [D][C * P * P]
+  AccRequantParams requant;
+};
+struct EmbedOp {
+  EmbedParams params;
+};
+struct LayerNormOp {
+  LayerNormParams params;
+};
+struct LinearOp {
+  LinearParams params;
+};
+struct AttentionOp {
+  AttentionParams params;
+};
+// fc1 and GELU: the accumulators go straight into the GELU tables (the reference does not quantize fc1's output).
+struct MlpUpOp {
+  LinearParams linear;  // bias folded; multiplier unused (the GELU tables requantize)
+  GeluParams gelu;
+};
+struct ResidualAddOp {
+  ResidualAddParams params;
+};
+// The classifier on the prefix token(s) of the final LayerNorm's codes: int32 scores per class.
+struct HeadOp {
+  int64_t tokens = 0, dim = 0;
+  LinearParams head;
+  LinearParams head_dist;  // DeiT distilled only (weights null otherwise)
+  ScoreParams scores;
+};
+
+using OpParams =
+    std::variant<PatchEmbedOp, EmbedOp, LayerNormOp, LinearOp, AttentionOp, MlpUpOp, ResidualAddOp, HeadOp>;
+
+struct BufferSpec {
+  std::string point;  // the fake-quant point whose codes it holds
+  int64_t rows = 0, cols = 0;
+};
+
+struct PlanOp {
+  std::string name;                       // e.g. "blocks.3.attn.qkv"
+  OpParams params;
+  std::vector<int> inputs;                // buffer ids (PatchEmbed reads the pixels instead)
+  int output = -1;                        // buffer id (HeadOp writes the scores instead)
+  std::vector<std::string> input_points;  // fake-quant points of the inputs
+  std::string output_point;
+};
+
+struct IntPlan {
+  std::string architecture;
+  int64_t image_size = 0, channels = 3, classes = 0;
+  std::vector<BufferSpec> buffers;
+  std::vector<PlanOp> ops;
+};
+
+// One line per op: kind, name, shapes, bits and multipliers (fqvit-eval --print-plan).
+std::string describe_plan(const IntPlan& plan);
+
+}  // namespace fqvit

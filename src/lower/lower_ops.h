@@ -1,0 +1,63 @@
+// Builders of the integer ops' params from quantizers and float tensors (the float side of the border).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "fqvit/calibrate/quant_state.h"
+#include "fqvit/core/tensor.h"
+#include "fqvit/int_exec/plan.h"
+
+namespace fqvit::lower {
+
+// An activation quantizer as the integer ops see it: codes in [lo, hi], real = scale[c] * (q - zero_point), one
+// scale (per tensor) or one per channel (PTF, with its exponents).
+struct ActQuant {
+  std::string point;
+  std::string kind;               // uniform | ptf | lis
+  std::vector<double> scale;      // the float32 scales as the fake-quant path uses them
+  std::vector<uint8_t> alpha;     // ptf
+  int32_t zero_point = 0, lo = 0, hi = 255;
+  int bits = 8;
+  int exp_shift = 30;             // lis
+  QParams qparams() const;        // uniform only
+  double channel_scale(int64_t c) const { return scale.size() == 1 ? scale[0] : scale[static_cast<size_t>(c)]; }
+};
+
+// Looks `point` up in the state; throws Error (origin, field quantizers.activations.<point>, ...) for a missing
+// point, an unknown kind, or a code range the uint8 kernels cannot hold (signed activations).
+ActQuant act_quant(const QuantState& state, const std::string& point, const std::string& origin);
+
+// Weight codes [out][in] of a weight-quantized layer (weight = scale[o] * code) and its scales.
+struct WeightCodes {
+  std::string name;
+  int64_t out = 0, in = 0;
+  std::vector<int8_t> codes;
+  std::vector<double> scale;
+  const Tensor* bias = nullptr;
+};
+WeightCodes weight_codes(VisionModel& model, const QuantState& state, const std::string& name,
+                         const std::string& origin);
+
+// Linear from input quantizer `in` (per tensor) to output quantizer `out` (per tensor).
+LinearParams linear_params(const WeightCodes& w, const ActQuant& in, const ActQuant& out, const std::string& origin);
+// Residual add of a (per tensor or channel) and b onto out (per channel), C channels.
+ResidualAddParams residual_add_params(const ActQuant& a, const ActQuant& b, const ActQuant& out, int64_t channels,
+                                      const std::string& origin, const std::string& field);
+// Integer LayerNorm from input quantizer `in` to `out`; `reference_int` picks the reference's dyadic 8-bit M and no
+// epsilon (files calibrated with its integer LayerNorm), else a 24-bit M with eps folded in (float LayerNorm files).
+LayerNormParams layer_norm_params(const ActQuant& in, const ActQuant& out, const Tensor& gamma, const Tensor& beta,
+                                  bool reference_int, double eps, const std::string& origin);
+// Attention of one block.
+AttentionParams attention_params(const ActQuant& qkv, const ActQuant& logits, const ActQuant& probs,
+                                 const ActQuant& out, int64_t tokens, int64_t heads, int64_t head_dim,
+                                 const std::string& origin);
+// GELU tables for fc1 (its weight and input) into `out`.
+GeluParams gelu_params(const WeightCodes& fc1, const ActQuant& in, const ActQuant& out, const std::string& origin);
+// Codes of a float tensor under a per-tensor quantizer (the fake-quant arithmetic, bit for bit).
+std::vector<uint8_t> constant_codes(const float* x, int64_t n, const ActQuant& q);
+// The i-exp constants of logit scale s (float32, as the reference), with the largest shift n <= max_n for which
+// c 2^n stays below 2^31.
+IntExpParams int_exp_params(double logit_scale, int max_n);
+
+}  // namespace fqvit::lower

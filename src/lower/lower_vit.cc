@@ -1,0 +1,237 @@
+// Lowering of a ViT / DeiT quantized model file: walks the graph in the fake-quant path's order (the same points,
+// model/vit_model.cc) and emits one op per step.
+#include <cmath>
+#include <sstream>
+
+#include "fqvit/core/error.h"
+#include "fqvit/lower/lower.h"
+#include "fqvit/model/vit_model.h"
+#include "lower/lower_ops.h"
+
+namespace fqvit {
+namespace {
+
+using lower::ActQuant;
+
+class VitLowering {
+ public:
+  VitLowering(QuantizedModel& q, const VitModel& vit, const std::string& origin)
+      : q_(q), vit_(vit), cfg_(vit.config()), origin_(origin) {}
+
+  LoweredModel run();
+
+ private:
+  ActQuant act(const std::string& point) const { return lower::act_quant(q_.state, point, origin_); }
+  lower::WeightCodes weights(const std::string& name) const {
+    return lower::weight_codes(*q_.model, q_.state, name, origin_);
+  }
+  int buffer(const std::string& point, int64_t rows, int64_t cols) {
+    plan_->buffers.push_back({point, rows, cols});
+    return static_cast<int>(plan_->buffers.size()) - 1;
+  }
+  void emit(std::string name, OpParams params, std::vector<int> inputs, int output) {
+    PlanOp op{std::move(name), std::move(params), std::move(inputs), output, {}, {}};
+    for (int id : op.inputs) op.input_points.push_back(plan_->buffers[static_cast<size_t>(id)].point);
+    op.output_point = output >= 0 ? plan_->buffers[static_cast<size_t>(output)].point : "scores";
+    plan_->ops.push_back(std::move(op));
+  }
+  PatchEmbedOp patch_embed(const ActQuant& out) const;
+  LayerNormOp layer_norm(const ActQuant& in, const ActQuant& out, const Tensor& g, const Tensor& b) const {
+    return {lower::layer_norm_params(in, out, g, b, q_.state.int_layer_norm, static_cast<double>(cfg_.norm_eps),
+                                     origin_)};
+  }
+
+  QuantizedModel& q_;
+  const VitModel& vit_;
+  const ModelConfig& cfg_;
+  std::string origin_;
+  std::shared_ptr<IntPlan> plan_ = std::make_shared<IntPlan>();
+};
+
+PatchEmbedOp VitLowering::patch_embed(const ActQuant& out) const {
+  const lower::WeightCodes w = weights("patch_embed.proj");
+  const PreprocessConfig& pre = cfg_.preprocess;
+  PatchEmbedOp op;
+  op.input.channels = cfg_.in_chans, op.input.image_size = cfg_.img_size, op.input.patch = cfg_.patch_size;
+  if (cfg_.in_chans != 3) fail(origin_, "model_config.in_chans", std::to_string(cfg_.in_chans), "3 (RGB pixels)");
+  op.weights = std::make_shared<PackedWeights>(w.codes.data(), w.out, w.in);
+  AccRequantParams& rq = op.requant;
+  rq.zero_point = out.zero_point, rq.lo = out.lo, rq.hi = out.hi;
+  const int64_t per_channel = w.in / 3;
+  std::vector<double> input_scale(3), input_zero(3);  // real input = input_scale * (code - input_zero)
+  if (cfg_.quantize_input) {
+    // DeiT / Swin: the pixel's code under qact_input, through ToTensor + Normalize in float32 as preprocessing.
+    const ActQuant in = act("qact_input");
+    for (int c = 0; c < 3; ++c) {
+      for (int v = 0; v < 256; ++v) {
+        const float x = (static_cast<float>(v) / 255.0f - pre.mean[static_cast<size_t>(c)]) / pre.std[static_cast<size_t>(c)];
+        op.input.pixel_code[static_cast<size_t>(c)][static_cast<size_t>(v)] = lower::constant_codes(&x, 1, in)[0];
+      }
+      input_scale[static_cast<size_t>(c)] = in.scale[0];
+      input_zero[static_cast<size_t>(c)] = in.zero_point;
+    }
+  } else {
+    // ViT: the pixel itself, x = (v / 255 - mean) / std = (v - 255 mean) / (255 std): one scale needs one std.
+    for (int c = 0; c < 3; ++c) {
+      if (pre.std[static_cast<size_t>(c)] != pre.std[0]) {
+        std::ostringstream os;
+        os << pre.std[0] << ", " << pre.std[1] << ", " << pre.std[2];
+        fail(origin_, "model_config.pretrained_cfg.std", os.str(),
+             "one std for all channels when the input is not quantized (folded into one patch-embedding scale)");
+      }
+      for (int v = 0; v < 256; ++v) op.input.pixel_code[static_cast<size_t>(c)][static_cast<size_t>(v)] = static_cast<uint8_t>(v);
+      input_scale[static_cast<size_t>(c)] = 1.0 / (255.0 * static_cast<double>(pre.std[0]));
+      input_zero[static_cast<size_t>(c)] = 255.0 * static_cast<double>(pre.mean[static_cast<size_t>(c)]);
+    }
+  }
+  // acc = (sum code * w) << g + bias: with a non-integer input zero point (ViT) the 2^g keeps the fold exact to
+  // 2^-(g+1) accumulator units. g as large as the int32 bound allows, at most 8.
+  const bool integral_zero = cfg_.quantize_input;
+  int g = 0;
+  if (!integral_zero) {
+    while (g < 8 && (int64_t{255} * 128 * w.in << (g + 1)) * 2 < (int64_t{1} << 31)) ++g;
+  }
+  rq.gain_shift = g;
+  for (int64_t o = 0; o < w.out; ++o) {
+    const double acc_scale = input_scale[0] * w.scale[static_cast<size_t>(o)];
+    double zero_term = 0;
+    for (int c = 0; c < 3; ++c) {
+      int64_t sum_w = 0;
+      for (int64_t k = 0; k < per_channel; ++k) sum_w += w.codes[static_cast<size_t>(o * w.in + c * per_channel + k)];
+      zero_term += input_zero[static_cast<size_t>(c)] * static_cast<double>(sum_w);
+    }
+    const double bias = std::ldexp(static_cast<double>((*w.bias)[o]) / acc_scale - zero_term, g);
+    if (!(std::fabs(bias) < std::ldexp(1.0, 30))) {
+      fail(origin_, "patch_embed.proj.bias", std::to_string(bias), "|folded bias| < 2^30 on the accumulator scale");
+    }
+    rq.bias.push_back(static_cast<int32_t>(std::llround(bias)));
+    rq.multiplier.push_back(fixed_multiplier_from_real(std::ldexp(acc_scale, -g) / out.scale[0], origin_,
+                                                       "patch_embed.proj requantization multiplier"));
+  }
+  return op;
+}
+
+LoweredModel VitLowering::run() {
+  const VitWeights& w = vit_.parameters();
+  const int64_t d = cfg_.embed_dim, prefix = vit_.prefix_tokens(), patches = vit_.num_patches();
+  const int64_t tokens = prefix + patches, heads = cfg_.num_heads, dh = d / heads;
+  plan_->architecture = cfg_.architecture;
+  plan_->image_size = cfg_.img_size;
+  plan_->channels = cfg_.in_chans;
+  plan_->classes = cfg_.num_classes;
+
+  const ActQuant patch_q = act("patch_embed.qact");
+  const int patch_buf = buffer("patch_embed.qact", patches, d);
+  emit("patch_embed", patch_embed(patch_q), {}, patch_buf);
+
+  const ActQuant embed_q = act("qact_embed"), pos_q = act("qact_pos");
+  ActQuant resid_q = act("qact1");
+  EmbedOp embed;
+  EmbedParams& e = embed.params;
+  e.prefix = prefix, e.patches = patches, e.dim = d;
+  e.prefix_codes = lower::constant_codes(w.cls_token.data(), d, embed_q);
+  if (cfg_.distilled) {
+    const auto dist = lower::constant_codes(w.dist_token.data(), d, embed_q);
+    e.prefix_codes.insert(e.prefix_codes.end(), dist.begin(), dist.end());
+  }
+  e.patch_to_embed = {patch_q.zero_point,
+                      fixed_multiplier_from_real(patch_q.scale[0] / embed_q.scale[0], origin_, "qact_embed rescale"),
+                      embed_q.zero_point, embed_q.lo, embed_q.hi};
+  e.pos_codes = lower::constant_codes(w.pos_embed.data(), tokens * d, pos_q);
+  e.add_pos = lower::residual_add_params(embed_q, pos_q, resid_q, d, origin_, "qact1 residual multipliers");
+  int x = buffer("qact1", tokens, d);
+  emit("embed", std::move(embed), {patch_buf}, x);
+
+  for (int i = 0; i < cfg_.depth; ++i) {
+    const std::string p = "blocks." + std::to_string(i) + ".";
+    const VitBlockWeights& b = w.blocks[static_cast<size_t>(i)];
+    const ActQuant n1 = act(p + "qact1"), qkv_q = act(p + "attn.qact1"), logit_q = act(p + "attn.qact_attn1"),
+                   prob_q = act(p + "attn.log_int_softmax"), ctx_q = act(p + "attn.qact2"),
+                   proj_q = act(p + "attn.qact3"), r2 = act(p + "qact2"), n2 = act(p + "qact3"),
+                   gelu_q = act(p + "mlp.qact1"), fc2_q = act(p + "mlp.qact2"), r4 = act(p + "qact4");
+
+    const int h1 = buffer(p + "qact1", tokens, d);
+    emit(p + "norm1", layer_norm(resid_q, n1, b.norm1_weight, b.norm1_bias), {x}, h1);
+    const int qkv = buffer(p + "attn.qact1", tokens, 3 * d);
+    emit(p + "attn.qkv", LinearOp{lower::linear_params(weights(p + "attn.qkv"), n1, qkv_q, origin_)}, {h1}, qkv);
+    const int ctx = buffer(p + "attn.qact2", tokens, d);
+    emit(p + "attn", AttentionOp{lower::attention_params(qkv_q, logit_q, prob_q, ctx_q, tokens, heads, dh, origin_)},
+         {qkv}, ctx);
+    const int proj = buffer(p + "attn.qact3", tokens, d);
+    emit(p + "attn.proj", LinearOp{lower::linear_params(weights(p + "attn.proj"), ctx_q, proj_q, origin_)}, {ctx},
+         proj);
+    const int x2 = buffer(p + "qact2", tokens, d);
+    emit(p + "add1", ResidualAddOp{lower::residual_add_params(resid_q, proj_q, r2, d, origin_, p + "qact2 multipliers")},
+         {x, proj}, x2);
+
+    const int h2 = buffer(p + "qact3", tokens, d);
+    emit(p + "norm2", layer_norm(r2, n2, b.norm2_weight, b.norm2_bias), {x2}, h2);
+    const lower::WeightCodes fc1 = weights(p + "mlp.fc1");
+    MlpUpOp up{lower::linear_params(fc1, n2, gelu_q, origin_), lower::gelu_params(fc1, n2, gelu_q, origin_)};
+    const int mid = buffer(p + "mlp.qact1", tokens, fc1.out);
+    emit(p + "mlp.fc1+gelu", std::move(up), {h2}, mid);
+    const int fc2 = buffer(p + "mlp.qact2", tokens, d);
+    emit(p + "mlp.fc2", LinearOp{lower::linear_params(weights(p + "mlp.fc2"), gelu_q, fc2_q, origin_)}, {mid}, fc2);
+    const int x4 = buffer(p + "qact4", tokens, d);
+    emit(p + "add2", ResidualAddOp{lower::residual_add_params(r2, fc2_q, r4, d, origin_, p + "qact4 multipliers")},
+         {x2, fc2}, x4);
+    x = x4;
+    resid_q = r4;
+  }
+
+  const ActQuant final_q = act("qact2");
+  const int feats = buffer("qact2", tokens, d);
+  emit("norm", layer_norm(resid_q, final_q, w.norm_weight, w.norm_bias), {x}, feats);
+
+  HeadOp head;
+  head.tokens = tokens, head.dim = d;
+  const ActQuant out_a = act("act_out");
+  head.head = lower::linear_params(weights("head"), final_q, out_a, origin_);
+  head.scores.a_zero_point = out_a.zero_point;
+  double score_scale = out_a.scale[0];
+  if (cfg_.distilled) {
+    const ActQuant out_b = act("act_out_dist");
+    head.head_dist = lower::linear_params(weights("head_dist"), final_q, out_b, origin_);
+    head.scores.two_heads = true;
+    head.scores.b_zero_point = out_b.zero_point;
+    // score = (s_a (a - zp_a) + s_b (b - zp_b)) / (2 s), s = max(s_a, s_b) 2^-16: |score| < 2^25.
+    score_scale = std::max(out_a.scale[0], out_b.scale[0]) / 65536.0;
+    const double ra = out_a.scale[0] / (2 * score_scale), rb = out_b.scale[0] / (2 * score_scale);
+    const FixedMultiplier big = fixed_multiplier_from_real(std::max(ra, rb), origin_, "act_out score multipliers");
+    head.scores.a_multiplier = fixed_multiplier_with_exponent(ra, big.exponent, origin_, "act_out score multiplier");
+    head.scores.b_multiplier = fixed_multiplier_with_exponent(rb, big.exponent, origin_, "act_out_dist score multiplier");
+  }
+  emit("head", std::move(head), {feats}, -1);
+
+  LoweredModel out;
+  out.plan = plan_;
+  out.config = cfg_;
+  out.score_scale = score_scale;
+  return out;
+}
+
+}  // namespace
+
+LoweredModel lower_quantized_model(QuantizedModel& model, const std::string& origin) {
+  const auto* vit = dynamic_cast<const VitModel*>(model.model.get());
+  if (vit == nullptr) {
+    fail(origin, "__metadata__.model_config.architecture", model.model->config().architecture,
+         "a ViT or DeiT model (the integer executor does not run Swin yet; use --engine fake)");
+  }
+  // The fqvit_plus extensions change the arithmetic (wider PTF factors, per-channel zero points, branch PTF, int16
+  // residual codes, folded per-channel inputs): not lowered yet, so refused rather than run wrongly.
+  const Extensions& x = model.state.settings.extensions;
+  if (x.ptf_k != kPtfMaxAlpha || x.ptf_k_auto || x.ptf_channel_zero_point || x.branch_ptf ||
+      (x.residual_bits != 0 && x.residual_bits != model.state.settings.a_bits) || !x.channel_inputs.empty()) {
+    fail(origin, "__metadata__.quantization.settings.extensions", "fqvit_plus extensions",
+         "the paper's quantizers (the integer executor does not lower the extensions yet; use --engine fake)");
+  }
+  return VitLowering(model, *vit, origin).run();
+}
+
+LoweredModel lower_quantized_model(const std::string& path) {
+  QuantizedModel model = read_quantized_model(path);
+  return lower_quantized_model(model, path);
+}
+
+}  // namespace fqvit

@@ -1,0 +1,268 @@
+// Op by op, teacher-forced: every integer op of the plan gets the integer codes the fake-quant path (torch
+// numerics) produced at its input points, and its output codes are compared with the fake-quant codes of its output
+// point. Exact-arithmetic ops (GEMMs, rescales, residual adds, attention logits and context) must agree on at least
+// 99% of values and never differ by more than 1 LSB (the fake path rounds float32 products and sums, we round the
+// exact value). Approximating ops have their own stated bounds below: the integer LayerNorm (the reference's float32
+// sums of squares lose bits above 2^24, our int64 sums and integer square root do not), GELU (float erf vs the exact
+// threshold tables) and the softmaxes (Log-Int-Softmax: same i-exp, exact int64 denominator vs a float32 sum, and
+// our int32-safe shift n vs the file's; uniform 8-bit: i-exp instead of exp).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdio>
+
+#include "fqvit/int_exec/executor.h"
+#include "fqvit/lower/lower.h"
+#include "int_test_support.h"
+
+namespace fqvit {
+namespace {
+
+constexpr double kExactMinAgreement = 0.99;  // share of equal codes, exact-arithmetic ops
+constexpr int kExactMaxDiff = 1;             // LSB
+constexpr double kLayerNormMinAgreement = 0.97;
+constexpr int kLayerNormMaxDiff = 1;
+constexpr double kGeluMinAgreement = 0.99;
+constexpr int kGeluMaxDiff = 1;
+constexpr double kLisMinAgreement = 0.99;    // log2 codes
+constexpr int kLisMaxDiff = 1;
+constexpr double kUniformSoftmaxMinAgreement = 0.90;  // uint8 probabilities through i-exp
+constexpr int kUniformSoftmaxMaxDiff = 3;
+constexpr double kMinCosine = 0.999;  // of (code - zero point), every op
+// The whole attention op chains the softmax into the context: one log2 code flipped on a dominant weight (a
+// factor 2) moves that context value by up to half its range, so only the share and the cosine are tight there.
+// Each stage fed the fake codes (logits, softmax, context) is held to its own bound below.
+constexpr double kAttentionMinAgreement = 0.98;
+constexpr int kAttentionMaxDiff = 128;
+constexpr double kAttentionMinCosine = 0.999;
+
+// The cost of the int32-safe i-exp shift: our codes (n = the lowering's choice, 22..25 on ViT-Tiny) against the same
+// integer Log-Int-Softmax with the reference's n = 30 computed in int64 (which int32 cannot hold).
+constexpr double kShiftMinAgreement = 0.9999;
+
+// Log-Int-Softmax codes of one row with i-exp shift n, in int64 (the n = 30 baseline).
+void lis_row_int64(const AttentionParams& a, const uint8_t* logits, int n, uint8_t* codes) {
+  const int64_t t_count = a.tokens;
+  int64_t row_max = 0, sum = 0;
+  std::vector<int64_t> e(static_cast<size_t>(t_count));
+  for (int64_t s = 0; s < t_count; ++s) row_max = std::max<int64_t>(row_max, logits[s]);
+  for (int64_t s = 0; s < t_count; ++s) {
+    const int64_t x = std::max<int64_t>(logits[s] - row_max, int64_t{n} * a.exp.x0);
+    const int64_t q = x / a.exp.x0, r = x - q * a.exp.x0;
+    e[static_cast<size_t>(s)] = (r * (r + a.exp.b) + a.exp.c) << (n - q);
+    sum += e[static_cast<size_t>(s)];
+  }
+  const int64_t zero = int64_t{1} << a.log2_bits;
+  for (int64_t s = 0; s < t_count; ++s) {
+    const int64_t ei = e[static_cast<size_t>(s)];
+    const auto v = static_cast<uint64_t>((2 * sum + ei) / (2 * ei));
+    int64_t k = static_cast<int64_t>(std::bit_width(v)) - 1;
+    if (2 * (v - (uint64_t{1} << k)) >= (uint64_t{1} << k)) ++k;
+    codes[s] = static_cast<uint8_t>(std::min(k, zero));
+  }
+}
+
+struct Stats {
+  int64_t n = 0, equal = 0;
+  int max_diff = 0;
+  double dot = 0, aa = 0, bb = 0;
+  void add(int a, int b, int zp) {
+    ++n;
+    equal += a == b;
+    max_diff = std::max(max_diff, std::abs(a - b));
+    dot += double(a - zp) * (b - zp), aa += double(a - zp) * (a - zp), bb += double(b - zp) * (b - zp);
+  }
+  double agreement() const { return n ? double(equal) / double(n) : 1.0; }
+  double cosine() const { return aa > 0 && bb > 0 ? dot / std::sqrt(aa * bb) : (aa == bb ? 1.0 : 0.0); }
+};
+
+struct Bound {
+  double agreement;
+  int diff;
+  double cosine = kMinCosine;
+};
+
+void check(const std::string& what, const Stats& s, Bound b) {
+  std::printf("  %-34s %9lld values  equal %7.3f%%  max diff %d  cosine %.6f\n", what.c_str(),
+              static_cast<long long>(s.n), 100.0 * s.agreement(), s.max_diff, s.cosine());
+  EXPECT_GE(s.agreement(), b.agreement) << what;
+  EXPECT_LE(s.max_diff, b.diff) << what;
+  EXPECT_GE(s.cosine(), b.cosine) << what;
+}
+
+Bound bound_of(const OpParams& p) {
+  if (std::holds_alternative<LayerNormOp>(p)) return {kLayerNormMinAgreement, kLayerNormMaxDiff};
+  if (std::holds_alternative<MlpUpOp>(p)) return {kGeluMinAgreement, kGeluMaxDiff};
+  if (std::holds_alternative<AttentionOp>(p)) return {kAttentionMinAgreement, kAttentionMaxDiff, kAttentionMinCosine};
+  return {kExactMinAgreement, kExactMaxDiff};
+}
+
+// Teacher-forces every op of the file's plan on `images`; returns the number of ops checked.
+void teacher_force(const std::string& path, const testing::Images& images) {
+  QuantizedModel fake = read_quantized_model(path);
+  fake.model->set_numerics(Numerics::kTorch);
+  testing::RecordingHooks hooks(fake.state, path);
+  fake.model->forward(images.normalized, &hooks);
+  QuantizedModel file = read_quantized_model(path);
+  const LoweredModel lowered = lower_quantized_model(file, path);
+  const IntPlan& plan = *lowered.plan;
+  const int64_t batch = images.count;
+  std::printf("%s (%lld images)\n", plan.architecture.c_str(), static_cast<long long>(batch));
+
+  for (const PlanOp& op : plan.ops) {
+    std::vector<std::vector<uint8_t>> forced;
+    std::vector<const uint8_t*> inputs;
+    if (std::holds_alternative<PatchEmbedOp>(op.params)) inputs.push_back(images.pixels.data());
+    for (size_t i = 0; i < op.inputs.size(); ++i) {
+      const BufferSpec& spec = plan.buffers[static_cast<size_t>(op.inputs[i])];
+      const std::vector<uint8_t>& rec = hooks.codes.at(op.input_points[i]);
+      std::vector<uint8_t> buf(static_cast<size_t>(batch * spec.rows * spec.cols), 0);
+      const auto rows = static_cast<int64_t>(rec.size()) / (batch * spec.cols);  // prefix rows only for the head
+      for (int64_t b = 0; b < batch; ++b) {
+        std::copy_n(rec.begin() + b * rows * spec.cols, rows * spec.cols, buf.begin() + b * spec.rows * spec.cols);
+      }
+      forced.push_back(std::move(buf));
+      inputs.push_back(forced.back().data());
+    }
+    if (const auto* head = std::get_if<HeadOp>(&op.params)) {
+      std::vector<int32_t> scores(static_cast<size_t>(batch * plan.classes));
+      run_op(plan, op, batch, inputs, scores.data());
+      if (head->scores.two_heads) {
+        // Averaged heads: the argmax of the integer scores against fake quant's averaged logits, per image.
+        QuantizedModel again = read_quantized_model(path);
+        again.model->set_numerics(Numerics::kTorch);
+        testing::RecordingHooks h2(again.state, path);
+        const Tensor logits = again.model->forward(images.normalized, &h2);
+        Stats s;
+        for (int64_t b = 0; b < batch; ++b) {
+          const int32_t* row = scores.data() + b * plan.classes;
+          const float* want = logits.data() + b * plan.classes;
+          s.add(static_cast<int>(std::max_element(row, row + plan.classes) - row),
+                static_cast<int>(std::max_element(want, want + plan.classes) - want), -1);
+        }
+        check(op.name + " (averaged heads, argmax)", s, {kExactMinAgreement, 0, 0.0});
+        continue;
+      }
+      Stats s;
+      const std::vector<uint8_t>& want = hooks.codes.at("act_out");
+      for (size_t i = 0; i < scores.size(); ++i) {
+        s.add(scores[i] + head->scores.a_zero_point, want[i], head->scores.a_zero_point);
+      }
+      check(op.name + " (act_out)", s, {kExactMinAgreement, kExactMaxDiff});
+      continue;
+    }
+    const BufferSpec& out_spec = plan.buffers[static_cast<size_t>(op.output)];
+    std::vector<uint8_t> out(static_cast<size_t>(batch * out_spec.rows * out_spec.cols));
+    run_op(plan, op, batch, inputs, out.data());
+    const std::vector<uint8_t>& want = hooks.codes.at(op.output_point);
+    const auto rows = static_cast<int64_t>(want.size()) / (batch * out_spec.cols);
+    const int zp = lower::act_quant(fake.state, op.output_point, path).zero_point;
+    Stats s;
+    for (int64_t b = 0; b < batch; ++b) {
+      for (int64_t i = 0; i < rows * out_spec.cols; ++i) {
+        s.add(out[static_cast<size_t>(b * out_spec.rows * out_spec.cols + i)], want[static_cast<size_t>(b * rows * out_spec.cols + i)], zp);
+      }
+    }
+    check(op.name, s, bound_of(op.params));
+
+    if (const auto* attn = std::get_if<AttentionOp>(&op.params)) {
+      // The two inner stages on their own: logits from the forced qkv codes, softmax from the forced logits.
+      const AttentionParams& a = attn->params;
+      const std::vector<uint8_t>& logits = hooks.codes.at(op.name + ".qact_attn1");
+      const std::vector<uint8_t>& probs = hooks.codes.at(op.name + ".log_int_softmax");
+      const std::vector<uint8_t>& context = hooks.codes.at(op.output_point);
+      Stats sl, sp, sc, sn;
+      const int64_t dim = a.heads * a.head_dim;
+      std::vector<uint8_t> lg(static_cast<size_t>(a.tokens * a.tokens)), ctx(static_cast<size_t>(a.tokens * dim));
+      std::vector<int32_t> exp(static_cast<size_t>(a.tokens));
+      std::vector<uint8_t> row(static_cast<size_t>(a.tokens));
+      for (int64_t bh = 0; bh < batch * a.heads; ++bh) {
+        const int64_t b = bh / a.heads, h = bh % a.heads;
+        const uint8_t* qkv = inputs[0] + b * a.tokens * 3 * dim;
+        attention_logits_ref(a, qkv, h, lg.data());
+        for (int64_t i = 0; i < a.tokens * a.tokens; ++i) {
+          sl.add(lg[static_cast<size_t>(i)], logits[static_cast<size_t>(bh * a.tokens * a.tokens + i)],
+                 a.logit_zero_point);
+        }
+        attention_context_ref(a, probs.data() + bh * a.tokens * a.tokens, qkv, h, ctx.data());
+        for (int64_t t = 0; t < a.tokens; ++t) {
+          for (int64_t d = 0; d < a.head_dim; ++d) {
+            const size_t at = static_cast<size_t>(t * dim + h * a.head_dim + d);
+            sc.add(ctx[at], context[static_cast<size_t>(b * a.tokens * dim) + at], a.out_zero_point);
+          }
+        }
+        for (int64_t t = 0; t < a.tokens; ++t) {
+          const size_t at = static_cast<size_t>((bh * a.tokens + t) * a.tokens);
+          softmax_row_ref(a, logits.data() + at, exp.data(), row.data());
+          if (a.softmax == SoftmaxKind::kLog2) {
+            std::vector<uint8_t> ref30(static_cast<size_t>(a.tokens));
+            lis_row_int64(a, logits.data() + at, 30, ref30.data());
+            for (int64_t j = 0; j < a.tokens; ++j) sn.add(row[static_cast<size_t>(j)], ref30[static_cast<size_t>(j)], 16);
+          }
+          for (int64_t j = 0; j < a.tokens; ++j) {
+            sp.add(row[static_cast<size_t>(j)], probs[at + static_cast<size_t>(j)],
+                   a.softmax == SoftmaxKind::kLog2 ? (1 << a.log2_bits) : a.prob_zero_point);
+          }
+        }
+      }
+      check(op.name + " logits", sl, {kExactMinAgreement, kExactMaxDiff});
+      check(op.name + " context", sc, {kExactMinAgreement, kExactMaxDiff});
+      if (a.softmax == SoftmaxKind::kLog2) {
+        check(op.name + " log2 n=" + std::to_string(a.exp.n) + " vs n=30", sn, {kShiftMinAgreement, kLisMaxDiff});
+      }
+      check(op.name + (a.softmax == SoftmaxKind::kLog2 ? " log2 softmax" : " uint8 softmax"), sp,
+            a.softmax == SoftmaxKind::kLog2 ? Bound{kLisMinAgreement, kLisMaxDiff}
+                                            : Bound{kUniformSoftmaxMinAgreement, kUniformSoftmaxMaxDiff});
+    }
+  }
+}
+
+struct DemoCase {
+  const char* model;
+  const char* config;
+};
+void PrintTo(const DemoCase& c, std::ostream* os) { *os << c.model << " " << c.config; }
+
+class TeacherForcedDemo : public ::testing::TestWithParam<DemoCase> {};
+
+TEST_P(TeacherForcedDemo, EveryOpAgreesWithFakeQuant) {
+  const DemoCase& c = GetParam();
+  const std::string path = testing::calibrate_demo(c.model, c.config);
+  const auto list = testing::first_images(testing::source_dir() + "/demo/data/val",
+                                          testing::source_dir() + "/demo/data/classes.txt", 32, 15);
+  QuantizedModel q = read_quantized_model(path);
+  teacher_force(path, testing::load_images(list, q.model->config().preprocess));
+}
+
+INSTANTIATE_TEST_SUITE_P(Presets, TeacherForcedDemo,
+                         ::testing::Values(DemoCase{"vit_micro", "fqvit_w8a8attn4"},
+                                           DemoCase{"vit_micro", "fqvit_w8a8attn8"},
+                                           DemoCase{"vit_micro", "minmax_w8a8attn8"},
+                                           DemoCase{"vit_micro", "fqvit_w6a6attn4_head8"}));
+
+// A random DeiT with distillation (committed): the quantized input (qact_input tables) and the two-head average,
+// calibrated and evaluated on demo images resized to its 48 x 48 input.
+TEST(TeacherForcedDeitDistilled, EveryOpAgreesWithFakeQuant) {
+  const std::string dir = testing::source_dir() + "/tests/data/models/deit_distilled_small_random_committed";
+  const std::string path = testing::calibrate_dir(dir, "deit_distilled", "fqvit_w8a8attn4");
+  const auto list = testing::first_images(testing::source_dir() + "/demo/data/val",
+                                          testing::source_dir() + "/demo/data/classes.txt", 16, 31);
+  QuantizedModel q = read_quantized_model(path);
+  teacher_force(path, testing::load_images(list, q.model->config().preprocess));
+}
+
+// The real ViT-Tiny with the reference's own calibrated parameters, on 8 val images.
+TEST(TeacherForcedVitTiny, EveryOpAgreesWithFakeQuant) {
+  FQVIT_REQUIRE_SHARED(shared);
+  const auto list = testing::first_images(shared + "/imagenet/val", shared + "/imagenet/classes.txt", 8, 80);
+  for (const char* qparams : {"golden_vit_tiny_qparams.json", "golden_vit_tiny_qparams_ptf_w8a8attn8.json"}) {
+    const std::string path = testing::reference_vit_tiny(shared, qparams, kLisReferenceShift);
+    QuantizedModel q = read_quantized_model(path);
+    teacher_force(path, testing::load_images(list, q.model->config().preprocess));
+  }
+}
+
+}  // namespace
+}  // namespace fqvit

@@ -1,0 +1,90 @@
+// Quantized files the integer kernels cannot run are refused at load time with one line naming the file, the field,
+// the value found and the value expected (issue 10 item 8): never a wrong answer.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "fqvit/calibrate/quantizer.h"
+#include "fqvit/core/error.h"
+#include "fqvit/lower/lower.h"
+#include "int_exec/int_test_support.h"
+
+namespace fqvit {
+namespace {
+
+// A quantizer kind the executor does not know (registered, so the file reader accepts it).
+class CustomQuantizer final : public ActivationQuantizer {
+ public:
+  std::string kind() const override { return "test_custom"; }
+  BitType bit_type() const override { return kUint8; }
+  void fake_quant(float*, int64_t, int64_t) const override {}
+  std::vector<float> channel_scales() const override { return {1.0f}; }
+  QuantizerRecord record() const override { return {"test_custom", kUint8, {{"scale", {1.0f}}}, {}}; }
+  std::string summary() const override { return "custom"; }
+};
+
+// Calibrates the demo ViT, replaces the quantizer at `point`, writes the file and returns the lowering's error.
+std::string lowering_error(const std::string& tag, const std::string& point,
+                           std::unique_ptr<ActivationQuantizer> replacement) {
+  const std::string source = testing::calibrate_demo("vit_micro", "fqvit_w8a8attn4");
+  QuantizedModel q = read_quantized_model(source);
+  q.state.activations[point] = std::move(replacement);
+  const std::string dir = testing::source_dir() + "/demo/models/vit_micro";
+  const std::string path = testing::scratch_dir("lower_errors_" + tag) + "/bad.safetensors";
+  auto model = load_model(dir);
+  save_quantized_model(path, dir, *model, q.state, q.calibration);
+  try {
+    lower_quantized_model(path);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+void expect_line(const std::string& message, const std::vector<std::string>& parts) {
+  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  EXPECT_NE(message.find("bad.safetensors: "), std::string::npos) << message;
+  for (const auto& part : parts) EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' in: " << message;
+}
+
+TEST(LowerErrors, MultiplierOutOfRange) {
+  // An output scale of 1e30 makes blocks.0.attn.proj's s_in s_w / s_out far below 2^-32.
+  expect_line(lowering_error("multiplier", "blocks.0.attn.qact3",
+                             std::make_unique<UniformQuantizer>(QParams{1e30f, 128}, kUint8)),
+              {"blocks.0.attn.proj requantization multiplier", "found ", "expected a multiplier within 2^-32 .. 2^30"});
+}
+
+TEST(LowerErrors, SignedActivationBits) {
+  expect_line(lowering_error("signed", "blocks.0.attn.qact2",
+                             std::make_unique<UniformQuantizer>(QParams{0.05f, 0}, kInt8)),
+              {"quantizers.activations.blocks.0.attn.qact2.bits", "found int8", "expected uint2..uint8"});
+}
+
+TEST(LowerErrors, LogIntSoftmaxWiderThanFourBits) {
+  expect_line(lowering_error("lis8", "blocks.0.attn.log_int_softmax",
+                             std::make_unique<LisQuantizer>(LisParams{8, 20})),
+              {"quantizers.activations.blocks.0.attn.log_int_softmax.bits", "found 8", "expected 2..4"});
+}
+
+TEST(LowerErrors, UnknownQuantizerKind) {
+  register_quantizer("test_custom", [](const QuantizerRecord&, const std::string&) {
+    return std::unique_ptr<ActivationQuantizer>(std::make_unique<CustomQuantizer>());
+  });
+  expect_line(lowering_error("kind", "blocks.0.mlp.qact2", std::make_unique<CustomQuantizer>()),
+              {"quantizers.activations.blocks.0.mlp.qact2.kind", "found test_custom", "expected uniform, ptf or lis"});
+}
+
+TEST(LowerErrors, SwinIsRefusedNotRunWrong) {
+  const std::string path = testing::calibrate_demo("swin_micro", "fqvit_w8a8attn4");
+  try {
+    lower_quantized_model(path);
+    FAIL() << "Swin lowered";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find(path + ": __metadata__.model_config.architecture: found swin_micro"), std::string::npos) << m;
+    EXPECT_NE(m.find("does not run Swin yet"), std::string::npos) << m;
+  }
+}
+
+}  // namespace
+}  // namespace fqvit

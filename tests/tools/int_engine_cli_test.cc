@@ -1,0 +1,62 @@
+// fqvit-eval's integer engine through the CLI: the default for a quantized file, --print-plan, and its refusals
+// (one line, exit status 1, no output file).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "cli_runner.h"
+#include "test_paths.h"
+
+namespace fqvit {
+namespace {
+
+using testing::run_cli;
+
+std::string calibrate(const std::string& model, const std::string& dir) {
+  const std::string src = testing::source_dir();
+  const std::string out = dir + "/" + model + ".safetensors";
+  const auto r = run_cli("fqvit-calibrate", "--model " + src + "/demo/models/" + model + " --calib " + src +
+                                                "/demo/data/calib --class-list " + src +
+                                                "/demo/data/classes.txt --images 100 --batch 50 --out " + out);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  return out;
+}
+
+TEST(IntEngineCli, DefaultForQuantizedFilesAndPrintPlan) {
+  const std::string dir = testing::scratch_dir("int_engine_cli");
+  const std::string src = testing::source_dir();
+  const std::string file = calibrate("vit_micro", dir);
+  const auto plan = run_cli("fqvit-eval", "--model " + file + " --print-plan");
+  ASSERT_EQ(plan.exit_code, 0) << plan.output;
+  EXPECT_NE(plan.output.find("integer plan, 40 ops"), std::string::npos) << plan.output;
+  EXPECT_NE(plan.output.find("attention    T=65 heads 4 x 16"), std::string::npos) << plan.output;
+  const auto eval = run_cli("fqvit-eval", "--model " + file + " --data " + src + "/demo/data/val --class-list " + src +
+                                              "/demo/data/classes.txt --limit 50 --json " + dir + "/r.json");
+  ASSERT_EQ(eval.exit_code, 0) << eval.output;
+  EXPECT_NE(eval.output.find("engine int"), std::string::npos) << eval.output;
+}
+
+TEST(IntEngineCli, RefusalsAreOneLineWithoutOutput) {
+  const std::string dir = testing::scratch_dir("int_engine_cli_refusals");
+  const std::string src = testing::source_dir();
+  const std::string data = " --data " + src + "/demo/data/val --class-list " + src + "/demo/data/classes.txt";
+  const std::string swin = calibrate("swin_micro", dir), vit = calibrate("vit_micro", dir);
+  struct Case {
+    std::string args, message;
+  };
+  const std::vector<Case> cases = {
+      {"--model " + swin + data, "__metadata__.model_config.architecture: found swin_micro"},
+      {"--model " + src + "/demo/models/vit_micro --engine int" + data, "--model: found a float checkpoint directory"},
+      {"--model " + vit + " --engine int --numerics torch" + data, "--numerics: found torch"},
+      {"--model " + vit + " --engine fake --print-plan" + data, "--print-plan: found --engine fake"},
+  };
+  for (const auto& c : cases) {
+    const auto r = run_cli("fqvit-eval", c.args + " --json " + dir + "/out.json");
+    EXPECT_EQ(r.exit_code, 1) << c.args << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.message), std::string::npos) << r.output;
+    EXPECT_FALSE(std::filesystem::exists(dir + "/out.json")) << c.args;
+  }
+}
+
+}  // namespace
+}  // namespace fqvit
