@@ -186,7 +186,7 @@ PYBIND11_MODULE(fqvit, m) {
       },
       py::arg("path"), py::arg("engine") = "", py::arg("numerics") = "", py::arg("class_list") = "",
       py::arg("threads") = 0,
-      "Loads a quantized model file (engine int, else fake) or a checkpoint directory (fp32).");
+      "Loads a quantized model file (engine int by default, or 'fake') or a checkpoint directory (fp32).");
 
   m.def(
       "calibrate",

@@ -25,9 +25,9 @@
 namespace fqvit {
 
 struct LoadOptions {
-  // Which executor runs the model. "" picks: "int" (the integer-only executor) for a quantized model file when this
-  // build has it, else "fake" (fake quantization in float, as the FQ-ViT reference evaluates); "fp32" for a float
-  // checkpoint directory (model.safetensors + config.json). Names as fqvit-eval --engine.
+  // Which executor runs the model. "" picks: "int" (the integer-only executor) for a quantized model file, "fp32"
+  // for a float checkpoint directory (model.safetensors + config.json). "fake" runs a quantized file in fake
+  // quantization (float), as the FQ-ViT reference evaluates. Names as fqvit-eval --engine.
   std::string engine;
   // Float arithmetic of the fp32 and fake engines: "" (fp32: fast; fake: what the file was calibrated on), "fast",
   // or "torch" (bit-identical to PyTorch 1.13). See docs/quantization.md, section 6.
