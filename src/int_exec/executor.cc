@@ -4,6 +4,10 @@
 
 #include <cassert>
 #include <cstring>
+#include <string>
+#include <type_traits>
+
+#include "fqvit/int_exec/op_profile.h"
 
 namespace fqvit {
 namespace {
@@ -70,6 +74,7 @@ struct OpRunner {
   void operator()(const AttentionOp& p) const {
     const AttentionParams& a = p.params;
     const int64_t dim = a.heads * a.head_dim;
+    if (op_profile_enabled()) return attention_by_stages(a);
 #pragma omp parallel
     {
       AttentionScratch scratch;
@@ -82,6 +87,7 @@ struct OpRunner {
   }
   void operator()(const MlpUpOp& p) const {
     const LinearParams& l = p.linear;
+    if (op_profile_enabled()) return mlp_up_by_stages(p);
     for_row_blocks(batch * rows_per_image(), [&](int64_t begin, int64_t end) {
       std::vector<int32_t> acc(static_cast<size_t>((end - begin) * l.out));
       gemm_u8s8s32(*l.weights, end - begin, in[0] + begin * l.in, l.in, l.bias.data(), acc.data(), l.out);
@@ -112,9 +118,75 @@ struct OpRunner {
     }
   }
 
+  // The profile's forms (op_profile.h): each stage over all rows or heads, timed on its own; same bits.
+  void attention_by_stages(const AttentionParams& a) const {
+    const int64_t dim = a.heads * a.head_dim, t2 = a.tokens * a.tokens, pairs = batch * a.heads;
+    std::vector<uint8_t> logits(static_cast<size_t>(pairs * t2)), probs(logits.size());
+    {
+      OpTimer timer("attention.q_kT");
+#pragma omp parallel for schedule(dynamic, 1)
+      for (int64_t bh = 0; bh < pairs; ++bh) {
+        attention_logits_ref(a, in[0] + bh / a.heads * a.tokens * 3 * dim, bh % a.heads, logits.data() + bh * t2);
+      }
+    }
+    {
+      OpTimer timer("attention.softmax");
+#pragma omp parallel
+      {
+        std::vector<int32_t> exp(static_cast<size_t>(a.tokens));
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t bh = 0; bh < pairs; ++bh) {
+          for (int64_t t = 0; t < a.tokens; ++t) {
+            softmax_row_ref(a, logits.data() + bh * t2 + t * a.tokens, exp.data(), probs.data() + bh * t2 + t * a.tokens);
+          }
+        }
+      }
+    }
+    OpTimer timer("attention.attn_v");
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t bh = 0; bh < pairs; ++bh) {
+      const int64_t b = bh / a.heads;
+      attention_context_ref(a, probs.data() + bh * t2, in[0] + b * a.tokens * 3 * dim, bh % a.heads,
+                            out() + b * a.tokens * dim);
+    }
+  }
+  void mlp_up_by_stages(const MlpUpOp& p) const {
+    const LinearParams& l = p.linear;
+    const int64_t rows = batch * rows_per_image();
+    std::vector<int32_t> acc(static_cast<size_t>(rows * l.out));
+    {
+      OpTimer timer("gemm.fc1");
+      for_row_blocks(rows, [&](int64_t begin, int64_t end) {
+        gemm_u8s8s32(*l.weights, end - begin, in[0] + begin * l.in, l.in, l.bias.data(), acc.data() + begin * l.out,
+                     l.out);
+      });
+    }
+    OpTimer timer("gelu");
+    for_row_blocks(rows, [&](int64_t begin, int64_t end) {
+      gelu_ref(p.gelu, acc.data() + begin * l.out, end - begin, out() + begin * l.out);
+    });
+  }
+
   int64_t rows_per_image() const;
   const IntPlan* plan = nullptr;
 };
+
+// The profile's name of an op: its kind, and for a GEMM the layer's role (qkv, proj, fc2, head).
+std::string profile_kind(const PlanOp& op) {
+  const std::string role = op.name.substr(op.name.rfind('.') + 1);
+  return std::visit(
+      [&](const auto& p) -> std::string {
+        using T = std::decay_t<decltype(p)>;
+        if constexpr (std::is_same_v<T, PatchEmbedOp>) return "patch_embed";
+        if constexpr (std::is_same_v<T, EmbedOp>) return "embed";
+        if constexpr (std::is_same_v<T, LayerNormOp>) return "layer_norm";
+        if constexpr (std::is_same_v<T, LinearOp>) return "gemm." + role;
+        if constexpr (std::is_same_v<T, ResidualAddOp>) return "residual_add";
+        if constexpr (std::is_same_v<T, HeadOp>) return "head";
+        return "";  // attention and fc1 + GELU time their stages themselves
+      },
+      op.params);
+}
 
 int64_t OpRunner::rows_per_image() const { return plan->buffers[static_cast<size_t>(op.output)].rows; }
 
@@ -139,7 +211,14 @@ void IntExecutor::run(const uint8_t* pixels, int64_t batch, int32_t* scores) con
     for (int id : op.inputs) inputs.push_back(buffers[static_cast<size_t>(id)].data());
     void* out = std::holds_alternative<HeadOp>(op.params) ? static_cast<void*>(scores)
                                                           : buffers[static_cast<size_t>(op.output)].data();
+    if (!op_profile_enabled()) {
+      run_op(plan, op, batch, inputs, out);
+      continue;
+    }
+    const std::string kind = profile_kind(op);
+    const int64_t start = op_profile_now_ns();
     run_op(plan, op, batch, inputs, out);
+    if (!kind.empty()) op_profile_add(kind, op_profile_now_ns() - start);
   }
 }
 
