@@ -67,7 +67,7 @@ struct OpRunner {
   void operator()(const LayerNormOp& p) const {
     const int64_t rows = batch * rows_per_image();
     for_row_blocks(rows, [&](int64_t begin, int64_t end) {
-      layer_norm_ref(p.params, in[0] + begin * p.params.channels, end - begin, out() + begin * p.params.channels);
+      layer_norm(p.params, in[0] + begin * p.params.channels, end - begin, out() + begin * p.params.channels);
     });
   }
   void operator()(const LinearOp& p) const { run_linear(p.params, batch * rows_per_image(), in[0], out()); }
@@ -81,7 +81,7 @@ struct OpRunner {
 #pragma omp for schedule(dynamic, 1)
       for (int64_t bh = 0; bh < batch * a.heads; ++bh) {
         const int64_t b = bh / a.heads, h = bh % a.heads;
-        attention_head_ref(a, in[0] + b * a.tokens * 3 * dim, h, scratch, out() + b * a.tokens * dim);
+        attention_head(a, in[0] + b * a.tokens * 3 * dim, h, scratch, out() + b * a.tokens * dim);
       }
     }
   }
@@ -91,13 +91,13 @@ struct OpRunner {
     for_row_blocks(batch * rows_per_image(), [&](int64_t begin, int64_t end) {
       std::vector<int32_t> acc(static_cast<size_t>((end - begin) * l.out));
       gemm_u8s8s32(*l.weights, end - begin, in[0] + begin * l.in, l.in, l.bias.data(), acc.data(), l.out);
-      gelu_ref(p.gelu, acc.data(), end - begin, out() + begin * l.out);
+      gelu(p.gelu, acc.data(), end - begin, out() + begin * l.out);
     });
   }
   void operator()(const ResidualAddOp& p) const {
     const int64_t c = p.params.channels;
     for_row_blocks(batch * rows_per_image(), [&](int64_t begin, int64_t end) {
-      residual_add_ref(p.params, in[0] + begin * c, in[1] + begin * c, end - begin, out() + begin * c);
+      residual_add(p.params, in[0] + begin * c, in[1] + begin * c, end - begin, out() + begin * c);
     });
   }
   void operator()(const HeadOp& p) const {
@@ -126,7 +126,7 @@ struct OpRunner {
       OpTimer timer("attention.q_kT");
 #pragma omp parallel for schedule(dynamic, 1)
       for (int64_t bh = 0; bh < pairs; ++bh) {
-        attention_logits_ref(a, in[0] + bh / a.heads * a.tokens * 3 * dim, bh % a.heads, logits.data() + bh * t2);
+        attention_logits(a, in[0] + bh / a.heads * a.tokens * 3 * dim, bh % a.heads, logits.data() + bh * t2);
       }
     }
     {
@@ -137,7 +137,7 @@ struct OpRunner {
 #pragma omp for schedule(dynamic, 1)
         for (int64_t bh = 0; bh < pairs; ++bh) {
           for (int64_t t = 0; t < a.tokens; ++t) {
-            softmax_row_ref(a, logits.data() + bh * t2 + t * a.tokens, exp.data(), probs.data() + bh * t2 + t * a.tokens);
+            softmax_row(a, logits.data() + bh * t2 + t * a.tokens, exp.data(), probs.data() + bh * t2 + t * a.tokens);
           }
         }
       }
@@ -146,7 +146,7 @@ struct OpRunner {
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t bh = 0; bh < pairs; ++bh) {
       const int64_t b = bh / a.heads;
-      attention_context_ref(a, probs.data() + bh * t2, in[0] + b * a.tokens * 3 * dim, bh % a.heads,
+      attention_context(a, probs.data() + bh * t2, in[0] + b * a.tokens * 3 * dim, bh % a.heads,
                             out() + b * a.tokens * dim);
     }
   }
@@ -163,7 +163,7 @@ struct OpRunner {
     }
     OpTimer timer("gelu");
     for_row_blocks(rows, [&](int64_t begin, int64_t end) {
-      gelu_ref(p.gelu, acc.data() + begin * l.out, end - begin, out() + begin * l.out);
+      gelu(p.gelu, acc.data() + begin * l.out, end - begin, out() + begin * l.out);
     });
   }
 
