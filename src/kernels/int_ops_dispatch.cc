@@ -1,5 +1,5 @@
 // The dispatching forms of the non-GEMM integer ops (int_ops.h): the AVX-512 kernels when the GEMM path in use is
-// avx512_vnni or amx (both imply AVX-512 F / BW / VL / VNNI on this CPU), the reference kernels otherwise. Read per
+// avx512_vnni or amx (both imply AVX-512 F / BW / VL / VNNI on this CPU; LayerNorm also needs CD), the reference kernels otherwise. Read per
 // call, so force_gemm_isa() switches these ops too.
 #include "fqvit/kernels/gemm.h"
 #include "fqvit/kernels/int_ops.h"
@@ -44,7 +44,9 @@ void residual_add(const ResidualAddParams& p, const uint8_t* a, const uint8_t* b
 }
 
 void layer_norm(const LayerNormParams& p, const uint8_t* q, int64_t rows, uint8_t* out) {
-  if (use_avx512()) return kernels::layer_norm_avx512(p, q, rows, out);
+  // vplzcntq: AVX-512 CD, which every AVX-512 VNNI CPU has, asked all the same.
+  static const bool has_cd = __builtin_cpu_supports("avx512cd");
+  if (use_avx512() && has_cd) return kernels::layer_norm_avx512(p, q, rows, out);
   layer_norm_ref(p, q, rows, out);
 }
 

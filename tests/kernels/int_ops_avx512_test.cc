@@ -209,5 +209,51 @@ TEST_F(Avx512Kernels, ResidualAddEqualsReference) {
   }
 }
 
+
+// Per-channel gamma (some negative, some zero, outliers 100x), beta (some beyond the fast form's 2^45 / 2^32
+// limit: those rows go through the reference), PTF shifts 0..3, the reference's 8-bit M and the 24-bit M with eps.
+LayerNormParams layer_norm_random(int64_t c, int bits, bool wide_beta, std::mt19937& rng) {
+  std::uniform_int_distribution<int> u8(0, 255), shift(0, 3);
+  LayerNormParams p;
+  p.channels = c;
+  p.in_zero_point = u8(rng);
+  p.multiplier_bits = bits;
+  p.variance_epsilon = bits == 24 ? static_cast<int64_t>(log_uniform(rng, 1, 1e6)) : 0;
+  p.out_zero_point = u8(rng);
+  for (int64_t i = 0; i < c; ++i) {
+    p.in_shift.push_back(static_cast<uint8_t>(i % 3 == 0 ? shift(rng) : 0));
+    const double gamma = (i % 7 == 3 ? -1 : 1) * log_uniform(rng, 0.5, 200) * (i % 29 == 0 ? 100 : 1);
+    p.gamma.push_back(i % 31 == 17 ? FixedMultiplier{} : mult(gamma));
+    const double beta = std::uniform_real_distribution<double>(-40, 40)(rng) * (wide_beta && i % 5 == 0 ? 1e5 : 1);
+    p.beta_q32.push_back(std::llround(std::ldexp(beta, 32)));
+    p.zero_variance_code.push_back(static_cast<uint8_t>(std::clamp<long>(std::lround(beta) + p.out_zero_point, 0, 255)));
+  }
+  return p;
+}
+
+TEST_F(Avx512Kernels, LayerNormEqualsReference) {
+  std::mt19937 rng(41);
+  for (const int64_t c : {1, 2, 7, 8, 9, 15, 16, 17, 192, 193, 384, 768, 4096}) {
+    for (const int bits : {8, 24}) {
+      for (const bool wide_beta : {false, true}) {
+        const LayerNormParams p = layer_norm_random(c, bits, wide_beta, rng);
+        for (const Fill fill : kFills) {
+          const int64_t rows = c >= 768 ? 3 : 9;
+          std::vector<uint8_t> q = codes(rows * c, fill, rng);
+          if (rows > 1) std::fill(q.begin(), q.begin() + c, static_cast<uint8_t>(p.in_zero_point));  // D = 0 row
+          std::vector<uint8_t> want(q.size()), got(q.size());
+          layer_norm_ref(p, q.data(), rows, want.data());
+          kernels::layer_norm_avx512(p, q.data(), rows, got.data());
+          for (size_t i = 0; i < want.size(); ++i) {
+            ASSERT_EQ(got[i], want[i]) << "channels " << c << " bits " << bits << " wide beta " << wide_beta
+                                       << " fill " << static_cast<int>(fill) << " row " << i / c << " channel " << i % c
+                                       << " gamma " << p.gamma[i % c].mantissa_q31 << "*2^" << p.gamma[i % c].exponent;
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace fqvit
