@@ -4,7 +4,7 @@
 // the measured per-core int8 peaks (bench/isa_peak.h). GOP/s counts 2 ops per multiply-add. Prints figures;
 // asserts nothing, except that every path's output equals the reference's (a wrong fast kernel is not fast).
 //
-//   fqvit-bench-gemm [--seconds S] [--filter SUBSTRING] [--no-ref]
+//   fqvit-bench-gemm [--seconds S] [--filter SUBSTRING] [--no-ref] [--json OUT]
 //
 // Times are the fastest of repeated runs (best_seconds).
 #include <omp.h>
@@ -15,11 +15,14 @@
 #include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "fqvit/core/error.h"
+#include "fqvit/io/atomic_file.h"
 #include "fqvit/kernels/gemm.h"
 #include "isa_peak.h"
 
@@ -151,9 +154,11 @@ int main(int argc, char** argv) {
   double seconds = 0.3;
   std::string filter;
   bool no_ref = false;
+  std::string json_path;
   app.add_option("--seconds", seconds, "measuring time per shape and path");
   app.add_option("--filter", filter, "only shapes whose name contains this");
   app.add_flag("--no-ref", no_ref, "skip the plain reference path (slow)");
+  app.add_option("--json", json_path, "also write the figures here (GOP/s per shape and path, the peaks)");
   CLI11_PARSE(app, argc, argv);
   omp_set_num_threads(1);  // one core: the kernels are single-threaded, the executor splits rows
 
@@ -173,6 +178,11 @@ int main(int argc, char** argv) {
   for (GemmIsa isa : paths) std::printf(" %16s", fqvit::gemm_isa_name(isa));
   std::printf(" %10s %16s %12s  %s\n", "ours s32", "onednn+requant", "onednn s32", "onednn impl");
 
+  nlohmann::json report = {{"threads", 1},
+                            {"ops_per_multiply_add", 2},
+                            {"vnni_peak_gops", vnni_peak / 1e9},
+                            {"amx_peak_gops", amx_peak > 0 ? nlohmann::json(amx_peak / 1e9) : nlohmann::json()},
+                            {"shapes", nlohmann::json::array()}};
   bool all_exact = true;
   for (const Shape& s : model_shapes()) {
     if (!filter.empty() && s.name.find(filter) == std::string::npos) continue;
@@ -181,6 +191,7 @@ int main(int argc, char** argv) {
     std::vector<uint8_t> want(static_cast<size_t>(s.m * s.n)), got(want.size());
     fqvit::gemm_u8s8_requant_u8_ref(s.m, s.n, s.k, p.a.data(), s.k, p.w.data(), p.bias.data(), p.rq, want.data(),
                                     s.n);
+    nlohmann::json row = {{"shape", s.name}, {"m", s.m}, {"n", s.n}, {"k", s.k}, {"gops", nlohmann::json::object()}};
     std::printf("%-24s %6lld %5lld %5lld", s.name.c_str(), static_cast<long long>(s.m),
                 static_cast<long long>(s.n), static_cast<long long>(s.k));
     for (GemmIsa isa : paths) {
@@ -192,6 +203,7 @@ int main(int argc, char** argv) {
       const bool exact = got == want;
       all_exact = all_exact && exact;
       std::printf(" %9.1f (%3.0f%%)%s", ops / t / 1e9, 100 * ops / t / peak, exact ? "" : "!");
+      row["gops"][fqvit::gemm_isa_name(isa)] = ops / t / 1e9;
     }
     // Our fastest path's int32 form (no requantization), beside oneDNN's int32 matmul.
     {
@@ -201,6 +213,7 @@ int main(int argc, char** argv) {
       const double t = best_seconds(
           [&] { fqvit::gemm_u8s8s32(w, s.m, p.a.data(), s.k, p.bias.data(), c.data(), s.n); }, seconds);
       std::printf(" %10.1f", ops / t / 1e9);
+      row["gops"][std::string(fqvit::gemm_isa_name(paths.back())) + "_s32"] = ops / t / 1e9;
     }
     OneDnnGemm onednn(s, p);
     const double t = best_seconds([&] { onednn.run(p, got.data()); }, seconds);
@@ -209,7 +222,20 @@ int main(int argc, char** argv) {
     all_exact = all_exact && exact;
     std::printf(" %9.1f (%3.0f%%)%s %12.1f  %s\n", ops / t / 1e9, 100 * ops / t / peak, exact ? "" : "!",
                 ops / t32 / 1e9, onednn.impl().c_str());
+    row["gops"]["onednn_requant"] = ops / t / 1e9;
+    row["gops"]["onednn_s32"] = ops / t32 / 1e9;
+    row["onednn_impl"] = onednn.impl();
+    report["shapes"].push_back(row);
     std::fflush(stdout);
+  }
+  report["all_exact"] = all_exact;
+  if (!json_path.empty()) {
+    try {
+      fqvit::write_file_atomically(json_path, [&](std::ostream& out) { out << report.dump(2) << "\n"; });
+    } catch (const fqvit::Error& e) {
+      std::fprintf(stderr, "%s\n", e.what());
+      return 1;
+    }
   }
   std::printf(all_exact ? "every path's output equals the reference's\n"
                         : "MISMATCH: a path marked ! differs from the reference\n");

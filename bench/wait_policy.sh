@@ -6,6 +6,8 @@
 #   bench/wait_policy.sh [--build DIR] [--model DIR] [--int-model FILE] [--threads 2] [--batches "1 8"]
 #                        [--seconds 3] [--hogs 2] [--policies "fqvit gomp passive spin1000 ..."]
 #
+# --int-model defaults to the quantized ViT-Tiny bench/peers.sh leaves in build/peers when the integer engine exists.
+#
 # Policies: fqvit = what the tools choose when the user set nothing (src/core/wait_policy.cc); gomp = GNU OpenMP's
 # own default (GOMP_SPINCOUNT=300000); active = OMP_WAIT_POLICY=active; passive = OMP_WAIT_POLICY=passive;
 # spinN = GOMP_SPINCOUNT=N. The competing processes are bounded (timeout) and killed on every exit path.
@@ -78,6 +80,9 @@ measure() {  # engine model policy batch
 }
 
 engines=("fp32:$model")
+# bench/peers.sh leaves a quantized ViT-Tiny in its scratch folder when the build has the integer engine.
+peers_file="$build/peers/quantized/vit_tiny.w8a8attn4.safetensors"
+if [ -z "$int_model" ] && [ -f "$peers_file" ]; then int_model="$peers_file"; fi
 if [ -n "$int_model" ]; then
   if "$bench" --model "$int_model" --engine int --batch 1 --seconds 0 >/dev/null 2>&1; then
     engines+=("int:$int_model")
@@ -85,7 +90,7 @@ if [ -n "$int_model" ]; then
     echo "note: int engine skipped ($("$bench" --model "$int_model" --engine int --seconds 0 2>&1 | tail -1))"
   fi
 else
-  echo "note: int engine skipped (no --int-model FILE given)"
+  echo "note: int engine skipped (no --int-model FILE given, and no $peers_file from bench/peers.sh)"
 fi
 
 echo "# $(basename "$model"), $threads threads, $seconds s per figure, competing job: $hogs x 'yes >/dev/null'"

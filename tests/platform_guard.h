@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "fqvit/model/torch_vec_ops.h"
+#include "fqvit/numerics/torch_vec_ops.h"
 
 // The platform of shared/reference: fqvit reproduced the reference bit for bit on it (OpenBLAS kernel family and
 // AVX-512, see torch_cpu::platform()).

@@ -1,5 +1,8 @@
 #include "test_paths.h"
 
+#include <gtest/gtest.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 
@@ -21,9 +24,49 @@ std::optional<std::string> shared_dir() {
   return std::nullopt;
 }
 
+namespace {
+
+namespace fs = std::filesystem;
+
+// Every test process owns test-scratch/<pid>: ctest -j N runs cases of one fixture in separate processes at once,
+// and a directory shared by name would be emptied by one while the other writes into it.
+fs::path process_scratch_root() {
+  return fs::path(binary_dir()) / "test-scratch" / std::to_string(static_cast<long>(::getpid()));
+}
+
+// The running test's full name (Suite.Test, parameterized ones with '/'), made into one path component; the suite
+// name alone inside SetUpTestSuite.
+std::string current_test_component() {
+  const ::testing::UnitTest* unit = ::testing::UnitTest::GetInstance();
+  std::string name = "no_test";
+  if (const ::testing::TestInfo* info = unit->current_test_info(); info != nullptr) {
+    name = std::string(info->test_suite_name()) + "." + info->name();
+  } else if (const ::testing::TestSuite* suite = unit->current_test_suite(); suite != nullptr) {
+    name = suite->name();
+  }
+  for (char& c : name) {
+    if (c == '/') c = '_';
+  }
+  return name;
+}
+
+// Removes this process's scratch tree when every test passed; a failure keeps it for inspection.
+class ScratchCleanup : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    if (::testing::UnitTest::GetInstance()->Passed()) {
+      std::error_code ignored;
+      fs::remove_all(process_scratch_root(), ignored);
+    }
+  }
+};
+
+const ::testing::Environment* const kScratchCleanup = ::testing::AddGlobalTestEnvironment(new ScratchCleanup);
+
+}  // namespace
+
 std::string scratch_dir(const std::string& name) {
-  namespace fs = std::filesystem;
-  const fs::path dir = fs::path(binary_dir()) / "test-scratch" / name;
+  const fs::path dir = process_scratch_root() / current_test_component() / name;
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir.string();

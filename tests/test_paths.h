@@ -12,7 +12,8 @@ std::string binary_dir();                  // the CMake build directory
 std::optional<std::string> shared_dir();   // $FQVIT_SHARED_DIR when set (none if it does not exist), else
                                            // <source>/../shared if it exists
 
-// A fresh empty directory under the build tree for one test's outputs.
+// A fresh empty directory for one test's outputs: <build>/test-scratch/<pid>/<Suite.Test>/<name>, so test cases
+// that ctest runs at once never share one. Removed at exit when every test of the process passed.
 std::string scratch_dir(const std::string& name);
 
 }  // namespace fqvit::testing

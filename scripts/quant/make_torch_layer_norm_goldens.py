@@ -3,7 +3,7 @@
 must reproduce bit for bit.
 
 Usage: /usr/bin/python3 scripts/quant/make_torch_layer_norm_goldens.py [out.safetensors]
-(default tests/model/data/torch_layer_norm_goldens.safetensors). Needs Debian 12's python3-torch 1.13 with CPU
+(default tests/numerics/data/torch_layer_norm_goldens.safetensors). Needs Debian 12's python3-torch 1.13 with CPU
 capability AVX2, the build the FQ-ViT reference ran on; refuses to run on another.
 
 Each case <name> stores <name>.x [rows, channels], <name>.gamma, <name>.beta [channels], <name>.eps [1] and torch's

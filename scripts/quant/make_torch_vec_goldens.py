@@ -1,10 +1,10 @@
 #!/usr/bin/python3
-"""Goldens for fqvit's torch-numerics kernels (src/model/torch_vec_ops.cc, torch_kernels.cc): torch 1.13's own
+"""Goldens for fqvit's torch-numerics kernels (src/numerics/torch_vec_ops.cc, torch_kernels.cc): torch 1.13's own
 F.gelu, softmax, F.linear and (q @ k^T) on seeded random data, run by Debian's python3-torch (CPU capability AVX2,
 OpenBLAS), which is what the FQ-ViT reference ran on. The test asserts bit equality; the file records the platform
 (OpenBLAS kernel family, AVX-512 or not), since the library-made bits are only reproducible on the same one.
 
-Usage: /usr/bin/python3 scripts/quant/make_torch_vec_goldens.py tests/model/data/torch_vec_goldens.safetensors
+Usage: /usr/bin/python3 scripts/quant/make_torch_vec_goldens.py tests/numerics/data/torch_vec_goldens.safetensors
 """
 import os
 import sys

@@ -1,4 +1,4 @@
-"""The platform string of fqvit's torch numerics (torch_cpu::platform() in src/model/torch_vec_ops.cc), recorded in
+"""The platform string of fqvit's torch numerics (torch_cpu::platform() in src/numerics/torch_vec_ops.cc), recorded in
 goldens whose bits come from OpenBLAS or oneDNN: those libraries pick their kernels by CPU, so the goldens are only
 bit-exact on the same kind of machine."""
 import ctypes

@@ -12,15 +12,7 @@
 namespace fqvit {
 namespace {
 
-const std::string kQuantPrefix = "quant.";
-
-nlohmann::json parse_json(const std::string& text, const std::string& path, const std::string& field) {
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    fail(path, field, e.what(), "JSON text");
-  }
-}
+const std::string kQuantPrefix = kQuantizerTensorPrefix;
 
 std::string read_text(const std::string& path) {
   std::ifstream in(path);
@@ -31,20 +23,6 @@ std::string read_text(const std::string& path) {
 
 
 }  // namespace
-
-std::string CalibrationInfo::to_json() const {
-  return nlohmann::json{{"calib_dir", calib_dir},
-                        {"class_list", class_list},
-                        {"calib_list", calib_list},
-                        {"order", order},
-                        {"seed", seed},
-                        {"images_requested", images_requested},
-                        {"images_used", images_used},
-                        {"batch_size", batch_size},
-                        {"numerics", numerics},
-                        {"seconds", seconds}}
-      .dump();
-}
 
 namespace {
 
@@ -131,98 +109,35 @@ void save_quantized_model(const std::string& path, const std::string& checkpoint
 }
 
 QuantizedModel read_quantized_model(const std::string& path) {
-  const SafetensorsFile file = SafetensorsFile::open(path);
-  const auto& meta = file.metadata();
-  auto need = [&](const std::string& key) -> const std::string& {
-    const auto it = meta.find(key);
-    if (it == meta.end()) fail(path, "__metadata__." + key, "missing", "present in a " + std::string(kQuantFormatName) + " file");
-    return it->second;
-  };
-  if (need("format") != kQuantFormatName) fail(path, "__metadata__.format", need("format"), kQuantFormatName);
-  if (need("format_version") != std::to_string(kQuantFormatVersion)) {
-    fail(path, "__metadata__.format_version", need("format_version"), std::to_string(kQuantFormatVersion));
-  }
+  const QuantizedFile file = read_quantized_file(path);
   QuantizedModel out;
-  const nlohmann::json quant = parse_json(need("quantization"), path, "__metadata__.quantization");
-  out.state.settings = parse_quant_settings(quant.at("settings").dump(), path + " (__metadata__.quantization)");
-  out.state.int_layer_norm = quant.value("int_layer_norm", out.state.settings.ptf);
-  const nlohmann::json cal = parse_json(need("calibration"), path, "__metadata__.calibration");
-  out.calibration.calib_dir = cal.value("calib_dir", "");
-  out.calibration.class_list = cal.value("class_list", "");
-  out.calibration.calib_list = cal.value("calib_list", "");
-  out.calibration.order = cal.value("order", "");
-  out.calibration.seed = cal.value("seed", uint64_t{0});
-  out.calibration.images_requested = cal.value("images_requested", int64_t{0});
-  out.calibration.images_used = cal.value("images_used", int64_t{0});
-  out.calibration.batch_size = cal.value("batch_size", int64_t{0});
-  out.calibration.numerics = cal.value("numerics", "");
-  out.calibration.seconds = cal.value("seconds", 0.0);
-  const nlohmann::json qz = parse_json(need("quantizers"), path, "__metadata__.quantizers");
-
-  // Weights: I8 codes with the recorded shape and per-channel F32 scales; dequantized for the float graph.
+  out.state.settings = parse_quant_settings(file.settings_json, path + " (__metadata__.quantization)");
+  out.state.int_layer_norm = file.int_layer_norm.value_or(out.state.settings.ptf);
+  out.calibration = file.calibration;
+  // Weights are dequantized for the float graph: real = scale[o] * code.
   SafetensorsWriter ckpt;
-  std::set<std::string> used;
-  for (const auto& [name, e] : qz.at("weights").items()) {
-    const std::string wname = e.value("tensor", name + ".weight"), sname = wname + "_scale";
-    if (!file.contains(wname)) fail(path, wname, "missing", "int8 codes of a quantized weight");
-    if (!file.contains(sname)) fail(path, sname, "missing", "per-channel scales of " + wname);
-    const TensorInfo& wi = file.info(wname);
-    const Shape shape = e.at("shape").get<Shape>();
-    if (wi.dtype != DType::kI8) fail(path, wname + ".dtype", dtype_name(wi.dtype), "I8");
-    if (wi.shape != shape) fail(path, wname + ".shape", shape_to_string(wi.shape), shape_to_string(shape) + " (metadata)");
-    const BitType bt{e.at("bits").get<int>(), true};
-    if (!valid_bits(bt.bits)) fail(path, name + ".bits", std::to_string(bt.bits), "2..8");
-    const Tensor scales = file.load_float(sname);
-    if (scales.numel() != shape[0]) fail(path, sname + ".shape", shape_to_string(scales.shape()), "[" + std::to_string(shape[0]) + "]");
-    const auto codes = file.bytes(wname);
-    Tensor deq(shape);
-    const int64_t k = deq.numel() / shape[0];
+  for (const auto& [name, w] : file.weights) {
+    Tensor deq(w.shape);
+    const int64_t k = deq.numel() / w.shape[0];
     for (int64_t i = 0; i < deq.numel(); ++i) {
-      const auto q = static_cast<int8_t>(codes[static_cast<size_t>(i)]);
-      if (q < bt.lo() || q > bt.hi()) fail(path, wname, "code " + std::to_string(q), "within " + bt.name());
-      deq[i] = static_cast<float>(q) * scales[i / k];
+      deq[i] = static_cast<float>(w.codes[static_cast<size_t>(i)]) * w.scales[static_cast<size_t>(i / k)];
     }
-    ckpt.add(wname, deq);
-    out.state.weights[name] = {bt, std::vector<float>(scales.data(), scales.data() + scales.numel())};
-    used.insert(wname);
-    used.insert(sname);
+    ckpt.add(w.tensor, deq);
+    out.state.weights[name] = {w.bit_type, w.scales};
   }
-  // Activation quantizers from their fields.
-  for (const auto& [name, e] : qz.at("activations").items()) {
-    QuantizerRecord r;
-    r.kind = e.at("kind").get<std::string>();
-    r.bit_type = {e.at("bits").get<int>(), e.value("signed", false)};
-    for (const auto& f : e.at("fields")) {
-      const std::string tname = kQuantPrefix + name + "." + f.get<std::string>();
-      if (!file.contains(tname)) fail(path, tname, "missing", "a field of quantizer " + name);
-      const TensorInfo& ti = file.info(tname);
-      if (ti.dtype == DType::kF32) {
-        const Tensor t = file.load_float(tname);
-        r.floats[f.get<std::string>()].assign(t.data(), t.data() + t.numel());
-      } else if (ti.dtype == DType::kI32) {
-        const auto b = file.bytes(tname);
-        std::vector<int32_t> v(b.size() / sizeof(int32_t));
-        std::memcpy(v.data(), b.data(), v.size() * sizeof(int32_t));
-        r.ints[f.get<std::string>()] = std::move(v);
-      } else {
-        fail(path, tname + ".dtype", dtype_name(ti.dtype), "F32 or I32");
-      }
-      used.insert(tname);
-    }
-    out.state.activations[name] = read_quantizer(r, path + " (quantizer " + name + ")");
+  for (const auto& [name, record] : file.activations) {
+    out.state.activations[name] = read_quantizer(record, path + " (quantizer " + name + ")");
   }
-  // Everything else is a float tensor of the graph; quantizer tensors no metadata entry names are an error.
-  for (const TensorInfo& t : file.tensors()) {
-    if (used.count(t.name)) continue;
-    if (t.name.rfind(kQuantPrefix, 0) == 0) fail(path, t.name, "a quantizer tensor", "listed in __metadata__.quantizers");
+  for (const std::string& name : file.float_tensors) {
+    const TensorInfo& t = file.file.info(name);
     if (t.dtype == DType::kF32) {
-      ckpt.add(t.name, file.load_float(t.name));
+      ckpt.add(name, file.file.load_float(name));
     } else {
-      ckpt.add_raw(t.name, t.dtype, t.shape, file.bytes(t.name));
+      ckpt.add_raw(name, t.dtype, t.shape, file.file.bytes(name));
     }
   }
   // The float graph loads from the stored config and the dequantized tensors, held in memory.
-  out.model = load_model(parse_model_config(need("model_config"), path + " (__metadata__.model_config)"),
+  out.model = load_model(parse_model_config(file.model_config, path + " (__metadata__.model_config)"),
                          SafetensorsFile::from_memory(path + " (dequantized)", ckpt.serialize()));
   out.state.check_complete(*out.model, path);
   return out;

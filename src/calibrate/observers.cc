@@ -1,17 +1,16 @@
 // The reference's observers (FQ-ViT models/ptq/observer/*.py), streaming: only running statistics are kept, and
 // the last batch is read in place when fit() needs it.
-// Float emulation of the reference: every float32 operation rounds on its own, as in torch (no FMA contraction).
-#pragma GCC optimize("fp-contract=off")
+// Float emulation of the reference: every float32 operation rounds on its own, as in torch (built with
+// -ffp-contract=off, CMakeLists.txt).
 #include <algorithm>
 #include <cassert>
 #include <cmath>
 #include <functional>
 #include <limits>
-#include <map>
-#include <mutex>
 
 #include "fqvit/calibrate/observer.h"
 #include "fqvit/core/error.h"
+#include "fqvit/core/named_registry.h"
 
 namespace fqvit {
 namespace {
@@ -68,10 +67,7 @@ std::vector<double> fake_quant_mse(const float* x, int64_t n, const std::vector<
         float acc = 0.0f;
 #pragma omp simd reduction(+ : acc)
         for (int64_t i = 0; i < len; ++i) {
-          float q = std::rint(p[i] / s + zp);
-          q = q < lo ? lo : q;
-          q = q > hi ? hi : q;
-          const float d = p[i] - (q - zp) * s;
+          const float d = p[i] - fake_quant_value(p[i], s, zp, lo, hi);
           acc += d * d;
         }
         local[k] += static_cast<double>(acc);
@@ -207,9 +203,7 @@ class PtfObserver : public Observer {
     PtfParams p;
     p.bit_type = bt_;
     p.scale1 = scale8 / 2.0f / 2.0f / 2.0f;
-    const float zp = static_cast<float>(bt_.lo()) - round_half_even(min_all / scale8);
-    p.zero_point = static_cast<int32_t>(std::min(std::max(zp, static_cast<float>(bt_.lo())),
-                                                 static_cast<float>(bt_.hi())));
+    p.zero_point = asymmetric_zero_point(min_all, scale8, bt_);
     p.alpha.assign(static_cast<size_t>(channels), 0);
     // Squared error of every (alpha, channel) over the last batch, row by row so the channel loop is contiguous.
     const size_t cs = static_cast<size_t>(channels);
@@ -226,8 +220,7 @@ class PtfObserver : public Observer {
         for (int a = 0; a <= kPtfMaxAlpha; ++a) {
           const float s = p.scale1 * static_cast<float>(1 << a);
           for (size_t c = 0; c < cs; ++c) {
-            const float q = std::min(std::max(std::rint(row[c] / s + zpf), lo), hi);
-            const float d = row[c] - (q - zpf) * s;
+            const float d = row[c] - fake_quant_value(row[c], s, zpf, lo, hi);
             row_err[c] = d * d;
           }
           double* acc = local.data() + static_cast<size_t>(a) * cs;
@@ -252,19 +245,14 @@ class PtfObserver : public Observer {
   std::vector<float> min_, max_;
 };
 
-struct Registry {
-  std::mutex mutex;
-  std::map<std::string, ObserverFactory> factories{
+NamedRegistry<ObserverFactory>& registry() {
+  static NamedRegistry<ObserverFactory> r{
       {"minmax", [](BitType bt) { return std::make_unique<MinMaxObserver>(bt); }},
       {"ema", [](BitType bt) { return std::make_unique<EmaObserver>(bt); }},
       {"percentile", [](BitType bt) { return std::make_unique<PercentileObserver>(bt); }},
       {"omse", [](BitType bt) { return std::make_unique<OmseObserver>(bt); }},
       {"ptf", [](BitType bt) { return std::make_unique<PtfObserver>(bt); }},
   };
-};
-
-Registry& registry() {
-  static Registry r;
   return r;
 }
 
@@ -336,39 +324,15 @@ float quantile(const float* x, int64_t n, double q, std::vector<float>& scratch)
   return quantile_inplace(scratch, q);
 }
 
-void register_observer(const std::string& name, ObserverFactory factory) {
-  Registry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mutex);
-  r.factories[name] = std::move(factory);
-}
+void register_observer(const std::string& name, ObserverFactory factory) { registry().add(name, std::move(factory)); }
 
-bool has_observer(const std::string& name) {
-  Registry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mutex);
-  return r.factories.count(name) != 0;
-}
+bool has_observer(const std::string& name) { return static_cast<bool>(registry().find(name)); }
 
-std::vector<std::string> observer_names() {
-  Registry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mutex);
-  std::vector<std::string> names;
-  for (const auto& [k, v] : r.factories) names.push_back(k);
-  return names;
-}
+std::vector<std::string> observer_names() { return registry().names(); }
 
 std::unique_ptr<Observer> make_observer(const std::string& name, BitType bit_type) {
-  ObserverFactory factory;
-  {
-    Registry& r = registry();
-    std::lock_guard<std::mutex> lock(r.mutex);
-    const auto it = r.factories.find(name);
-    if (it != r.factories.end()) factory = it->second;
-  }
-  if (!factory) {
-    std::string known;
-    for (const std::string& k : observer_names()) known += (known.empty() ? k : ", " + k);
-    fail("observer", "name", name, "one of " + known);
-  }
+  const ObserverFactory factory = registry().find(name);
+  if (!factory) fail("observer", "name", name, "one of " + registry().joined_names());
   return factory(bit_type);
 }
 

@@ -1,5 +1,5 @@
-// Float emulation of the reference: every float32 operation rounds on its own, as in torch (no FMA contraction).
-#pragma GCC optimize("fp-contract=off")
+// Float emulation of the reference: every float32 operation rounds on its own, as in torch (built with
+// -ffp-contract=off, CMakeLists.txt).
 #include "fqvit/calibrate/quant_state.h"
 
 #include <cmath>

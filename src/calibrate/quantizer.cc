@@ -1,12 +1,12 @@
-// Float emulation of the reference: every float32 operation rounds on its own, as in torch (no FMA contraction).
-#pragma GCC optimize("fp-contract=off")
+// Float emulation of the reference: every float32 operation rounds on its own, as in torch (built with
+// -ffp-contract=off, CMakeLists.txt).
 #include "fqvit/calibrate/quantizer.h"
 
 #include <cassert>
 #include <cstdio>
-#include <mutex>
 
 #include "fqvit/core/error.h"
+#include "fqvit/core/named_registry.h"
 
 namespace fqvit {
 namespace {
@@ -79,13 +79,8 @@ std::unique_ptr<ActivationQuantizer> read_lis(const QuantizerRecord& r, const st
   return std::make_unique<LisQuantizer>(p);
 }
 
-struct Registry {
-  std::mutex mutex;
-  std::map<std::string, QuantizerReader> readers{{"uniform", read_uniform}, {"ptf", read_ptf}, {"lis", read_lis}};
-};
-
-Registry& registry() {
-  static Registry r;
+NamedRegistry<QuantizerReader>& registry() {
+  static NamedRegistry<QuantizerReader> r{{"uniform", read_uniform}, {"ptf", read_ptf}, {"lis", read_lis}};
   return r;
 }
 
@@ -145,35 +140,15 @@ std::string LisQuantizer::summary() const {
   return "LIS " + std::to_string(p_.bits) + "-bit log2 (i-exp n=" + std::to_string(p_.exp_shift) + ")";
 }
 
-void register_quantizer(const std::string& kind, QuantizerReader reader) {
-  Registry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mutex);
-  r.readers[kind] = std::move(reader);
-}
+void register_quantizer(const std::string& kind, QuantizerReader reader) { registry().add(kind, std::move(reader)); }
 
 std::unique_ptr<ActivationQuantizer> read_quantizer(const QuantizerRecord& record, const std::string& origin) {
-  QuantizerReader reader;
-  {
-    Registry& r = registry();
-    std::lock_guard<std::mutex> lock(r.mutex);
-    const auto it = r.readers.find(record.kind);
-    if (it != r.readers.end()) reader = it->second;
-  }
-  if (!reader) {
-    std::string known;
-    for (const std::string& k : quantizer_kinds()) known += (known.empty() ? k : ", " + k);
-    fail(origin, "kind", record.kind, "one of " + known);
-  }
+  const QuantizerReader reader = registry().find(record.kind);
+  if (!reader) fail(origin, "kind", record.kind, "one of " + registry().joined_names());
   if (!valid_bits(record.bit_type.bits)) fail(origin, "bits", std::to_string(record.bit_type.bits), "2..8");
   return reader(record, origin);
 }
 
-std::vector<std::string> quantizer_kinds() {
-  Registry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mutex);
-  std::vector<std::string> kinds;
-  for (const auto& [k, v] : r.readers) kinds.push_back(k);
-  return kinds;
-}
+std::vector<std::string> quantizer_kinds() { return registry().names(); }
 
 }  // namespace fqvit

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <vector>
@@ -48,7 +50,37 @@ const char* onednn_isa_name(dnnl::cpu_isa isa) {
   }
 }
 
+// Engine::forward_pixels (uint8 input) came with the integer executor; written against both shapes of Engine so the
+// integer engine is timed as soon as the engine list has it.
+template <typename EngineT>
+std::function<void()> runner_for(const EngineT& engine, int batch) {
+  if constexpr (requires { engine.forward_pixels; }) {
+    if (engine.forward_pixels) {
+      auto pixels = std::make_shared<std::vector<uint8_t>>(synthetic_pixels(engine.config, batch));
+      return [&engine, pixels, batch] { engine.forward_pixels(pixels->data(), batch); };
+    }
+  }
+  auto images = std::make_shared<Tensor>(synthetic_images(engine.config, batch));
+  return [&engine, images] { engine.forward(*images); };
+}
+
 }  // namespace
+
+std::string default_bench_engine(const std::string& model_path) {
+  if (std::filesystem::is_directory(model_path)) return "fp32";
+  const auto names = engine_names();
+  return std::find(names.begin(), names.end(), "int") != names.end() ? "int" : "fake";
+}
+
+std::function<void()> batch_runner(const Engine& engine, int batch) { return runner_for(engine, batch); }
+
+int64_t model_file_bytes(const std::string& model_path) {
+  namespace fs = std::filesystem;
+  const fs::path file = fs::is_directory(model_path) ? fs::path(model_path) / "model.safetensors" : fs::path(model_path);
+  std::error_code ec;
+  const auto size = fs::file_size(file, ec);
+  return ec ? 0 : static_cast<int64_t>(size);
+}
 
 Tensor synthetic_images(const ModelConfig& config, int batch) {
   Tensor images({batch, config.in_chans, config.img_size, config.img_size});

@@ -2,12 +2,7 @@
 // ImagingResampleVertical_8bpc, ImagingResampleInner) for 8-bit pixels, restricted to an output window.
 
 // The weights are computed in double exactly as Pillow's C does; a fused multiply-add would round differently
-// (Pillow's x86-64 build has no FMA), so contraction is off for this file.
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
+// (Pillow's x86-64 build has no FMA), so this file builds with -ffp-contract=off (CMakeLists.txt).
 
 #include "fqvit/io/pillow_resize.h"
 

@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "fqvit/model/float_kernels.h"
+#include "fqvit/numerics/float_kernels.h"
 #include "fqvit/model/quant_hooks.h"
 
 namespace fqvit {

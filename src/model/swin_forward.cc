@@ -4,9 +4,8 @@
 #include <cstring>
 
 #include "fqvit/core/error.h"
-#include "fqvit/model/float_ops.h"
+#include "fqvit/numerics/float_ops.h"
 #include "model/hook_calls.h"
-#include "fqvit/model/patch_embed.h"
 #include "fqvit/model/swin_model.h"
 #include "fqvit/model/swin_window.h"
 

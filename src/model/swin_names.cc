@@ -51,11 +51,6 @@ bool starts_with(const std::string& s, const std::string& prefix) { return s.rfi
 
 }  // namespace
 
-const char* swin_layout_name(SwinLayout layout) {
-  return layout == SwinLayout::kOfficial ? "official (layers.{i}.downsample closes stage i, head.*)"
-                                         : "timm (layers.{i+1}.downsample opens stage i+1, head.fc.*)";
-}
-
 std::string swin_tensor_name(SwinTensor tensor, SwinLayout layout, int stage, int block) {
   for (const auto& e : kSwinNames) {
     if (e.tensor != tensor) continue;

@@ -1,11 +1,12 @@
-// Float emulation of the reference: every float32 operation rounds on its own, as in torch (no FMA contraction).
-#pragma GCC optimize("fp-contract=off")
+// Float emulation of the reference: every float32 operation rounds on its own, as in torch (built with
+// -ffp-contract=off, CMakeLists.txt).
 #include "fqvit/quant/int_layer_norm.h"
 
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
+#include "fqvit/numerics/cascade_sum.h"
 #include "fqvit/quant/rounding.h"
 
 namespace fqvit {

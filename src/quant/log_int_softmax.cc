@@ -1,5 +1,5 @@
-// Float emulation of the reference: every float32 operation rounds on its own, as in torch (no FMA contraction).
-#pragma GCC optimize("fp-contract=off")
+// Float emulation of the reference: every float32 operation rounds on its own, as in torch (built with
+// -ffp-contract=off, CMakeLists.txt).
 #include "fqvit/quant/log_int_softmax.h"
 
 #include <algorithm>
@@ -7,6 +7,7 @@
 #include <cmath>
 #include <vector>
 
+#include "fqvit/numerics/cascade_sum.h"
 #include "fqvit/quant/rounding.h"
 
 namespace fqvit {

@@ -163,5 +163,53 @@ TEST(ModelFile, SmallModelRoundTripsAndLoadsCleanly) {
   EXPECT_EQ(SafetensorsFile::open(small_saved_file()).info("blocks.1.mlp.fc2.weight").dtype, DType::kI8);
 }
 
+// JSON access of the metadata: a missing or mistyped key is an Error naming the file, the key's full path, what was
+// found and what was expected (it was an internal json exception).
+void edit_quantizers(const std::string& bad, const std::function<void(nlohmann::json&)>& edit) {
+  rewrite(small_saved_file(), bad, [&](auto&, auto& meta) {
+    auto q = nlohmann::json::parse(meta.at("quantizers"));
+    edit(q);
+    meta["quantizers"] = q.dump();
+  });
+}
+
+TEST(ModelFile, MissingMetadataKeyNamesFileFieldAndExpectation) {
+  const std::string bad = testing::scratch_dir("m") + "/m.safetensors";
+  edit_quantizers(bad, [](nlohmann::json& q) { q["weights"]["head"].erase("bits"); });
+  expect_error(bad, "m.safetensors: __metadata__.quantizers.weights.head.bits: found missing, expected an integer");
+  edit_quantizers(bad, [](nlohmann::json& q) { q.erase("activations"); });
+  expect_error(bad, "m.safetensors: __metadata__.quantizers.activations: found missing, expected a JSON object");
+}
+
+TEST(ModelFile, MistypedMetadataKeyNamesFileFieldAndFoundType) {
+  const std::string bad = testing::scratch_dir("m") + "/m.safetensors";
+  edit_quantizers(bad, [](nlohmann::json& q) { q["weights"]["head"]["bits"] = "eight"; });
+  expect_error(bad, "m.safetensors: __metadata__.quantizers.weights.head.bits: found string, expected an integer");
+  edit_quantizers(bad, [](nlohmann::json& q) { q["activations"]["blocks.0.qact1"]["fields"] = {"scale", 3}; });
+  expect_error(bad, "__metadata__.quantizers.activations.blocks.0.qact1.fields[]: found number, expected a string");
+  rewrite(small_saved_file(), bad, [](auto&, auto& meta) {
+    auto cal = nlohmann::json::parse(meta.at("calibration"));
+    cal["batch_size"] = "many";
+    meta["calibration"] = cal.dump();
+  });
+  expect_error(bad, "__metadata__.calibration.batch_size: found string, expected an integer");
+}
+
+// The reader alone (no float graph) returns what the loader dequantizes: codes within the bit type, one scale per
+// output channel, and every activation quantizer's record.
+TEST(ModelFile, ReaderReturnsCodesScalesAndRecordsWithoutAGraph) {
+  const QuantizedFile f = read_quantized_file(small_saved_file());
+  const QuantizedModel m = read_quantized_model(small_saved_file());
+  ASSERT_EQ(f.weights.size(), m.state.weights.size());
+  ASSERT_EQ(f.activations.size(), m.state.activations.size());
+  for (const auto& [name, w] : f.weights) {
+    EXPECT_EQ(w.scales, m.state.weights.at(name).scales) << name;
+    EXPECT_EQ(static_cast<int64_t>(w.codes.size()), shape_numel(w.shape)) << name;
+  }
+  for (const auto& [name, r] : f.activations) EXPECT_EQ(r.kind, m.state.activations.at(name)->kind()) << name;
+  EXPECT_NE(f.model_config.find("\"embed_dim\""), std::string::npos);
+  EXPECT_FALSE(f.float_tensors.empty());
+}
+
 }  // namespace
 }  // namespace fqvit

@@ -56,14 +56,19 @@ TEST_P(EndToEndDemo, IntegerTop1WithinHalfAPointOfFakeQuant) {
 
 INSTANTIATE_TEST_SUITE_P(Presets, EndToEndDemo, ::testing::Values("fqvit_w8a8attn4", "fqvit_w8a8attn8"));
 
-TEST(EndToEndVitTiny, IntegerTop1WithinTwoAndAHalfPointsOfFakeQuant) {
+// One case per preset (PTF + LIS 8/8/4, PTF 8/8/8), each its own ctest entry so each has the whole timeout.
+class EndToEndVitTiny : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(EndToEndVitTiny, IntegerTop1WithinTwoAndAHalfPointsOfFakeQuant) {
   FQVIT_REQUIRE_SHARED(shared);
   const auto images = ImageFolder::open(shared + "/imagenet/val", {"", shared + "/imagenet/val_labels.txt"}).images();
-  for (const char* qparams : {"golden_vit_tiny_qparams.json", "golden_vit_tiny_qparams_ptf_w8a8attn8.json"}) {
-    const Comparison c = compare_engines(testing::reference_vit_tiny(shared, qparams, kLisReferenceShift), images);
-    EXPECT_NEAR(c.integer.top1(), c.fake.top1(), kVitTinyMaxTop1Gap) << qparams;
-  }
+  const Comparison c = compare_engines(testing::reference_vit_tiny(shared, GetParam(), kLisReferenceShift), images);
+  EXPECT_NEAR(c.integer.top1(), c.fake.top1(), kVitTinyMaxTop1Gap) << GetParam();
 }
+
+INSTANTIATE_TEST_SUITE_P(ReferenceQparams, EndToEndVitTiny,
+                         ::testing::Values("golden_vit_tiny_qparams.json",
+                                           "golden_vit_tiny_qparams_ptf_w8a8attn8.json"));
 
 // Identical scores at 1 and 2 threads, and for an image alone or at any position in a batch of 8.
 TEST(IntDeterminism, ScoresIndependentOfThreadsAndBatch) {

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <ostream>
+#include <climits>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -94,6 +95,8 @@ Problem make_problem(int64_t m, int64_t n, int64_t k, Data data, uint32_t seed) 
   std::uniform_int_distribution<int32_t> zp(0, 255);
   p.rq = {p.multiplier.data(), zp(rng), 0, 255};
   if (seed % 5 == 1) p.rq.lo = 3, p.rq.hi = 250;  // a narrower code range than uint8
+  if (seed % 13 == 4) p.rq.zero_point = seed % 2 ? INT32_MIN + 7 : INT32_MAX - 7;  // lo - zp leaves int32
+  if (seed % 13 == 9) p.rq.zero_point = -70000;
   return p;
 }
 
@@ -141,7 +144,8 @@ void expect_same_as_reference(const Problem& p, bool use_bias, int parts, bool c
       inside += code > p.rq.lo && code < p.rq.hi;
     }
   }
-  if (check_inside && p.m * p.n >= 256) {  // a handful of codes may all sit on one side of the zero point
+  // (a handful of codes may all sit on one side of the zero point; a zero point outside [0, 255] clamps them all)
+  if (check_inside && p.m * p.n >= 256 && p.rq.zero_point >= 0 && p.rq.zero_point <= 255) {
     EXPECT_GE(inside * 4, p.m * p.n) << "test data mostly clamped: " << describe(p, 0, 0);
   }
 
@@ -214,7 +218,8 @@ TEST_P(GemmPathTest, ModelShapes) {
   }
 }
 
-// Every code at its extreme: sums at the bound (+-255 * 128 * K), K up to 3072, and the zero A (bias only).
+// Every code at its extreme: sums at the bound (+-255 * 128 * K), K up to 3072 and at kMaxGemmK (gemm.h's
+// limit, where |sum| reaches 2^30), and the zero A (bias only).
 TEST_P(GemmPathTest, ExtremeCodes) {
   uint32_t seed = 200;
   for (Data data : {Data::kExtremeMax, Data::kExtremeMin, Data::kZeroA, Data::kOutlierChannels}) {
@@ -222,6 +227,8 @@ TEST_P(GemmPathTest, ExtremeCodes) {
       expect_same_as_reference(make_problem(37, 67, k, data, seed++), true, 1);
       if (HasFatalFailure()) return;
     }
+    expect_same_as_reference(make_problem(7, 19, kMaxGemmK, data, seed++), true, 1);
+    if (HasFatalFailure()) return;
   }
 }
 

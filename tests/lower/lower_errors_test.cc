@@ -62,7 +62,7 @@ TEST(LowerErrors, SignedActivationBits) {
 
 TEST(LowerErrors, LogIntSoftmaxWiderThanFourBits) {
   expect_line(lowering_error("lis8", "blocks.0.attn.log_int_softmax",
-                             std::make_unique<LisQuantizer>(LisParams{8, kLisIntegerShift})),
+                             std::make_unique<LisQuantizer>(LisParams{8, 20})),
               {"quantizers.activations.blocks.0.attn.log_int_softmax.bits", "found 8", "expected 2..4"});
 }
 

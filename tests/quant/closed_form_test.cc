@@ -2,8 +2,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <vector>
 
+#include "fqvit/quant/fake_quant.h"
 #include "fqvit/quant/int_layer_norm.h"
 #include "fqvit/quant/log_int_softmax.h"
 #include "fqvit/quant/ptf.h"
@@ -109,4 +111,31 @@ TEST(IntLayerNorm, ConstantRowsBreakAsTheReference) {
 }
 
 }  // namespace
+// One NaN rule for every fake-quant path (torch.clamp keeps NaN, so the reference's fake quantization does): the
+// uniform, per-channel weight and PTF emulations all return NaN for NaN, and infinities clamp to the grid's ends.
+// Only the integer code, which cannot hold NaN, maps it to the lowest code.
+TEST(Uniform, NanStaysNanInFloatAndIsTheLowestCode) {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  const QParams qp{0.5f, 3};
+  std::vector<float> x = {nan, inf, -inf, 1.0f};
+  fake_quant_inplace(x.data(), 4, qp, kUint8);
+  EXPECT_TRUE(std::isnan(x[0]));
+  EXPECT_EQ(x[1], (255.0f - 3.0f) * 0.5f);
+  EXPECT_EQ(x[2], (0.0f - 3.0f) * 0.5f);
+  EXPECT_EQ(x[3], 1.0f);
+  float w[] = {nan, 1.0f}, scale = 0.25f;
+  fake_quant_weight(w, 1, 2, &scale, kInt8);
+  EXPECT_TRUE(std::isnan(w[0]));
+  EXPECT_EQ(w[1], 1.0f);
+  PtfParams ptf;
+  ptf.scale1 = 0.125f;
+  ptf.zero_point = 0;
+  ptf.alpha = {0, 3};
+  float p[] = {nan, nan};
+  ptf_fake_quant(p, 1, 2, ptf);
+  EXPECT_TRUE(std::isnan(p[0]) && std::isnan(p[1]));
+  EXPECT_EQ(quantize(nan, qp, kUint8), 0);
+  EXPECT_EQ(quantize(nan, qp, kInt8), -128);
+}
+
 }  // namespace fqvit

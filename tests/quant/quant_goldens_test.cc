@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "fqvit/io/safetensors.h"
+#include "fqvit/numerics/cascade_sum.h"
+#include "fqvit/quant/fake_quant.h"
 #include "fqvit/quant/int_layer_norm.h"
 #include "fqvit/quant/log_int_softmax.h"
 #include "fqvit/quant/ptf.h"

@@ -62,9 +62,12 @@ TEST_F(FqvitBench, RefusesWhatItCannotRunWithoutWritingOutput) {
       {model + " --engine fake" + json, "--model: found a float checkpoint directory, expected a quantized model"},
       {"--model " + dir_ + "/missing" + json, "missing"},
       {model + " --numerics fastest" + json, "--numerics: found \"fastest\""},
+      {model + " --batch 0" + json, "--batch: found 0, expected 1..4096"},
+      {model + " --seconds=-1" + json, "--seconds: found -1"},
   };
   for (const auto& c : cases) {
-    const auto r = run_cli("fqvit-bench", c.args + " --seconds 0");
+    const bool timed = c.args.find("--seconds") == std::string::npos;
+    const auto r = run_cli("fqvit-bench", c.args + (timed ? " --seconds 0" : ""));
     EXPECT_EQ(r.exit_code, 1) << c.args << "\n" << r.output;
     EXPECT_NE(r.output.find(c.message), std::string::npos) << r.output;
     EXPECT_FALSE(fs::exists(dir_ + "/out.json")) << c.args;
@@ -77,7 +80,7 @@ TEST_F(FqvitBench, NeverWritesOverTheModel) {
   const std::string before = read_text(config);
   const auto r = run_cli("fqvit-bench", "--model " + dir_ + "/model --seconds 0 --json " + config);
   EXPECT_EQ(r.exit_code, 1) << r.output;
-  EXPECT_NE(r.output.find("--json: found the model's own file"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("--json: found the same file as --model"), std::string::npos) << r.output;
   EXPECT_EQ(read_text(config), before);
 }
 

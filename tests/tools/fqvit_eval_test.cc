@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_runner.h"
+#include "fqvit/calibrate/calibrator.h"
+#include "fqvit/calibrate/model_file.h"
 #include "fqvit/io/safetensors.h"
 #include "safetensors_edit.h"
 #include "test_paths.h"
@@ -107,6 +109,34 @@ TEST_F(FqvitEvalSmall, BadArgumentsFailCleanlyWithoutOutputFiles) {
     EXPECT_NE(r.output.find(c.message), std::string::npos) << r.output;
     EXPECT_FALSE(fs::exists(dir_ + "/out.json")) << c.args;
   }
+}
+
+// A quantized file whose metadata has a mistyped key: fqvit-eval names file, field, found and expected, exits 1
+// (an input error, not an internal one) and writes no output.
+TEST_F(FqvitEvalSmall, MistypedQuantizedFileKeyIsAnInputError) {
+  auto model = load_model(demo_model());
+  Calibrator calib(*model, QuantSettings{});
+  calib.observe(SafetensorsFile::open(demo_model() + "/golden.safetensors").load_float("input"), true);
+  const std::string good = dir_ + "/q.safetensors", bad = dir_ + "/bad.safetensors";
+  CalibrationInfo info;
+  info.order = "test";
+  save_quantized_model(good, demo_model(), *model, calib.finish(), info);
+  const auto f = SafetensorsFile::open(good);
+  SafetensorsWriter w;
+  for (const TensorInfo& t : f.tensors()) w.add_raw(t.name, t.dtype, t.shape, f.bytes(t.name));
+  for (const auto& [k, v] : f.metadata()) w.set_metadata(k, v);
+  auto q = nlohmann::json::parse(f.metadata().at("quantizers"));
+  q["weights"]["head"]["shape"] = "[10, 64]";
+  w.set_metadata("quantizers", q.dump());
+  w.write(bad);
+  const auto r = run_cli("fqvit-eval", "--engine fake --model " + bad + " --data " + dir_ + "/data --json " + dir_ +
+                                           "/out.json");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("bad.safetensors: __metadata__.quantizers.weights.head.shape: found string, expected a "
+                          "JSON array"),
+            std::string::npos)
+      << r.output;
+  EXPECT_FALSE(fs::exists(dir_ + "/out.json"));
 }
 
 TEST_F(FqvitEvalSmall, SummaryNamesCountsAndNumerics) {

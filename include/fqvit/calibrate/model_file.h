@@ -10,26 +10,9 @@
 
 #include "fqvit/calibrate/fake_quant_model.h"
 #include "fqvit/calibrate/quant_state.h"
+#include "fqvit/quant/quantized_file.h"
 
 namespace fqvit {
-
-constexpr const char* kQuantFormatName = "fqvit-quantized";
-constexpr int kQuantFormatVersion = 1;
-
-// How the calibration ran, recorded in the file.
-struct CalibrationInfo {
-  std::string calib_dir;
-  std::string class_list;
-  std::string calib_list;        // the file that fixed the order, if any
-  std::string order;             // "shuffle" (std::mt19937_64 with seed) or "list"
-  uint64_t seed = 0;
-  int64_t images_requested = 0;
-  int64_t images_used = 0;
-  int64_t batch_size = 0;
-  std::string numerics;          // float arithmetic of the calibration passes: "torch" or "fast"
-  double seconds = 0;
-  std::string to_json() const;
-};
 
 // Writes `state` for the checkpoint in `checkpoint_dir` (config.json + model.safetensors), whose float graph is
 // `model` (unmodified weights), to `path`, atomically. Weight codes are stored under the checkpoint's own tensor
@@ -43,8 +26,8 @@ struct QuantizedModel {
   CalibrationInfo calibration;
 };
 
-// Reads a quantized model file. Throws Error naming the file and the field for another format or version, a missing
-// quantizer, or tensors that disagree with the metadata (shape, dtype, codes out of range).
+// Reads a quantized model file (read_quantized_file) and builds its float graph with dequantized weights. Throws
+// Error naming the file and the field for anything read_quantized_file refuses, or a missing quantizer.
 QuantizedModel read_quantized_model(const std::string& path);
 
 // The fake-quant executor of a quantized model file (what `fqvit-eval --engine fake` runs). Unless `numerics` says

@@ -11,20 +11,15 @@
 #include <vector>
 
 #include "fqvit/quant/bit_type.h"
+#include "fqvit/quant/fake_quant.h"
 #include "fqvit/quant/log_int_softmax.h"
 #include "fqvit/quant/ptf.h"
 #include "fqvit/quant/qparams.h"
+#include "fqvit/quant/quantizer_record.h"
 
 namespace fqvit {
 
-// What a quantizer stores in a model file: small named arrays and its kind, bit type and options.
-struct QuantizerRecord {
-  std::string kind;
-  BitType bit_type;
-  std::map<std::string, std::vector<float>> floats;    // e.g. "scale"
-  std::map<std::string, std::vector<int32_t>> ints;    // e.g. "zero_point", "alpha", "exp_shift"
-};
-
+// A fitted quantizer; record() is what it stores in a model file (quant/quantizer_record.h).
 class ActivationQuantizer {
  public:
   virtual ~ActivationQuantizer() = default;

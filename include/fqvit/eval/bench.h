@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "fqvit/core/tensor.h"
+#include "fqvit/eval/engine.h"
 #include "fqvit/io/model_config.h"
 
 namespace fqvit {
@@ -35,6 +36,17 @@ struct BenchResult {
 Tensor synthetic_images(const ModelConfig& config, int batch);
 // uint8 pixels [batch][in_chans][img_size][img_size], uniform over 0..255: the integer engine's input.
 std::vector<uint8_t> synthetic_pixels(const ModelConfig& config, int batch);
+
+// The engine to time when none is named: fp32 for a checkpoint directory; for a quantized file the integer engine
+// when this build has it, else fake quant.
+std::string default_bench_engine(const std::string& model_path);
+
+// One batch of synthetic input and the call that runs `engine` on it: normalized images for an engine that takes
+// them (Engine::forward), uint8 pixels for one that takes pixels (the integer executor). `engine` must outlive it.
+std::function<void()> batch_runner(const Engine& engine, int batch);
+
+// The model's bytes on disk: model.safetensors of a checkpoint directory, or the quantized file itself.
+int64_t model_file_bytes(const std::string& model_path);
 
 // Times `run_batch`, which runs the model on one batch of `options.batch` images already in memory.
 BenchResult bench_forward(const std::function<void()>& run_batch, const BenchOptions& options);

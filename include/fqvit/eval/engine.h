@@ -10,7 +10,7 @@
 
 #include "fqvit/eval/evaluate.h"
 #include "fqvit/io/model_config.h"
-#include "fqvit/model/float_kernels.h"
+#include "fqvit/numerics/float_kernels.h"
 
 namespace fqvit {
 

@@ -20,7 +20,6 @@
 namespace fqvit {
 
 enum class SwinLayout { kOfficial, kTimm };
-const char* swin_layout_name(SwinLayout layout);
 
 enum class SwinTensor {
   kPatchWeight,   // patch_embed.proj.weight [C0, in_chans, P, P]

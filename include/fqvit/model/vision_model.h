@@ -9,7 +9,7 @@
 #include "fqvit/core/tensor.h"
 #include "fqvit/io/model_config.h"
 #include "fqvit/io/safetensors.h"
-#include "fqvit/model/float_kernels.h"
+#include "fqvit/numerics/float_kernels.h"
 #include "fqvit/model/quant_hooks.h"
 
 namespace fqvit {

@@ -11,18 +11,9 @@
 
 #include <cstdint>
 
+#include "fqvit/quant/lis_params.h"
+
 namespace fqvit {
-
-struct LisParams {
-  int bits = 4;        // b: codes 0..2^b - 1
-  int exp_shift = 30;  // n of i-exp (reference: 30; integer-safe: 20)
-};
-
-constexpr int kLisReferenceShift = 30;
-constexpr int kLisIntegerShift = 20;
-
-// The code meaning "attention weight exactly 0" for b-bit LIS (one past the largest b-bit code).
-constexpr uint8_t lis_zero_code(int bits) { return static_cast<uint8_t>(1u << bits); }
 
 // Log2 codes of softmax(x) per row: x [rows, cols] are the logits (float; the reference divides them by S, so they
 // need not be exact multiples of S). codes[i] in 0..2^b - 1, or lis_zero_code(b).

@@ -1,31 +1,11 @@
-// Power-of-Two Factor (PTF) quantization of LayerNorm inputs (the residual stream), channel = last axis.
-//
-// real = scale1 * 2^alpha[c] * (q - zero_point), one zero point shared by all channels, alpha[c] in 0..K. The
-// integer LayerNorm rescales channel c to the common scale scale1 * 2^min(alpha) by a left shift of
-// alpha[c] - min(alpha). Calibration (the reference's code, not its paper): scale8 = (max_all - min_all) /
-// (hi - lo) >= FLT_EPSILON, scale1 = scale8 / 2^K, zero_point = clamp(lo - round(min_all / scale8), lo, hi), and
-// alpha[c] minimizes the channel's quantization MSE on the last calibration batch (ties to the smaller alpha).
+// PTF fake quantization (library fqvit_quant); the parameters and their meaning are in ptf_params.h.
 #pragma once
 
 #include <cstdint>
-#include <vector>
 
-#include "fqvit/quant/qparams.h"
+#include "fqvit/quant/ptf_params.h"
 
 namespace fqvit {
-
-constexpr int kPtfMaxAlpha = 3;  // K in the paper: factors 1, 2, 4, 8
-
-struct PtfParams {
-  BitType bit_type = kUint8;
-  float scale1 = 1.0f;               // the finest channel scale, scale8 / 2^K
-  int32_t zero_point = 0;
-  std::vector<uint8_t> alpha;        // per channel, 0..K
-
-  // scale1 * 2^alpha[c] in float32, exactly as the reference computes it.
-  float channel_scale(int64_t c) const;
-  std::vector<float> channel_scales() const;
-};
 
 // Quantize-dequantize x [rows, channels] in place (channels == alpha.size()).
 void ptf_fake_quant(float* x, int64_t rows, int64_t channels, const PtfParams& p);

@@ -17,7 +17,7 @@ void linear(const float* x, int64_t rows, int64_t in, int64_t x_stride, const Te
 void sgemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
            bool b_transposed, float* c, int64_t ldc);
 
-// LayerNorm over the last axis; y may alias x. Statistics accumulate in double.
+// LayerNorm over the last axis; y may alias x. Mean and variance are two float32 passes (Eigen's vectorized sums).
 void layer_norm(const float* x, int64_t rows, int64_t channels, const Tensor& gamma, const Tensor& beta, float eps,
                 float* y);
 

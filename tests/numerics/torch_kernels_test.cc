@@ -9,8 +9,8 @@
 
 #include "fqvit/core/parallel.h"
 #include "fqvit/io/safetensors.h"
-#include "fqvit/model/float_kernels.h"
-#include "fqvit/model/torch_vec_ops.h"
+#include "fqvit/numerics/float_kernels.h"
+#include "fqvit/numerics/torch_vec_ops.h"
 #include "platform_guard.h"
 #include "test_paths.h"
 
@@ -27,7 +27,7 @@ class TorchKernelsTest : public ::testing::TestWithParam<int> {
   }
   void TearDown() override { set_num_threads(0); }
   const SafetensorsFile goldens =
-      SafetensorsFile::open(testing::source_dir() + "/tests/model/data/torch_vec_goldens.safetensors");
+      SafetensorsFile::open(testing::source_dir() + "/tests/numerics/data/torch_vec_goldens.safetensors");
   Tensor load(const std::string& name) const { return goldens.load_float(name); }
   // OpenBLAS / oneDNN made these goldens' bits: only comparable on the platform they were made on.
   std::string golden_platform() const { return goldens.metadata().at("platform"); }

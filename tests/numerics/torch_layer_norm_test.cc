@@ -1,7 +1,7 @@
 // fqvit::torch_cpu::layer_norm against torch 1.13's own outputs (goldens from
 // scripts/quant/make_torch_layer_norm_goldens.py, run on Debian's python3-torch, CPU capability AVX2): every float
 // must have the same bits, in place and out of place, whatever the thread count.
-#include "fqvit/model/torch_layer_norm.h"
+#include "fqvit/numerics/torch_layer_norm.h"
 
 #include <gtest/gtest.h>
 
@@ -32,7 +32,7 @@ int64_t differing_floats(const float* got, const float* want, int64_t n, const s
 }
 
 TEST(TorchLayerNorm, MatchesTorchGoldensBitExactly) {
-  const auto g = SafetensorsFile::open(testing::source_dir() + "/tests/model/data/torch_layer_norm_goldens.safetensors");
+  const auto g = SafetensorsFile::open(testing::source_dir() + "/tests/numerics/data/torch_layer_norm_goldens.safetensors");
   int cases = 0;
   for (const auto& info : g.tensors()) {
     const std::string& key = info.name;

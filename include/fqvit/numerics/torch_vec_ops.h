@@ -20,8 +20,8 @@ std::string platform();
 // Sleef, a vector sum reduced by a 128/64/32-bit shuffle tree, then x * (1 / sum).
 void softmax_rows(float* x, int64_t rows, int64_t cols);
 
-// x.mean(dim=1) of x[batch, tokens, channels]: torch sums (cascade_sum's multi_row_sum: sequential runs of 16 or more
-// rows folded into up to four levels), then divides by the count.
+// x.mean(dim=1) of x[batch, tokens, channels]: torch sums (torch_strided_sum in cascade_sum.h),
+// then divides by the count.
 void mean_over_tokens(const float* x, int64_t batch, int64_t tokens, int64_t channels, float* y);
 
 }  // namespace fqvit::torch_cpu

@@ -19,7 +19,7 @@ enum class Numerics { kFast, kTorch };
 // "fast" / "torch"; anything else is an error naming `origin` (a file, or "command line"), `field` and the accepted
 // values.
 Numerics parse_numerics(const std::string& text, const std::string& origin, const std::string& field);
-std::string to_string(Numerics numerics);
+std::string to_string(Numerics numerics);  // "fast" / "torch"
 
 // One product of a batch: C = alpha * A op(B), row-major with leading dimensions.
 struct GemmOperands {

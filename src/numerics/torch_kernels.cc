@@ -10,9 +10,9 @@
 #include <dnnl.hpp>
 
 #include "fqvit/core/error.h"
-#include "fqvit/model/fast_kernels.h"
-#include "fqvit/model/torch_layer_norm.h"
-#include "fqvit/model/torch_vec_ops.h"
+#include "fqvit/numerics/fast_kernels.h"
+#include "fqvit/numerics/torch_layer_norm.h"
+#include "fqvit/numerics/torch_vec_ops.h"
 
 // OpenBLAS's Fortran interface, which torch's at::native::cpublas::gemm calls (32-bit integers in Debian's build).
 extern "C" void sgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k,

@@ -1,10 +1,10 @@
 // The fast kernel set: float_ops (oneDNN sgemm, Eigen) and the im2col patch embedding.
-#include "fqvit/model/fast_kernels.h"
+#include "fqvit/numerics/fast_kernels.h"
 
 #include <algorithm>
 
-#include "fqvit/model/float_ops.h"
-#include "fqvit/model/patch_embed.h"
+#include "fqvit/numerics/float_ops.h"
+#include "fqvit/numerics/patch_embed.h"
 
 namespace fqvit {
 namespace {

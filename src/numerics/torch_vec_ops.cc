@@ -1,4 +1,4 @@
-#include "fqvit/model/torch_vec_ops.h"
+#include "fqvit/numerics/torch_vec_ops.h"
 
 #include <immintrin.h>
 #include <sleef.h>
@@ -6,11 +6,12 @@
 #include <algorithm>
 #include <cstring>
 
+#include "fqvit/numerics/cascade_sum.h"
+
 extern "C" char* openblas_get_corename(void);
 
 // The vector code is compiled for AVX2 + FMA whatever -march says, as torch's AVX2 kernels are; no contraction of
-// a * b + c into FMA beyond the intrinsics torch itself uses.
-#pragma GCC optimize("fp-contract=off")
+// a * b + c into FMA beyond the intrinsics torch itself uses (built with -ffp-contract=off, CMakeLists.txt).
 
 namespace fqvit::torch_cpu {
 namespace {
@@ -108,32 +109,11 @@ std::string platform() {
 }
 
 void mean_over_tokens(const float* x, int64_t batch, int64_t tokens, int64_t channels, float* y) {
-  // multi_row_sum (SumKernel.cpp): level_step = 2^max(4, ceil(log2 n) / 4) rows summed from zero, each run added
-  // into level 1, which spills into the next level every level_step runs; the tail into level 0; levels summed last.
-  constexpr int kLevels = 4;
-  int64_t ceil_log2 = 0;
-  while ((int64_t{1} << ceil_log2) < tokens) ++ceil_log2;
-  const int64_t level_power = std::max<int64_t>(4, ceil_log2 / kLevels);
-  const int64_t level_step = int64_t{1} << level_power, level_mask = level_step - 1;
   const auto count = static_cast<float>(tokens);
 #pragma omp parallel for schedule(static)
   for (int64_t b = 0; b < batch; ++b) {
     const float* base = x + b * tokens * channels;
-    for (int64_t c = 0; c < channels; ++c) {
-      float acc[kLevels] = {};
-      int64_t i = 0;
-      while (i + level_step <= tokens) {
-        for (int64_t j = 0; j < level_step; ++j, ++i) acc[0] += base[i * channels + c];
-        for (int j = 1; j < kLevels; ++j) {
-          acc[j] += acc[j - 1];
-          acc[j - 1] = 0;
-          if ((i & (level_mask << (j * level_power))) != 0) break;
-        }
-      }
-      for (; i < tokens; ++i) acc[0] += base[i * channels + c];
-      for (int j = 1; j < kLevels; ++j) acc[0] += acc[j];
-      y[b * channels + c] = acc[0] / count;
-    }
+    for (int64_t c = 0; c < channels; ++c) y[b * channels + c] = torch_strided_sum(base + c, tokens, channels) / count;
   }
 }
 

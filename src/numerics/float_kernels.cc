@@ -1,7 +1,7 @@
-#include "fqvit/model/float_kernels.h"
+#include "fqvit/numerics/float_kernels.h"
 
 #include "fqvit/core/error.h"
-#include "fqvit/model/fast_kernels.h"
+#include "fqvit/numerics/fast_kernels.h"
 
 namespace fqvit {
 

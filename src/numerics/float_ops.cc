@@ -1,4 +1,4 @@
-#include "fqvit/model/float_ops.h"
+#include "fqvit/numerics/float_ops.h"
 
 #include <dnnl.h>
 #include <omp.h>

@@ -1,8 +1,8 @@
-#include "fqvit/model/patch_embed.h"
+#include "fqvit/numerics/patch_embed.h"
 
 #include <cstring>
 
-#include "fqvit/model/float_ops.h"
+#include "fqvit/numerics/float_ops.h"
 
 namespace fqvit {
 

@@ -1,7 +1,7 @@
 // The two kernel sets behind float_kernels(); see float_kernels.h.
 #pragma once
 
-#include "fqvit/model/float_kernels.h"
+#include "fqvit/numerics/float_kernels.h"
 
 namespace fqvit {
 

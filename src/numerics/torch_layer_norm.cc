@@ -6,10 +6,10 @@
 //    build's: SSE2 code on the generic 8-lane Vectorized<float>, separate multiplies and adds, no FMA.
 //  * the AVX2 map (x * rstd + bias) * gamma + beta was contracted by GCC (-ffp-contract=fast) into two FMAs.
 // In between, as the source says: rstd = 1 / sqrtf(var + eps) and bias = -rstd * mean, in float.
-// So this file must not contract a * b + c anywhere except where it writes an FMA itself.
-#pragma GCC optimize("fp-contract=off")
+// So this file must not contract a * b + c anywhere except where it writes an FMA itself (built with
+// -ffp-contract=off, CMakeLists.txt).
 
-#include "fqvit/model/torch_layer_norm.h"
+#include "fqvit/numerics/torch_layer_norm.h"
 
 #include <immintrin.h>
 
@@ -170,7 +170,10 @@ void block_moments(const float* x, int count, int64_t channels, float* mean, flo
 void layer_norm(const float* x, int64_t rows, int64_t channels, const float* gamma, const float* beta, float eps,
                 float* y) {
   assert(channels > 0);
-  static const bool kHasFma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  // The affine step's ISA is chosen once per process, not per row.
+  using AffineFn = void (*)(const float*, int64_t, float, float, const float*, const float*, float*);
+  static const AffineFn affine =
+      __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? affine_avx2 : affine_portable;
   const int64_t blocks = (rows + kRowsAtOnce - 1) / kRowsAtOnce;
 #pragma omp parallel for schedule(static)
   for (int64_t b = 0; b < blocks; ++b) {
@@ -183,11 +186,7 @@ void layer_norm(const float* x, int64_t rows, int64_t channels, const float* gam
       const float bias = -rstd * mean[r];
       const float* in = x + (first + r) * channels;
       float* out = y + (first + r) * channels;
-      if (kHasFma) {
-        affine_avx2(in, channels, rstd, bias, gamma, beta, out);
-      } else {
-        affine_portable(in, channels, rstd, bias, gamma, beta, out);
-      }
+      affine(in, channels, rstd, bias, gamma, beta, out);
     }
   }
 }
