@@ -8,12 +8,12 @@
 //   2^N scaling is folded into one shift: floor((v 2^N + 2^47) / 2^48) = floor((v + 2^(47 - N)) / 2^(48 - N)).
 // The fast form needs j >= 0, |u S1| / 2^j < 2^61 and |beta_q32| < 2^45 (every row of our models); a row where a
 // channel breaks one is recomputed by the reference kernel, so every row is exactly the reference's.
-#include <algorithm>
-#include <bit>
+// No std templates here (thread_scratch.h says why).
 #include <cassert>
 #include <cstddef>
-#include <vector>
+#include <cstring>
 
+#include "kernels/thread_scratch.h"
 #include "kernels/x86/immintrin_quiet.h"
 #include "kernels/x86/int_ops_x86.h"
 
@@ -23,18 +23,22 @@ namespace {
 constexpr int kAFracBits = 48;
 constexpr int64_t kBetaLimit = int64_t{1} << 45;
 
+// Per-call channel constants and the row's x, from thread_scratch slots, padded to 16 channels with zeros.
 struct ChannelConstants {
-  std::vector<int32_t> x;         // the row's x = (q - zp) << shift
-  std::vector<int64_t> mantissa;  // |gamma mantissa|
-  std::vector<int64_t> negative;  // -1 where gamma < 0, else 0
-  std::vector<int64_t> exponent;  // gamma exponent
-  std::vector<int64_t> beta48;    // beta_q32 2^16
-  std::vector<int32_t> shift;     // in_shift
+  int32_t* x;         // the row's x = (q - zp) << shift
+  int64_t* mantissa;  // |gamma mantissa|
+  int64_t* negative;  // -1 where gamma < 0, else 0
+  int64_t* exponent;  // gamma exponent
+  int64_t* beta48;    // beta_q32 2^16
+  int32_t* shift;     // in_shift
 };
 
-ChannelConstants& thread_constants() {
-  thread_local ChannelConstants c;
-  return c;
+template <typename T>
+T* zeroed(int slot, int64_t count) {
+  const auto bytes = count * static_cast<int64_t>(sizeof(T));
+  void* p = thread_scratch(slot, bytes);
+  std::memset(p, 0, static_cast<size_t>(bytes));
+  return static_cast<T*>(p);
 }
 
 __m512i bit_length_epi64(__m512i v) { return _mm512_sub_epi64(_mm512_set1_epi64(64), _mm512_lzcnt_epi64(v)); }
@@ -45,23 +49,18 @@ void layer_norm_avx512(const LayerNormParams& p, const uint8_t* q, int64_t rows,
   const int64_t c_count = p.channels;
   assert(c_count > 0 && c_count <= 4096);
   const int64_t padded = (c_count + 15) / 16 * 16;
-  ChannelConstants& cc = thread_constants();
-  cc.x.assign(static_cast<size_t>(padded), 0);
-  cc.mantissa.assign(static_cast<size_t>(padded), 0);
-  cc.negative.assign(static_cast<size_t>(padded), 0);
-  cc.exponent.assign(static_cast<size_t>(padded), 0);
-  cc.beta48.assign(static_cast<size_t>(padded), 0);
-  cc.shift.assign(static_cast<size_t>(padded), 0);
+  ChannelConstants cc{zeroed<int32_t>(0, padded), zeroed<int64_t>(1, padded), zeroed<int64_t>(2, padded),
+                      zeroed<int64_t>(3, padded), zeroed<int64_t>(4, padded), zeroed<int32_t>(5, padded)};
   bool beta_fits = true;
   for (int64_t c = 0; c < c_count; ++c) {
     const auto i = static_cast<size_t>(c);
     const FixedMultiplier g = p.gamma[i];
-    cc.mantissa[i] = g.mantissa_q31 < 0 ? -int64_t{g.mantissa_q31} : g.mantissa_q31;
-    cc.negative[i] = g.mantissa_q31 < 0 ? -1 : 0;
-    cc.exponent[i] = g.exponent;
+    cc.mantissa[c] = g.mantissa_q31 < 0 ? -int64_t{g.mantissa_q31} : g.mantissa_q31;
+    cc.negative[c] = g.mantissa_q31 < 0 ? -1 : 0;
+    cc.exponent[c] = g.exponent;
     beta_fits = beta_fits && p.beta_q32[i] < kBetaLimit && p.beta_q32[i] > -kBetaLimit;
-    cc.beta48[i] = beta_fits ? p.beta_q32[i] * (int64_t{1} << (kAFracBits - kLayerNormBetaFracBits)) : 0;
-    cc.shift[i] = p.in_shift[i];
+    cc.beta48[c] = beta_fits ? p.beta_q32[i] * (int64_t{1} << (kAFracBits - kLayerNormBetaFracBits)) : 0;
+    cc.shift[c] = p.in_shift[i];
   }
   if (!beta_fits) return layer_norm_ref(p, q, rows, out);
 
@@ -80,8 +79,8 @@ void layer_norm_avx512(const LayerNormParams& p, const uint8_t* q, int64_t rows,
     for (int64_t c = 0; c < c_count; c += 16) {
       const __mmask16 m = static_cast<__mmask16>(c_count - c >= 16 ? 0xFFFF : (1u << (c_count - c)) - 1);
       const __m512i codes = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, qr + c));
-      const __m512i x = _mm512_maskz_sllv_epi32(m, _mm512_sub_epi32(codes, zp_in), _mm512_loadu_si512(cc.shift.data() + c));
-      _mm512_storeu_si512(cc.x.data() + c, x);
+      const __m512i x = _mm512_maskz_sllv_epi32(m, _mm512_sub_epi32(codes, zp_in), _mm512_loadu_si512(cc.shift + c));
+      _mm512_storeu_si512(cc.x + c, x);
       s1v = _mm512_add_epi32(s1v, x);
       s2v = _mm512_add_epi32(s2v, _mm512_mullo_epi32(x, x));
     }
@@ -96,7 +95,7 @@ void layer_norm_avx512(const LayerNormParams& p, const uint8_t* q, int64_t rows,
       for (int64_t c = 0; c < c_count; ++c) yr[c] = p.zero_variance_code[static_cast<size_t>(c)];
       continue;
     }
-    const int k = (62 - static_cast<int>(std::bit_width(static_cast<uint64_t>(d)))) / 2;
+    const int k = (62 - (64 - __builtin_clzll(static_cast<unsigned long long>(d)))) / 2;  // d > 0
     const auto root = static_cast<int64_t>(isqrt_u64(static_cast<uint64_t>(d) << (2 * k)));
     const int64_t inv = (int64_t{1} << 61) / root;
     const __m512i vinv = _mm512_set1_epi64(inv), vabs_s1 = _mm512_set1_epi64(s1 < 0 ? -s1 : s1);
@@ -104,8 +103,8 @@ void layer_norm_avx512(const LayerNormParams& p, const uint8_t* q, int64_t rows,
     __mmask8 refused = 0;
     for (int64_t c = 0; c < c_count; c += 8) {
       const __mmask8 lanes = static_cast<__mmask8>(c_count - c >= 8 ? 0xFF : (1u << (c_count - c)) - 1);
-      const __m512i mant = _mm512_loadu_si512(cc.mantissa.data() + c);
-      const __m512i j = _mm512_sub_epi64(zero, _mm512_add_epi64(_mm512_loadu_si512(cc.exponent.data() + c), k_minus_44));
+      const __m512i mant = _mm512_loadu_si512(cc.mantissa + c);
+      const __m512i j = _mm512_sub_epi64(zero, _mm512_add_epi64(_mm512_loadu_si512(cc.exponent + c), k_minus_44));
       const __m512i u = _mm512_mul_epu32(mant, vinv);  // < 2^62
       const __m512i uh = _mm512_srli_epi64(u, 32), ul = _mm512_and_si512(u, low32);
       // C u = p_hi 2^32 + p_lo.
@@ -131,7 +130,7 @@ void layer_norm_avx512(const LayerNormParams& p, const uint8_t* q, int64_t rows,
       const __m512i m_wide = _mm512_srlv_epi64(p_hi, _mm512_sub_epi64(sh, k32));
       const __m512i m_narrow = _mm512_or_si512(_mm512_sllv_epi64(p_hi, _mm512_sub_epi64(k32, sh)), _mm512_srlv_epi64(p_lo, sh));
       const __m512i m_abs = _mm512_min_epi64(_mm512_mask_blend_epi64(sh_ge32, m_narrow, m_wide), m_max);
-      const __m512i gamma_negative = _mm512_loadu_si512(cc.negative.data() + c);
+      const __m512i gamma_negative = _mm512_loadu_si512(cc.negative + c);
       const __m512i m_signed = _mm512_sub_epi64(_mm512_xor_si512(m_abs, gamma_negative), gamma_negative);
       // The mean term floor(sign |u S1| / 2^j): quotient q and whether a remainder is left.
       const __mmask8 j_ge32 = _mm512_cmpge_epi64_mask(j, k32);
@@ -147,11 +146,11 @@ void layer_norm_avx512(const LayerNormParams& p, const uint8_t* q, int64_t rows,
       const __m512i q_up = _mm512_mask_add_epi64(quotient, has_rem, quotient, one);
       const __mmask8 is_negative = _mm512_cmpneq_epi64_mask(t_negative, zero);
       const __m512i t_fp = _mm512_mask_sub_epi64(quotient, is_negative, zero, q_up);  // -ceil for negative
-      const __m512i v = _mm512_sub_epi64(_mm512_loadu_si512(cc.beta48.data() + c), t_fp);
+      const __m512i v = _mm512_sub_epi64(_mm512_loadu_si512(cc.beta48 + c), t_fp);
       // B = floor((v + 2^(47 - N)) / 2^(48 - N)).
       const __m512i b = _mm512_srav_epi64(_mm512_add_epi64(v, _mm512_sllv_epi64(one, _mm512_sub_epi64(k47, n))),
                                           _mm512_sub_epi64(k48, n));
-      const __m512i x = _mm512_cvtepi32_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(cc.x.data() + c)));
+      const __m512i x = _mm512_cvtepi32_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(cc.x + c)));
       const __m512i t = _mm512_add_epi64(_mm512_mul_epi32(m_signed, x), b);
       // Division by 2^N, half to even.
       __m512i y = _mm512_srav_epi64(t, n);
