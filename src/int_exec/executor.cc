@@ -4,6 +4,8 @@
 
 #include <cassert>
 #include <cstring>
+#include <map>
+#include <memory>
 #include <string>
 #include <type_traits>
 
@@ -199,26 +201,76 @@ void run_op(const IntPlan& plan, const PlanOp& op, int64_t batch, const std::vec
   std::visit(runner, op.params);
 }
 
+namespace {
+
+// Activation memory of one run: a buffer lives from the op that writes it to the last op that reads it, then goes
+// back to a free list that later ops draw from (smallest block that fits), so only the live set is resident (a
+// block's few activations, not all of the network's). Blocks are not zeroed: every op writes all of its output.
+class BufferPool {
+ public:
+  uint8_t* take(int id, int64_t bytes) {
+    size_t best = free_.size();
+    for (size_t i = 0; i < free_.size(); ++i) {
+      if (free_[i].bytes >= bytes && (best == free_.size() || free_[i].bytes < free_[best].bytes)) best = i;
+    }
+    Block block;
+    if (best < free_.size()) {
+      block = std::move(free_[best]);
+      free_.erase(free_.begin() + static_cast<std::ptrdiff_t>(best));
+    } else {
+      block.data.reset(new uint8_t[static_cast<size_t>(bytes)]);
+      block.bytes = bytes;
+    }
+    live_[id] = std::move(block);
+    return live_[id].data.get();
+  }
+  void give_back(int id) {
+    auto it = live_.find(id);
+    if (it == live_.end()) return;
+    free_.push_back(std::move(it->second));
+    live_.erase(it);
+  }
+  const uint8_t* get(int id) const { return live_.at(id).data.get(); }
+
+ private:
+  struct Block {
+    std::unique_ptr<uint8_t[]> data;
+    int64_t bytes = 0;
+  };
+  std::map<int, Block> live_;
+  std::vector<Block> free_;
+};
+
+}  // namespace
+
 void IntExecutor::run(const uint8_t* pixels, int64_t batch, int32_t* scores) const {
   const IntPlan& plan = *plan_;
-  std::vector<std::vector<uint8_t>> buffers(plan.buffers.size());
-  for (size_t i = 0; i < buffers.size(); ++i) {
-    buffers[i].resize(static_cast<size_t>(batch * plan.buffers[i].rows * plan.buffers[i].cols));
+  std::vector<size_t> last_read(plan.buffers.size(), 0);
+  for (size_t i = 0; i < plan.ops.size(); ++i) {
+    for (int id : plan.ops[i].inputs) last_read[static_cast<size_t>(id)] = i;
   }
-  for (const PlanOp& op : plan.ops) {
+  BufferPool pool;
+  for (size_t i = 0; i < plan.ops.size(); ++i) {
+    const PlanOp& op = plan.ops[i];
     std::vector<const uint8_t*> inputs;
     if (std::holds_alternative<PatchEmbedOp>(op.params)) inputs.push_back(pixels);
-    for (int id : op.inputs) inputs.push_back(buffers[static_cast<size_t>(id)].data());
-    void* out = std::holds_alternative<HeadOp>(op.params) ? static_cast<void*>(scores)
-                                                          : buffers[static_cast<size_t>(op.output)].data();
+    for (int id : op.inputs) inputs.push_back(pool.get(id));
+    void* out = scores;
+    if (!std::holds_alternative<HeadOp>(op.params)) {
+      const BufferSpec& spec = plan.buffers[static_cast<size_t>(op.output)];
+      out = pool.take(op.output, batch * spec.rows * spec.cols);
+    }
     if (!op_profile_enabled()) {
       run_op(plan, op, batch, inputs, out);
-      continue;
+    } else {
+      const std::string kind = profile_kind(op);
+      const int64_t start = op_profile_now_ns();
+      run_op(plan, op, batch, inputs, out);
+      if (!kind.empty()) op_profile_add(kind, op_profile_now_ns() - start);
     }
-    const std::string kind = profile_kind(op);
-    const int64_t start = op_profile_now_ns();
-    run_op(plan, op, batch, inputs, out);
-    if (!kind.empty()) op_profile_add(kind, op_profile_now_ns() - start);
+    for (int id : op.inputs) {
+      if (last_read[static_cast<size_t>(id)] == i) pool.give_back(id);
+    }
   }
 }
 
