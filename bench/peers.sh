@@ -123,9 +123,14 @@ measure_fqvit() {  # name
       --json "$scratch/bench.json" >/dev/null
     summary record --results "$results" --name "$name" --source fqvit < "$scratch/bench.json"
     if [ -n "${int_file[$name]:-}" ]; then
-      "$bench" --model "${int_file[$name]}" --engine int --batch "$batch" --threads "$threads" --seconds "$seconds" \
-        --json "$scratch/bench.json" >/dev/null
-      summary record --results "$results" --name "$name" --source fqvit < "$scratch/bench.json"
+      # The integer engine may not cover every family yet: its refusal becomes a note, not the end of the run.
+      if "$bench" --model "${int_file[$name]}" --engine int --batch "$batch" --threads "$threads" \
+           --seconds "$seconds" --json "$scratch/bench.json" >"$scratch/int.log" 2>&1; then
+        summary record --results "$results" --name "$name" --source fqvit < "$scratch/bench.json"
+      else
+        note "$name int skipped: $(tail -1 "$scratch/int.log")"
+        unset "int_file[$name]"
+      fi
     fi
   done
 }
@@ -140,7 +145,8 @@ measure_memory() {  # name
   for mode in fp32 int; do
     if [ "$mode" = fp32 ]; then path="${model_dir[$name]}"; else path="${int_file[$name]:-}"; fi
     [ -n "$path" ] || continue
-    "$bench" --model "$path" --engine "$mode" --batch 1 --threads "$threads" --seconds 0 --json "$scratch/mem.json" >/dev/null
+    "$bench" --model "$path" --engine "$mode" --batch 1 --threads "$threads" --seconds 0 --json "$scratch/mem.json" \
+      >/dev/null 2>&1 || continue
     peak_kb=0
     if [ -x /usr/bin/time ]; then
       peak_kb="$(/usr/bin/time -f '%M' "$build/fqvit-eval" --model "$path" --engine "$mode" --data "$val" \

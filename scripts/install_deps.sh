@@ -11,6 +11,7 @@ packages=(
   ocl-icd-opencl-dev  # only a Recommends of libdnnl-dev, but Debian's dnnl CMake config requires OpenCL
   python3 python3-numpy python3-pil python3-torch libopenblas0-pthread
   clang libclang-rt-14-dev  # libFuzzer and its sanitizer runtimes for scripts/fuzz.sh (only a Recommends of clang)
+  parallel  # GNU parallel: the sharded-eval and sweep-jobs tests run through it (scripts/cluster/)
 )
 
 missing=()

@@ -10,6 +10,9 @@
 // The platform of shared/reference: fqvit reproduced the reference bit for bit on it (OpenBLAS kernel family and
 // AVX-512, see torch_cpu::platform()).
 inline constexpr const char* kReferencePlatform = "OpenBLAS SkylakeX, AVX-512";
+// The platform of shared/reference/deit_tiny (its README): OpenBLAS 0.3.21 fell back to its generic Prescott kernels
+// on a CPU newer than it knows.
+inline constexpr const char* kDeitTinyReferencePlatform = "OpenBLAS Prescott, AVX-512";
 
 #define FQVIT_REQUIRE_PLATFORM(expected)                                                                       \
   do {                                                                                                         \

@@ -10,6 +10,7 @@
 #include <random>
 
 #include "fqvit/calibrate/calibrator.h"
+#include "fqvit/calibrate/diagnosis.h"
 #include "fqvit/calibrate/model_file.h"
 #include "fqvit/core/error.h"
 #include "fqvit/core/parallel.h"
@@ -21,8 +22,9 @@
 namespace {
 
 struct Args {
-  std::string model, calib, class_list, calib_list, config, out, method, numerics = "torch";
+  std::string model, calib, class_list, calib_list, config, out, method, numerics = "torch", report;
   int images = 1000, batch = 100, threads = 0, w_bits = 8, a_bits = 8, attn_bits = 4, decode_threads = 1;
+  int report_images = 64;
   int64_t seed = 0;  // signed so that "-1" is refused rather than wrapped to 2^64 - 1
   bool ptf = true, lis = true;
 };
@@ -38,19 +40,43 @@ void print_summary(const fqvit::Calibrator& calib, const fqvit::QuantState& stat
               state.weights.size(), st.w_bits, counts[static_cast<int>(fqvit::QuantRole::kActivation)],
               counts[static_cast<int>(fqvit::QuantRole::kResidual)], st.ptf ? "PTF" : st.method.c_str(),
               counts[static_cast<int>(fqvit::QuantRole::kAttention)], st.lis ? "LIS" : "uniform");
-  int64_t alpha[fqvit::kPtfMaxAlpha + 1] = {};
+  std::vector<long long> alpha(fqvit::kPtfMaxK + 1, 0);
+  int max_alpha = fqvit::kPtfMaxAlpha;
   for (const auto& [name, q] : state.activations) {
     if (q->kind() != "ptf") continue;
-    for (uint8_t a : static_cast<const fqvit::PtfQuantizer&>(*q).params().alpha) ++alpha[a];
+    for (uint8_t a : static_cast<const fqvit::PtfQuantizer&>(*q).params().alpha) {
+      ++alpha[a];
+      max_alpha = std::max(max_alpha, static_cast<int>(a));
+    }
   }
   if (st.ptf) {
-    std::printf("  PTF channel factors 1/2/4/8: %lld/%lld/%lld/%lld\n", static_cast<long long>(alpha[0]),
-                static_cast<long long>(alpha[1]), static_cast<long long>(alpha[2]), static_cast<long long>(alpha[3]));
+    std::printf("  PTF channel factors 2^0..2^%d:", max_alpha);
+    for (int a = 0; a <= max_alpha; ++a) std::printf("%s%lld", a ? "/" : " ", alpha[static_cast<size_t>(a)]);
+    std::printf("\n");
   }
+  if (st.extensions.any()) std::printf("  extensions: %s\n", st.to_json().c_str());
   for (const char* name : {"patch_embed.qact", "blocks.0.attn.qact_attn1", "act_out"}) {
     const auto it = state.activations.find(name);
     if (it != state.activations.end()) std::printf("  %-26s %s\n", name, it->second->summary().c_str());
   }
+}
+
+// The diagnosis (diagnosis.h) on the first --report-images calibration images, in micro-batches small enough that
+// the FP32 tensors of every point fit in memory (about 30 MB per ViT-Tiny image).
+void write_report(const Args& args, fqvit::VisionModel& model, const fqvit::QuantState& state,
+                  std::vector<fqvit::LabeledImage> images) {
+  constexpr int kReportBatch = 4;
+  images.resize(std::min(images.size(), static_cast<size_t>(args.report_images)));
+  fqvit::BatchLoader loader(images, model.config().preprocess, kReportBatch, args.decode_threads);
+  std::vector<fqvit::Tensor> batches;
+  fqvit::Batch batch;
+  while (loader.next(&batch)) {
+    if (batch.images.numel() > 0) batches.push_back(batch.images);
+  }
+  const fqvit::DiagnosisReport report = fqvit::diagnose_quantizers(model, state, batches);
+  std::printf("\n%s", fqvit::diagnosis_table(report, 25).c_str());
+  fqvit::write_diagnosis(report, args.report);
+  std::printf("wrote the diagnosis of %zu quantizers to %s\n", report.rows.size(), args.report.c_str());
 }
 
 // Flags first, then every output path, so a mistake costs a second and not a calibration.
@@ -62,11 +88,13 @@ void check_command_line(const Args& args, const CLI::App& app) {
   fqvit::cli::check_range("--seed", args.seed, 0, std::numeric_limits<int64_t>::max());
   fqvit::cli::check_given_once(app, "--ptf", "--ptf / --no-ptf");
   fqvit::cli::check_given_once(app, "--lis", "--lis / --no-lis");
-  fqvit::check_output_paths({{"--out", args.out}}, {{"--model", args.model + "/model.safetensors"},
-                                                     {"--model", args.model + "/config.json"},
-                                                     {"--calib-list", args.calib_list},
-                                                     {"--class-list", args.class_list},
-                                                     {"--config", args.config}});
+  fqvit::cli::check_range("--report-images", args.report_images, 1, std::numeric_limits<int>::max());
+  fqvit::check_output_paths({{"--out", args.out}, {"--report", args.report}},
+                            {{"--model", args.model + "/model.safetensors"},
+                             {"--model", args.model + "/config.json"},
+                             {"--calib-list", args.calib_list},
+                             {"--class-list", args.class_list},
+                             {"--config", args.config}});
 }
 
 int run(const Args& args, const CLI::App& app) {
@@ -149,6 +177,7 @@ int run(const Args& args, const CLI::App& app) {
   fqvit::save_quantized_model(args.out, args.model, *model, state, info);  // calibration leaves weights as they are
   print_summary(calib, state, info.seconds, seen);
   std::printf("wrote %s\n", args.out.c_str());
+  if (!args.report.empty()) write_report(args, *model, state, images);
   return 0;
 }
 
@@ -178,6 +207,10 @@ int main(int argc, char** argv) {
                  "float arithmetic of the calibration passes: torch (bit-identical to the PyTorch reference) or fast");
   app.add_option("--threads", args.threads, "compute threads, 0..1024 (0 = all cores)");
   app.add_option("--decode-threads", args.decode_threads, "background image decoding threads, 1..64");
+  app.add_option("--report", args.report,
+                 "also diagnose every quantizer (SQNR, cosine vs FP32, dominant channels) into this file "
+                 "(.json: JSON, else a markdown table)");
+  app.add_option("--report-images", args.report_images, "calibration images the diagnosis runs on (default 64)");
   app.add_option("--out", args.out, "quantized model file to write (.safetensors)")->required();
   if (const int status = fqvit::cli::parse(app, argc, argv, "fqvit-calibrate"); status >= 0) return status;
   try {

@@ -9,6 +9,7 @@
 #include "fqvit/core/error.h"
 #include "fqvit/core/parallel.h"
 #include "fqvit/eval/engine.h"
+#include "fqvit/eval/eval_record.h"
 #include "fqvit/eval/evaluate.h"
 #include "fqvit/io/atomic_file.h"
 #include "fqvit/io/output_paths.h"
@@ -18,29 +19,13 @@
 namespace {
 
 struct Args {
-  std::string model, data, class_list, labels, engine, json_out, logits_out, numerics;
+  std::string model, data, class_list, labels, engine, json_out, logits_out, numerics, shard;
   int batch_size = 8, threads = 0, limit = 0, decode_threads = 1;
   bool print_plan = false;
 };
 
-void write_json(const std::string& path, const Args& args, const std::string& numerics, const fqvit::EvalResult& r) {
-  const nlohmann::json j = {
-      {"top1", r.top1()},
-      {"top5", r.top5()},
-      {"images", r.images},
-      {"top1_correct", r.top1_correct},
-      {"top5_correct", r.top5_correct},
-      {"images_per_second", r.images_per_second()},
-      {"model_images_per_second", r.model_seconds > 0 ? static_cast<double>(r.images) / r.model_seconds : 0.0},
-      {"skipped", r.skipped.size()},
-      {"nonfinite_logits", r.nonfinite},
-      {"engine", args.engine},
-      {"numerics", numerics},
-      {"model", args.model},
-      {"data", args.data},
-      {"batch_size", args.batch_size},
-      {"threads", fqvit::num_threads()},
-  };
+void write_json(const std::string& path, const fqvit::EvalRunInfo& info, const fqvit::EvalResult& r) {
+  const nlohmann::json j = fqvit::eval_record(info, r);
   fqvit::write_file_atomically(path, [&](std::ostream& out) { out << j.dump(2) << "\n"; });
 }
 
@@ -85,6 +70,12 @@ int run(Args args) {
   for (const std::string& why : folder.ignored()) spdlog::warn("not an image of the dataset: {}", why);
   std::vector<fqvit::LabeledImage> images = folder.images();
   if (args.limit > 0 && static_cast<size_t>(args.limit) < images.size()) images.resize(static_cast<size_t>(args.limit));
+  fqvit::EvalRunInfo info{args.engine, engine.numerics, args.model, args.data, args.class_list, args.labels,
+                          args.limit, args.batch_size, 0, "", fqvit::image_list_fingerprint(images), {}};
+  const fqvit::ImageSlice shard =
+      args.shard.empty() ? fqvit::ImageSlice{} : fqvit::parse_shard(args.shard, "command line", "--shard");
+  info.slice = fqvit::shard_slice(shard.index, shard.count, static_cast<int64_t>(images.size()));
+  images = {images.begin() + info.slice.first, images.begin() + info.slice.end};
   spdlog::info("{} on {} images from {} ({} threads, batch {})", engine.config.architecture, images.size(), args.data,
                fqvit::num_threads(), args.batch_size);
 
@@ -107,12 +98,17 @@ int run(Args args) {
   if (r.nonfinite > 0) {
     std::printf("%lld image(s) gave NaN or inf logits: counted as wrong\n", static_cast<long long>(r.nonfinite));
   }
-  if (r.images == 0) {
+  const bool empty_shard = info.slice.first == info.slice.end;  // more shards than images: nothing to do
+  if (r.images == 0 && !empty_shard) {
     // Nothing was evaluated: say why instead of printing 0% and leaving no file.
     fqvit::fail(args.data, "readable images", "none of " + std::to_string(images.size()) + " (" +
                 std::to_string(r.skipped.size()) + " unreadable, see the warnings above)", "at least one");
   }
-  if (!args.json_out.empty()) write_json(args.json_out, args, engine.numerics, r);
+  if (!args.json_out.empty()) {
+    info.threads = fqvit::num_threads();
+    info.model_fingerprint = fqvit::model_fingerprint(args.model);
+    write_json(args.json_out, info, r);
+  }
   if (!args.logits_out.empty()) write_logits(args.logits_out, args, r);
   return 0;
 }
@@ -139,7 +135,9 @@ int main(int argc, char** argv) {
   app.add_option("--threads", args.threads, "compute threads, 0..1024 (0 = all cores)");
   app.add_option("--decode-threads", args.decode_threads, "background image decoding threads, 1..64");
   app.add_option("--limit", args.limit, "evaluate only the first N images (0 = all)");
-  app.add_option("--json", args.json_out, "write the summary as JSON");
+  app.add_option("--json", args.json_out, "write the summary and per-image predictions as JSON");
+  app.add_option("--shard", args.shard, "evaluate only shard I of N (0-based contiguous blocks of the image list); "
+                 "fqvit-report --merge adds the shards' JSON up");
   app.add_option("--save-logits", args.logits_out, "write logits [images, classes] as safetensors");
   if (const int status = fqvit::cli::parse(app, argc, argv, "fqvit-eval"); status >= 0) return status;
   try {

@@ -32,6 +32,7 @@ QuantState Calibrator::finish() {
   state.int_layer_norm = settings_.ptf;
   state.weights = fit_weights(model_, weight_specs_);
   state.activations = hooks_.take_fitted();
+  if (!settings_.extensions.channel_inputs.empty()) fold_channel_inputs(model_, state);
   state.check_complete(model_, "calibration");
   return state;
 }

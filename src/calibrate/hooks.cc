@@ -10,7 +10,9 @@ CalibrationHooks::CalibrationHooks(const std::vector<QuantizerSpec>& specs, cons
   lis_.exp_shift = settings.lis_exp_shift;
   for (const QuantizerSpec& s : specs) {
     Point p{s, nullptr};
-    if (!s.lis) p.observer = make_observer(s.observer, s.bit_type);
+    if (!s.lis) {
+      p.observer = s.observer == "ptf" ? make_ptf_observer(s.bit_type, s.ptf) : make_observer(s.observer, s.bit_type);
+    }
     points_.emplace(s.name, std::move(p));
   }
 }
@@ -71,9 +73,16 @@ bool FakeQuantHooks::layer_norm(const std::string& input_quantizer, const std::s
   if (in == nullptr || out == nullptr) return false;
   const std::vector<float> in_scales = in->channel_scales();
   const std::vector<float> out_scales = out->channel_scales();
-  assert(!in_scales.empty() && out_scales.size() == 1 && channels % static_cast<int64_t>(in_scales.size()) == 0);
-  int_layer_norm_reference(x, rows, channels, in_scales.data(), static_cast<int64_t>(in_scales.size()),
-                           out_scales[0], gamma.data(), beta.data(), y);
+  assert(!in_scales.empty() && !out_scales.empty() && channels % static_cast<int64_t>(in_scales.size()) == 0);
+  // Beyond the reference's arithmetic (wide codes, K > 3, per-channel outputs) its float32 sums are not exact:
+  // int64 sums instead.
+  if (state_.settings.extensions.wide_layer_norm() || out_scales.size() > 1) {
+    int_layer_norm_wide(x, rows, channels, in_scales.data(), static_cast<int64_t>(in_scales.size()), out_scales.data(),
+                        static_cast<int64_t>(out_scales.size()), gamma.data(), beta.data(), y);
+  } else {
+    int_layer_norm_reference(x, rows, channels, in_scales.data(), static_cast<int64_t>(in_scales.size()),
+                             out_scales[0], gamma.data(), beta.data(), y);
+  }
   return true;
 }
 

@@ -1,5 +1,6 @@
 #include "fqvit/calibrate/model_file.h"
 
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -67,10 +68,15 @@ void save_quantized_model(const std::string& path, const std::string& checkpoint
            std::to_string(q.scales.size()) + " (the quantizer's scales)");
     }
     std::vector<int8_t> codes(static_cast<size_t>(wt.numel()));
-    quantize_weight(wt.data(), out, k, q.scales.data(), q.bit_type, codes.data());
+    Tensor folded = wt;  // W[o, c] * 2^input_exponent[c] (exact), when the input carries channel factors
+    for (int64_t i = 0; i < folded.numel() && !q.input_exponent.empty(); ++i) {
+      folded[i] = std::ldexp(folded[i], q.input_exponent[static_cast<size_t>(i % k)]);
+    }
+    quantize_weight(folded.data(), out, k, q.scales.data(), q.bit_type, codes.data());
     const Shape shape = ckpt.info(wname).shape;
     w.add_values(wname, DType::kI8, shape, codes);
     w.add_values(wname + "_scale", DType::kF32, {out}, q.scales);
+    if (!q.input_exponent.empty()) w.add_values(wname + "_input_exponent", DType::kI32, {k}, q.input_exponent);
     weights[ref.name] = {{"tensor", wname}, {"bits", q.bit_type.bits}, {"shape", shape}};
     quantized.insert(wname);
   }
@@ -98,7 +104,8 @@ void save_quantized_model(const std::string& path, const std::string& checkpoint
   }
   const ModelConfig config = load_model_config(checkpoint_dir);
   w.set_metadata("format", kQuantFormatName);
-  w.set_metadata("format_version", std::to_string(kQuantFormatVersion));
+  const int version = state.settings.extensions.any() ? kQuantFormatVersion : kQuantFormatVersionPlain;
+  w.set_metadata("format_version", std::to_string(version));
   w.set_metadata("model_config", config.source.empty() ? read_text(checkpoint_dir + "/config.json") : config.source);
   w.set_metadata("quantization", nlohmann::json{{"settings", nlohmann::json::parse(state.settings.to_json())},
                                                 {"int_layer_norm", state.int_layer_norm}}
@@ -121,9 +128,11 @@ QuantizedModel read_quantized_model(const std::string& path) {
     const int64_t k = deq.numel() / w.shape[0];
     for (int64_t i = 0; i < deq.numel(); ++i) {
       deq[i] = static_cast<float>(w.codes[static_cast<size_t>(i)]) * w.scales[static_cast<size_t>(i / k)];
+      // Input factors folded into the columns (version 2): real = scale[o] * code / 2^e[i], exact in float.
+      if (!w.input_exponent.empty()) deq[i] = std::ldexp(deq[i], -w.input_exponent[static_cast<size_t>(i % k)]);
     }
     ckpt.add(w.tensor, deq);
-    out.state.weights[name] = {w.bit_type, w.scales};
+    out.state.weights[name] = {w.bit_type, w.scales, w.input_exponent};
   }
   for (const auto& [name, record] : file.activations) {
     out.state.activations[name] = read_quantizer(record, path + " (quantizer " + name + ")");

@@ -164,10 +164,11 @@ class OmseObserver : public MinMaxObserver {
 };
 
 // PTF: per-channel range over all batches; scale8 from the overall range, zp with scale8, and per channel the
-// alpha in 0..3 with the lowest MSE on the last batch (ties to the smaller alpha).
+// alpha in 0..3 with the lowest MSE on the last batch (ties to the smaller alpha). With PtfOptions beyond the
+// reference (docs/quantization.md 11.1): K from the calibration range, and per-channel zero points.
 class PtfObserver : public Observer {
  public:
-  explicit PtfObserver(BitType bt) : bt_(bt) {}
+  PtfObserver(BitType bt, PtfOptions options) : bt_(bt), options_(options) {}
   void update(const float* x, int64_t rows, int64_t channels) override {
     if (min_.empty()) {
       min_.assign(static_cast<size_t>(channels), std::numeric_limits<float>::infinity());
@@ -196,19 +197,38 @@ class PtfObserver : public Observer {
   }
 
   std::unique_ptr<ActivationQuantizer> fit(const float* last, int64_t rows, int64_t channels) const override {
-    const float max_all = *std::max_element(max_.begin(), max_.end());
-    const float min_all = *std::min_element(min_.begin(), min_.end());
     const float range = static_cast<float>(bt_.hi() - bt_.lo());
-    const float scale8 = std::max((max_all - min_all) / range, kMinScale);
+    const int k = options_.adaptive_k ? adaptive_k() : options_.k;
     PtfParams p;
     p.bit_type = bt_;
-    p.scale1 = scale8 / 2.0f / 2.0f / 2.0f;
-    p.zero_point = asymmetric_zero_point(min_all, scale8, bt_);
-    p.alpha.assign(static_cast<size_t>(channels), 0);
-    // Squared error of every (alpha, channel) over the last batch, row by row so the channel loop is contiguous.
     const size_t cs = static_cast<size_t>(channels);
-    std::vector<double> err((kPtfMaxAlpha + 1) * cs, 0.0);
-    const float zpf = static_cast<float>(p.zero_point);
+    if (!options_.channel_zero_point) {
+      const float max_all = *std::max_element(max_.begin(), max_.end());
+      const float min_all = *std::min_element(min_.begin(), min_.end());
+      const float scale8 = std::max((max_all - min_all) / range, kMinScale);
+      p.scale1 = scale8 / std::exp2(static_cast<float>(k));  // exact: a power of two (the reference: / 2 / 2 / 2)
+      p.zero_point = asymmetric_zero_point(min_all, scale8, bt_);
+    } else {
+      // The widest channel (its range including 0) sets the coarsest scale s1 * 2^K.
+      float widest = 0.0f;
+      for (size_t c = 0; c < cs; ++c) widest = std::max(widest, channel_range(c));
+      p.scale1 = std::max(widest / range, kMinScale) / std::exp2(static_cast<float>(k));
+      p.zero_point = 0;
+    }
+    // Each candidate alpha's zero point per channel: the shared one, or the channel's own from its range.
+    auto zero_point = [&](size_t c, int a) -> float {
+      if (!options_.channel_zero_point) return static_cast<float>(p.zero_point);
+      const float s = p.scale1 * std::exp2(static_cast<float>(a));
+      return static_cast<float>(asymmetric_zero_point(std::min(min_[c], 0.0f), s, bt_));
+    };
+    const size_t candidates = static_cast<size_t>(k) + 1;
+    std::vector<float> zps(candidates * cs);
+    for (size_t a = 0; a < candidates; ++a) {
+      for (size_t c = 0; c < cs; ++c) zps[a * cs + c] = zero_point(c, static_cast<int>(a));
+    }
+    p.alpha.assign(cs, 0);
+    // Squared error of every (alpha, channel) over the last batch, row by row so the channel loop is contiguous.
+    std::vector<double> err(candidates * cs, 0.0);
     const float lo = static_cast<float>(bt_.lo()), hi = static_cast<float>(bt_.hi());
 #pragma omp parallel
     {
@@ -217,13 +237,14 @@ class PtfObserver : public Observer {
 #pragma omp for schedule(static)
       for (int64_t r = 0; r < rows; ++r) {
         const float* row = last + r * channels;
-        for (int a = 0; a <= kPtfMaxAlpha; ++a) {
+        for (size_t a = 0; a < candidates; ++a) {
           const float s = p.scale1 * static_cast<float>(1 << a);
+          const float* zpa = zps.data() + a * cs;
           for (size_t c = 0; c < cs; ++c) {
-            const float d = row[c] - fake_quant_value(row[c], s, zpf, lo, hi);
+            const float d = row[c] - fake_quant_value(row[c], s, zpa[c], lo, hi);
             row_err[c] = d * d;
           }
-          double* acc = local.data() + static_cast<size_t>(a) * cs;
+          double* acc = local.data() + a * cs;
           for (size_t c = 0; c < cs; ++c) acc[c] += static_cast<double>(row_err[c]);
         }
       }
@@ -231,9 +252,14 @@ class PtfObserver : public Observer {
       for (size_t i = 0; i < err.size(); ++i) err[i] += local[i];
     }
     for (size_t c = 0; c < cs; ++c) {
-      for (int a = 1; a <= kPtfMaxAlpha; ++a) {  // strictly lower error wins: ties go to the smaller alpha
-        if (err[static_cast<size_t>(a) * cs + c] < err[p.alpha[c] * cs + c]) p.alpha[c] = static_cast<uint8_t>(a);
+      for (size_t a = 1; a < candidates; ++a) {  // strictly lower error wins: ties go to the smaller alpha
+        if (err[a * cs + c] < err[p.alpha[c] * cs + c]) p.alpha[c] = static_cast<uint8_t>(a);
       }
+    }
+    if (options_.channel_zero_point) {
+      p.zero_points.resize(cs);
+      for (size_t c = 0; c < cs; ++c) p.zero_points[c] = static_cast<int32_t>(zps[p.alpha[c] * cs + c]);
+      p.zero_point = p.zero_points[0];
     }
     return std::make_unique<PtfQuantizer>(std::move(p));
   }
@@ -241,7 +267,22 @@ class PtfObserver : public Observer {
   std::vector<float> observed_max() const override { return max_; }
 
  private:
+  float channel_range(size_t c) const { return std::max(max_[c], 0.0f) - std::min(min_[c], 0.0f); }
+
+  // K = ceil(log2(widest channel range / median channel range)), within [reference K, kPtfMaxK]: enough factors
+  // of two that the median channel keeps its full code range while the widest is not clipped.
+  int adaptive_k() const {
+    std::vector<float> ranges(min_.size());
+    for (size_t c = 0; c < ranges.size(); ++c) ranges[c] = channel_range(c);
+    const float widest = *std::max_element(ranges.begin(), ranges.end());
+    std::nth_element(ranges.begin(), ranges.begin() + static_cast<std::ptrdiff_t>(ranges.size() / 2), ranges.end());
+    const float median = std::max(ranges[ranges.size() / 2], kMinScale);
+    const int k = static_cast<int>(std::ceil(std::log2(static_cast<double>(widest) / static_cast<double>(median))));
+    return std::min(std::max(k, kPtfMaxAlpha), kPtfMaxK);
+  }
+
   BitType bt_;
+  PtfOptions options_;
   std::vector<float> min_, max_;
 };
 
@@ -251,7 +292,7 @@ NamedRegistry<ObserverFactory>& registry() {
       {"ema", [](BitType bt) { return std::make_unique<EmaObserver>(bt); }},
       {"percentile", [](BitType bt) { return std::make_unique<PercentileObserver>(bt); }},
       {"omse", [](BitType bt) { return std::make_unique<OmseObserver>(bt); }},
-      {"ptf", [](BitType bt) { return std::make_unique<PtfObserver>(bt); }},
+      {"ptf", [](BitType bt) { return std::make_unique<PtfObserver>(bt, PtfOptions{}); }},
   };
   return r;
 }
@@ -322,6 +363,10 @@ float quantile(const float* x, int64_t n, double q, std::vector<float>& scratch)
   }
   scratch.assign(x, x + n);
   return quantile_inplace(scratch, q);
+}
+
+std::unique_ptr<Observer> make_ptf_observer(BitType bit_type, PtfOptions options) {
+  return std::make_unique<PtfObserver>(bit_type, options);
 }
 
 void register_observer(const std::string& name, ObserverFactory factory) { registry().add(name, std::move(factory)); }

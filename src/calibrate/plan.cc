@@ -67,6 +67,7 @@ void QuantSettings::validate(const std::string& origin) const {
     if (o.observer && !has_observer(*o.observer)) fail(origin, "layers." + name + ".observer", *o.observer,
                                                         "a known observer");
   }
+  extensions.validate(origin);
 }
 
 std::string QuantSettings::to_json() const {
@@ -84,6 +85,7 @@ std::string QuantSettings::to_json() const {
     l[name] = e;
   }
   j["layers"] = l;
+  if (extensions.any()) extensions_to_json(extensions, j["extensions"]);
   return j.dump();
 }
 
@@ -98,10 +100,13 @@ QuantSettings parse_quant_settings(const std::string& json_text, const std::stri
   }
   if (!j.is_object()) fail(origin, "json", j.type_name(), "a JSON object");
   static const std::set<std::string> kKeys = {"method", "ptf", "lis", "bits", "lis_exp_shift", "layers",
-                                              "description"};
+                                              "extensions", "description"};
   for (const auto& [key, value] : j.items()) {
-    if (!kKeys.count(key)) fail(origin, key, "an unknown key", "method, ptf, lis, bits, lis_exp_shift, layers");
+    if (!kKeys.count(key)) {
+      fail(origin, key, "an unknown key", "method, ptf, lis, bits, lis_exp_shift, layers, extensions");
+    }
   }
+  if (j.contains("extensions")) s.extensions = parse_extensions(j["extensions"], origin, s.extensions);
   try {
     if (j.contains("method")) s.method = j["method"].get<std::string>();
     if (j.contains("ptf")) s.ptf = j["ptf"].get<bool>();
@@ -144,7 +149,17 @@ std::vector<QuantizerSpec> plan_activations(const VisionModel& model, const Quan
     q.role = activation_role(name);
     q.bit_type = {s.a_bits, false};
     q.observer = s.method;
-    if (q.role == QuantRole::kResidual && s.ptf) q.observer = "ptf";
+    const Extensions& ext = s.extensions;
+    const std::string cls = point_class(name, model.config().family);
+    const auto role_observer = ext.observers.find(cls);
+    if (role_observer != ext.observers.end()) q.observer = role_observer->second;
+    if (q.role == QuantRole::kResidual && ext.residual_bits != 0) q.bit_type.bits = ext.residual_bits;
+    const bool channel_input = ext.channel_inputs.count(cls) != 0 &&
+                               !consuming_linears(name, model.config().family).empty();
+    if ((q.role == QuantRole::kResidual && s.ptf) || (cls == "branch_output" && ext.branch_ptf) || channel_input) {
+      q.observer = "ptf";
+      q.ptf = ext.ptf();
+    }
     if (q.role == QuantRole::kAttention) {
       q.bit_type = {s.attn_bits, false};
       q.lis = s.lis;

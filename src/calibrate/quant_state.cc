@@ -2,6 +2,7 @@
 // -ffp-contract=off, CMakeLists.txt).
 #include "fqvit/calibrate/quant_state.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -26,6 +27,11 @@ void QuantState::check_complete(VisionModel& model, const std::string& origin) c
       fail(origin, w.name + ".weight_scale", std::to_string(it->second.scales.size()) + " scales",
            std::to_string(out_channels(*w.weight)) + " (output channels)");
     }
+    const auto& e = it->second.input_exponent;
+    if (!e.empty() && static_cast<int64_t>(e.size()) != per_channel(*w.weight)) {
+      fail(origin, w.name + ".weight_input_exponent", std::to_string(e.size()) + " exponents",
+           std::to_string(per_channel(*w.weight)) + " (input columns)");
+    }
     // A weight scale divides in quantization and multiplies in dequantization: it must be a positive finite number.
     const std::vector<float>& scales = it->second.scales;
     for (size_t c = 0; c < scales.size(); ++c) {
@@ -43,7 +49,7 @@ void QuantState::check_complete(VisionModel& model, const std::string& origin) c
   }
   // PTF exponents cover the residual stream's channels (ViT: embed_dim; Swin stages vary and are checked by use).
   for (const auto& [name, q] : activations) {
-    if (q->kind() != "ptf") continue;
+    if (q->kind() != "ptf" || activation_role(name) != QuantRole::kResidual) continue;
     const size_t c = static_cast<const PtfQuantizer&>(*q).params().alpha.size();
     if (static_cast<int64_t>(c) != model.config().embed_dim && model.config().family == ModelFamily::kVit) {
       fail(origin, name + ".alpha", std::to_string(c) + " channels",
@@ -67,12 +73,45 @@ std::map<std::string, WeightQuant> fit_weights(VisionModel& model, const std::ve
   return out;
 }
 
-void fake_quantize_weights(VisionModel& model, const QuantState& state) {
+namespace {
+
+// W[o, c] *= 2^e[c] (sign = 1) or /= 2^e[c] (sign = -1): exact in float (powers of two).
+void scale_columns(Tensor& w, const std::vector<int32_t>& e, int sign) {
+  const int64_t k = per_channel(w);
+  for (int64_t i = 0; i < w.numel(); ++i) w[i] = std::ldexp(w[i], sign * e[static_cast<size_t>(i % k)]);
+}
+
+}  // namespace
+
+void fold_channel_inputs(VisionModel& model, QuantState& state) {
+  const ModelFamily family = model.config().family;
   for (const WeightRef& w : model.weights()) {
-    const WeightQuant& q = state.weights.at(w.name);
-    fake_quant_weight(w.weight->data(), out_channels(*w.weight), per_channel(*w.weight), q.scales.data(),
-                      q.bit_type);
+    for (const auto& [point, q] : state.activations) {
+      if (q->kind() != "ptf" || !state.settings.extensions.channel_inputs.count(point_class(point, family))) continue;
+      const std::vector<std::string> linears = consuming_linears(point, family);
+      if (std::find(linears.begin(), linears.end(), w.name) == linears.end()) continue;
+      const auto& alpha = static_cast<const PtfQuantizer&>(*q).params().alpha;
+      if (static_cast<int64_t>(alpha.size()) != per_channel(*w.weight)) {
+        fail("calibration", point + ".alpha", std::to_string(alpha.size()) + " channels",
+             std::to_string(per_channel(*w.weight)) + " (input columns of " + w.name + ")");
+      }
+      WeightQuant& wq = state.weights.at(w.name);
+      wq.input_exponent.assign(alpha.begin(), alpha.end());
+      Tensor scaled = *w.weight;
+      scale_columns(scaled, wq.input_exponent, 1);
+      weight_channel_scales(scaled.data(), out_channels(scaled), per_channel(scaled), wq.bit_type, wq.scales.data());
+    }
   }
+}
+
+void fake_quant_weight_tensor(Tensor& weight, const WeightQuant& q) {
+  if (!q.input_exponent.empty()) scale_columns(weight, q.input_exponent, 1);
+  fake_quant_weight(weight.data(), out_channels(weight), per_channel(weight), q.scales.data(), q.bit_type);
+  if (!q.input_exponent.empty()) scale_columns(weight, q.input_exponent, -1);
+}
+
+void fake_quantize_weights(VisionModel& model, const QuantState& state) {
+  for (const WeightRef& w : model.weights()) fake_quant_weight_tensor(*w.weight, state.weights.at(w.name));
 }
 
 QuantState load_reference_qparams(const std::string& path, int lis_exp_shift) {
@@ -102,7 +141,7 @@ QuantState load_reference_qparams(const std::string& path, int lis_exp_shift) {
                                                             "int<b> or uint<b>, b in 2..8");
     const std::string type = e.value("module_type", "");
     if (type == "QLinear" || type == "QConv2d") {
-      state.weights[name] = {bt, floats(e, "scale", name)};
+      state.weights[name] = {bt, floats(e, "scale", name), {}};
       state.settings.w_bits = bt.bits;
     } else if (type == "QIntSoftmax" && e.value("log_i_softmax", false)) {
       state.activations[name] = std::make_unique<LisQuantizer>(LisParams{bt.bits, lis_exp_shift});

@@ -64,8 +64,17 @@ std::unique_ptr<ActivationQuantizer> read_ptf(const QuantizerRecord& r, const st
   check_scale(p.scale1, origin, "scale1");
   check_zero_point(p.zero_point, r.bit_type, origin);
   for (int32_t a : need_ints(r, "alpha", 1, origin)) {
-    if (a < 0 || a > kPtfMaxAlpha) fail(origin, "alpha", std::to_string(a), "0.." + std::to_string(kPtfMaxAlpha));
+    if (a < 0 || a > kPtfMaxK) fail(origin, "alpha", std::to_string(a), "0.." + std::to_string(kPtfMaxK));
     p.alpha.push_back(static_cast<uint8_t>(a));
+  }
+  if (r.ints.count("zero_points")) {  // per-channel zero points (fqvit_plus), one per alpha
+    const std::vector<int32_t>& zps = r.ints.at("zero_points");
+    if (zps.size() != p.alpha.size()) {
+      fail(origin, "zero_points", std::to_string(zps.size()) + " values",
+           std::to_string(p.alpha.size()) + " (one per channel, as alpha)");
+    }
+    for (int32_t zp : zps) check_zero_point(zp, r.bit_type, origin);
+    p.zero_points = zps;
   }
   return std::make_unique<PtfQuantizer>(std::move(p));
 }
@@ -105,14 +114,23 @@ void PtfQuantizer::fake_quant(float* x, int64_t rows, int64_t channels) const {
 QuantizerRecord PtfQuantizer::record() const {
   QuantizerRecord r{kind(), p_.bit_type, {{"scale1", {p_.scale1}}}, {{"zero_point", {p_.zero_point}}}};
   r.ints["alpha"].assign(p_.alpha.begin(), p_.alpha.end());
+  if (!p_.zero_points.empty()) r.ints["zero_points"] = p_.zero_points;
   return r;
 }
 
 std::string PtfQuantizer::summary() const {
-  int counts[kPtfMaxAlpha + 1] = {};
-  for (uint8_t a : p_.alpha) ++counts[a];
-  std::string s = p_.bit_type.name() + fmt(" PTF s1=%.6g zp=%.0f alpha 0/1/2/3:", static_cast<double>(p_.scale1),
-                                           p_.zero_point);
+  std::vector<int> counts(kPtfMaxAlpha + 1, 0);
+  for (uint8_t a : p_.alpha) {
+    if (static_cast<size_t>(a) >= counts.size()) counts.resize(static_cast<size_t>(a) + 1, 0);
+    ++counts[a];
+  }
+  std::string names;
+  for (size_t a = 0; a < counts.size(); ++a) {
+    if (a) names += '/';
+    names += std::to_string(a);
+  }
+  std::string s = p_.bit_type.name() + fmt(" PTF s1=%.6g zp=%.0f", static_cast<double>(p_.scale1), p_.zero_point) +
+                  (p_.zero_points.empty() ? "" : " (per channel)") + " alpha " + names + ":";
   for (int c : counts) {
     s += ' ';
     s += std::to_string(c);
@@ -145,7 +163,9 @@ void register_quantizer(const std::string& kind, QuantizerReader reader) { regis
 std::unique_ptr<ActivationQuantizer> read_quantizer(const QuantizerRecord& record, const std::string& origin) {
   const QuantizerReader reader = registry().find(record.kind);
   if (!reader) fail(origin, "kind", record.kind, "one of " + registry().joined_names());
-  if (!valid_bits(record.bit_type.bits)) fail(origin, "bits", std::to_string(record.bit_type.bits), "2..8");
+  if (!valid_activation_bits(record.bit_type.bits)) {
+    fail(origin, "bits", std::to_string(record.bit_type.bits), "2.." + std::to_string(kMaxActivationBits));
+  }
   return reader(record, origin);
 }
 

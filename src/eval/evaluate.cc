@@ -41,14 +41,17 @@ EvalResult evaluate_batches(const PixelForwardFn* pixel_forward, const ForwardFn
         const int label = batch.labels[static_cast<size_t>(i)];
         // torch.topk ranks NaN first, so a NaN logit at the label's index would count as correct: never count it.
         const bool finite = std::all_of(row, row + classes, [](float v) { return std::isfinite(v); });
+        std::vector<int64_t> top;  // stays empty for non-finite logits: no ranking is recorded
         if (finite) {
-          const std::vector<int64_t> top = top_k_classes(row, classes, 5);
+          top = top_k_classes(row, classes, 5);
           result.top1_correct += !top.empty() && top[0] == label ? 1 : 0;
           result.top5_correct += std::find(top.begin(), top.end(), label) != top.end() ? 1 : 0;
         } else {
           ++result.nonfinite;
         }
         result.predictions.push_back(static_cast<int>(std::max_element(row, row + classes) - row));
+        result.labels.push_back(label);
+        result.top5_classes.emplace_back(top.begin(), top.end());
         result.image_paths.push_back(images[batch.indices[static_cast<size_t>(i)]].relative);
       }
       result.images += n;

@@ -55,6 +55,12 @@ ActQuant act_quant(const QuantState& state, const std::string& point, const std:
   } else if (const auto* p = dynamic_cast<const PtfQuantizer*>(&q)) {
     for (float s : p->params().channel_scales()) a.scale.push_back(static_cast<double>(s));
     a.alpha = p->params().alpha;
+    if (!p->params().zero_points.empty()) {
+      fail(origin, field_of(point) + ".zero_point", "per-channel zero points", "one zero point (paper PTF)");
+    }
+    for (uint8_t al : a.alpha) {
+      if (al > kPtfMaxAlpha) fail(origin, field_of(point) + ".alpha", std::to_string(al), "0..3 (paper PTF, K = 3)");
+    }
     a.zero_point = p->params().zero_point;
   } else if (const auto* l = dynamic_cast<const LisQuantizer*>(&q)) {
     a.exp_shift = l->params().exp_shift;

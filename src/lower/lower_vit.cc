@@ -218,6 +218,14 @@ LoweredModel lower_quantized_model(QuantizedModel& model, const std::string& ori
     fail(origin, "__metadata__.model_config.architecture", model.model->config().architecture,
          "a ViT or DeiT model (the integer executor does not run Swin yet; use --engine fake)");
   }
+  // The fqvit_plus extensions change the arithmetic (wider PTF factors, per-channel zero points, branch PTF, int16
+  // residual codes, folded per-channel inputs): not lowered yet, so refused rather than run wrongly.
+  const Extensions& x = model.state.settings.extensions;
+  if (x.ptf_k != kPtfMaxAlpha || x.ptf_k_auto || x.ptf_channel_zero_point || x.branch_ptf ||
+      (x.residual_bits != 0 && x.residual_bits != model.state.settings.a_bits) || !x.channel_inputs.empty()) {
+    fail(origin, "__metadata__.quantization.settings.extensions", "fqvit_plus extensions",
+         "the paper's quantizers (the integer executor does not lower the extensions yet; use --engine fake)");
+  }
   return VitLowering(model, *vit, origin).run();
 }
 

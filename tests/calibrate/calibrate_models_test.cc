@@ -82,6 +82,14 @@ TEST(CalibrateModels, EveryObserverWithoutPtfLis) {
   }
 }
 
+// configs/fqvit_plus.json (every extension of docs/quantization.md section 11) on every placement: ViT, DeiT
+// distilled (two heads read qact2), Swin (windows, patch merging with its tiled PTF scales, both layouts).
+TEST(CalibrateModels, FqvitPlusPreset) {
+  const QuantSettings plus = load_quant_settings(testing::source_dir() + "/configs/fqvit_plus.json");
+  ASSERT_TRUE(plus.extensions.any());
+  for (const char* m : kModels) run(m, plus, "plus");
+}
+
 TEST(CalibrateModels, PerLayerOverrideKeepsHeadAt8Bits) {
   QuantSettings s;
   s.w_bits = 6;

@@ -244,5 +244,34 @@ TEST(CalibrateCli, NanWeightIsRefusedByName) {
   EXPECT_FALSE(fs::exists(s.dir + "/q.safetensors"));
 }
 
+// --report on the demo model with every extension on: the JSON diagnosis covers every quantizer, worst first, on
+// the asked number of calibration images; the table goes to stdout; a markdown report file is written too.
+TEST(CalibrateCli, ReportDiagnosesEveryQuantizerWorstFirst) {
+  const std::string dir = testing::scratch_dir("cli_report");
+  const std::string demo = testing::source_dir() + "/demo";
+  const std::string common = "--model " + demo + "/models/vit_micro --calib " + demo + "/data/calib --class-list " +
+                             demo + "/data/classes.txt --config " + testing::source_dir() +
+                             "/configs/fqvit_plus.json --images 20 --batch-size 10 --numerics fast --report-images 8 ";
+  const Result r = run(common + "--report " + dir + "/report.json --out " + dir + "/q.safetensors");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("worst own SQNR first"), std::string::npos) << r.output;
+  std::ifstream in(dir + "/report.json");
+  const auto j = nlohmann::json::parse(in);
+  EXPECT_EQ(j.at("images").get<int>(), 8);
+  // vit_micro: 4 blocks x 11 points + 6 model-level points, 4 x 4 + 2 weights.
+  const auto& rows = j.at("quantizers");
+  EXPECT_EQ(rows.size(), 4u * 11 + 6 + 4 * 4 + 2);
+  for (size_t i = 1; i < rows.size(); ++i) {
+    EXPECT_LE(rows[i - 1].at("own_sqnr_db").get<double>(), rows[i].at("own_sqnr_db").get<double>());
+  }
+  const Result md = run(common + "--report " + dir + "/report.md --out " + dir + "/q2.safetensors");
+  ASSERT_EQ(md.code, 0) << md.output;
+  std::ifstream table(dir + "/report.md");
+  const std::string text((std::istreambuf_iterator<char>(table)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("| blocks.0.mlp.qact1 "), std::string::npos) << text.substr(0, 400);
+  expect_error(common + "--report-images 0 --report " + dir + "/r.json --out " + dir + "/q3.safetensors",
+               "--report-images");
+}
+
 }  // namespace
 }  // namespace fqvit

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "fqvit/calibrate/extensions.h"
 #include "fqvit/calibrate/quantizer.h"
 
 namespace fqvit {
@@ -31,6 +32,8 @@ void register_observer(const std::string& name, ObserverFactory factory);
 // Throws Error for an unknown name, listing the known ones.
 std::unique_ptr<Observer> make_observer(const std::string& name, BitType bit_type);
 bool has_observer(const std::string& name);
+// A PTF observer fitting with `options` ("ptf" is the reference's, PtfOptions{}).
+std::unique_ptr<Observer> make_ptf_observer(BitType bit_type, PtfOptions options);
 std::vector<std::string> observer_names();
 
 // Reference constants.

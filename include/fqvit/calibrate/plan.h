@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "fqvit/calibrate/extensions.h"
 #include "fqvit/model/vision_model.h"
 #include "fqvit/quant/bit_type.h"
 #include "fqvit/quant/log_int_softmax.h"
@@ -36,6 +37,7 @@ struct QuantSettings {
   int attn_bits = 4;
   int lis_exp_shift = kLisReferenceShift;
   std::map<std::string, LayerOverride> layers;
+  Extensions extensions;  // beyond the reference (extensions.h); all off by default
 
   // Throws Error naming `origin` for bits outside 2..8, an unknown method, or an exp shift outside 8..30.
   void validate(const std::string& origin) const;
@@ -43,7 +45,7 @@ struct QuantSettings {
 };
 
 // Reads a preset / config file: {"method", "ptf", "lis", "bits": {"weight", "activation", "attention"},
-// "lis_exp_shift", "layers": {...}}; absent keys keep `base`. Throws Error naming the file and key.
+// "lis_exp_shift", "layers": {...}, "extensions": {...}}; absent keys keep `base`. Throws Error naming the file and key.
 QuantSettings load_quant_settings(const std::string& path, const QuantSettings& base = {});
 QuantSettings parse_quant_settings(const std::string& json_text, const std::string& origin,
                                    const QuantSettings& base = {});
@@ -54,6 +56,7 @@ struct QuantizerSpec {
   BitType bit_type;
   std::string observer;  // activations: observer name; "" for weights and LIS
   bool lis = false;      // attention through Log-Int-Softmax
+  PtfOptions ptf;        // how a "ptf" observer fits
 };
 
 // The role of an activation quantizer point, from its name.

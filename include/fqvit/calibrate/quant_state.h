@@ -12,10 +12,14 @@
 
 namespace fqvit {
 
-// Symmetric per-output-channel weight quantization: real = scales[o] * q, q in bit_type's range.
+// Symmetric per-output-channel weight quantization: real = scales[o] * q, q in bit_type's range. With
+// input_exponent (extension "channel_inputs": the layer's input carries per-channel power-of-two factors 2^e[c]),
+// the codes are those of the reparameterized weight W[o, c] * 2^e[c], and real = scales[o] * q / 2^e[c]: the
+// integer GEMM runs on the input codes as they are and the factors live in the weight.
 struct WeightQuant {
   BitType bit_type = kInt8;
   std::vector<float> scales;
+  std::vector<int32_t> input_exponent;  // empty, or one per input column (the weight's last axis)
 };
 
 struct QuantState {
@@ -31,6 +35,14 @@ struct QuantState {
 
 // Per-channel scales of every weight from the model's own weights (MinMax, as the reference).
 std::map<std::string, WeightQuant> fit_weights(VisionModel& model, const std::vector<QuantizerSpec>& specs);
+
+// Folds the per-channel power-of-two factors of every channel-input quantizer (a PTF quantizer on a linear's input,
+// extensions.h "channel_inputs") into its consuming linears: sets input_exponent = alpha and refits the scales on
+// the reparameterized weight.
+void fold_channel_inputs(VisionModel& model, QuantState& state);
+
+// Quantize-dequantize one weight tensor [out, ...] in place with its quantizer (input exponents included).
+void fake_quant_weight_tensor(Tensor& weight, const WeightQuant& q);
 
 // Replaces the model's weights by their quantize-dequantize (fake quantization, as the reference's QLinear/QConv2d).
 void fake_quantize_weights(VisionModel& model, const QuantState& state);

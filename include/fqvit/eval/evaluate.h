@@ -33,6 +33,8 @@ struct EvalResult {
   Tensor logits;                     // [images, classes] in list order, when keep_logits
   std::vector<std::string> image_paths;  // relative paths of the evaluated images, in order
   std::vector<int> predictions;          // argmax (first largest) per evaluated image, as torch.argmax
+  std::vector<int> labels;               // the label of each evaluated image
+  std::vector<std::vector<int>> top5_classes;  // torch.topk's first 5 per evaluated image; empty if non-finite
   // top1/top5 count the label among torch.topk's first 1 / 5 classes (top_k.h), ties in torch's order.
 
   double top1() const { return images ? 100.0 * static_cast<double>(top1_correct) / static_cast<double>(images) : 0; }

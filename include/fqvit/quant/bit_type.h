@@ -28,6 +28,11 @@ constexpr BitType kUint4{4, false};
 // True for bits in [kMinBits, kMaxBits].
 constexpr bool valid_bits(int bits) { return bits >= kMinBits && bits <= kMaxBits; }
 
+// Activation codes may be wider than weights: the residual stream can carry int16 codes (the fqvit_plus wide
+// residual extension, docs/quantization.md 11.3). Weights stay within kMaxBits (they are stored as I8).
+constexpr int kMaxActivationBits = 16;
+constexpr bool valid_activation_bits(int bits) { return bits >= kMinBits && bits <= kMaxActivationBits; }
+
 // Parses "int8" / "uint4" / ...; returns false for anything else or bits outside 2..8.
 bool parse_bit_type(const std::string& name, BitType* out);
 

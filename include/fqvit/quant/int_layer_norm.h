@@ -20,3 +20,18 @@ void int_layer_norm_reference(const float* x, int64_t rows, int64_t channels, co
                               int64_t in_scales, float out_scale, const float* gamma, const float* beta, float* y);
 
 }  // namespace fqvit
+
+namespace fqvit {
+
+// The integer LayerNorm of the fqvit_plus residual stream (docs/quantization.md 11.3), for inputs the reference's
+// float32 sums cannot hold exactly (int16 codes, K up to kPtfMaxK): x_q as above, in int64; S1 and S2 exact int64
+// sums (|x_q| < 2^26, so x_q^2 < 2^52 and C <= 2^11 channels fit); C * S2 - S1^2 in 128 bits; std in double (the
+// executor's integer square root replaces it). The multiplier is 16-bit: N = clamp(15 - floor(log2 |A|), 0, 40),
+// M = floor(|A| 2^N) < 2^16, B = round_half_even(... * 2^N); y = ((sign M x_q + B) + 2^(N-1)) >> N, an arithmetic
+// shift rounding half up, times s_out. A constant row (std = 0) gives y = round(beta / s_out) * s_out.
+// out_scale has `out_scales` entries: 1, or C when the output quantizer has per-channel factors (extension
+// "channel_inputs" on LayerNorm outputs: they fold into A_c and B_c for free).
+void int_layer_norm_wide(const float* x, int64_t rows, int64_t channels, const float* in_scale, int64_t in_scales,
+                         const float* out_scale, int64_t out_scales, const float* gamma, const float* beta, float* y);
+
+}  // namespace fqvit

@@ -17,7 +17,11 @@
 namespace fqvit {
 
 constexpr const char* kQuantFormatName = "fqvit-quantized";
-constexpr int kQuantFormatVersion = 1;
+// Version 2 adds the fqvit_plus fields (per-channel PTF zero points, exponents above 3, 16-bit activation codes,
+// <weight>_input_exponent, settings.extensions); a file without any of them is written as version 1, so a
+// version-1 reader never misreads one. This reader reads both.
+constexpr int kQuantFormatVersion = 2;
+constexpr int kQuantFormatVersionPlain = 1;
 // Activation quantizer parameters are tensors named <prefix><point>.<field>, e.g. quant.blocks.0.qact1.scale.
 constexpr const char* kQuantizerTensorPrefix = "quant.";
 
@@ -43,6 +47,9 @@ struct QuantizedWeight {
   Shape shape;                   // [out, ...]
   std::vector<int8_t> codes;     // row-major, every code within bit_type
   std::vector<float> scales;     // out entries
+  // Version 2, optional (<tensor>_input_exponent): the input's per-channel factors 2^e[i] folded into the columns,
+  // real = scales[o] * codes[o, i] / 2^e[i]; empty, or one per input column, each in 0..kPtfMaxK.
+  std::vector<int32_t> input_exponent;
 };
 
 struct QuantizedFile {

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fqvit/core/error.h"
+#include "fqvit/quant/ptf_params.h"
 
 namespace fqvit {
 namespace {
@@ -106,6 +107,14 @@ BitType checked_bits(int64_t bits, bool is_signed, const std::string& path, cons
   return {static_cast<int>(bits), is_signed};
 }
 
+// Activation codes may be up to 16 bits wide (the wide residual stream of version 2).
+BitType checked_activation_bits(int64_t bits, bool is_signed, const std::string& path, const std::string& field) {
+  if (!valid_activation_bits(static_cast<int>(bits))) {
+    fail(path, field, std::to_string(bits), "2.." + std::to_string(kMaxActivationBits));
+  }
+  return {static_cast<int>(bits), is_signed};
+}
+
 QuantizedWeight read_weight(const SafetensorsFile& file, const std::string& name, const JsonObject& e) {
   const std::string& path = file.path();
   QuantizedWeight w;
@@ -134,6 +143,21 @@ QuantizedWeight read_weight(const SafetensorsFile& file, const std::string& name
       fail(path, w.tensor, "code " + std::to_string(q), "within " + w.bit_type.name());
     }
   }
+  const std::string ename = w.tensor + "_input_exponent";
+  if (file.contains(ename)) {
+    const TensorInfo& ei = file.info(ename);
+    const int64_t in = shape_numel(w.shape) / w.shape[0];
+    if (ei.dtype != DType::kI32 || shape_numel(ei.shape) != in) {
+      fail(path, ename, std::string(dtype_name(ei.dtype)) + " " + shape_to_string(ei.shape),
+           "I32 [" + std::to_string(in) + "] (one per input column)");
+    }
+    const auto b = file.bytes(ename);
+    w.input_exponent.resize(static_cast<size_t>(in));
+    std::memcpy(w.input_exponent.data(), b.data(), w.input_exponent.size() * sizeof(int32_t));
+    for (const int32_t e : w.input_exponent) {
+      if (e < 0 || e > kPtfMaxK) fail(path, ename, std::to_string(e), "0.." + std::to_string(kPtfMaxK));
+    }
+  }
   return w;
 }
 
@@ -142,7 +166,7 @@ QuantizerRecord read_record(const SafetensorsFile& file, const std::string& name
   const std::string& path = file.path();
   QuantizerRecord r;
   r.kind = e.string("kind");
-  r.bit_type = checked_bits(e.integer("bits"), e.boolean_or("signed", false), path, e.field("bits"));
+  r.bit_type = checked_activation_bits(e.integer("bits"), e.boolean_or("signed", false), path, e.field("bits"));
   for (const std::string& f : e.strings("fields")) {
     const std::string tname = kQuantPrefix + name + "." + f;
     if (!file.contains(tname)) fail(path, tname, "missing", "a field of quantizer " + name);
@@ -169,9 +193,10 @@ QuantizedFile read_unguarded(const std::string& path) {
   if (need_metadata(file, "format") != kQuantFormatName) {
     fail(path, "__metadata__.format", need_metadata(file, "format"), kQuantFormatName);
   }
-  if (need_metadata(file, "format_version") != std::to_string(kQuantFormatVersion)) {
-    fail(path, "__metadata__.format_version", need_metadata(file, "format_version"),
-         std::to_string(kQuantFormatVersion));
+  const std::string& version = need_metadata(file, "format_version");
+  if (version != std::to_string(kQuantFormatVersion) && version != std::to_string(kQuantFormatVersionPlain)) {
+    fail(path, "__metadata__.format_version", version,
+         std::to_string(kQuantFormatVersionPlain) + " or " + std::to_string(kQuantFormatVersion));
   }
   out.model_config = need_metadata(file, "model_config");
 
@@ -206,6 +231,7 @@ QuantizedFile read_unguarded(const std::string& path) {
     QuantizedWeight w = read_weight(file, name, JsonObject(entry, path, weights.field(name)));
     used.insert(w.tensor);
     used.insert(w.tensor + "_scale");
+    if (!w.input_exponent.empty()) used.insert(w.tensor + "_input_exponent");
     out.weights.emplace(name, std::move(w));
   }
   const JsonObject activations = qz.object("activations");
