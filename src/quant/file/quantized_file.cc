@@ -154,8 +154,8 @@ QuantizedWeight read_weight(const SafetensorsFile& file, const std::string& name
     const auto b = file.bytes(ename);
     w.input_exponent.resize(static_cast<size_t>(in));
     std::memcpy(w.input_exponent.data(), b.data(), w.input_exponent.size() * sizeof(int32_t));
-    for (const int32_t e : w.input_exponent) {
-      if (e < 0 || e > kPtfMaxK) fail(path, ename, std::to_string(e), "0.." + std::to_string(kPtfMaxK));
+    for (const int32_t x : w.input_exponent) {
+      if (x < 0 || x > kPtfMaxK) fail(path, ename, std::to_string(x), "0.." + std::to_string(kPtfMaxK));
     }
   }
   return w;
