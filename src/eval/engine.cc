@@ -2,6 +2,8 @@
 
 #include <filesystem>
 
+#include <malloc.h>
+
 #include "fqvit/calibrate/fake_quant_model.h"
 #include "fqvit/calibrate/model_file.h"
 #include "fqvit/core/error.h"
@@ -48,6 +50,9 @@ Engine open_engine(const std::string& engine, const std::string& model_path, std
       fail(model_path, "--numerics", to_string(*numerics), "no --numerics with --engine int (no float inside)");
     }
     LoweredModel lowered = lower_quantized_model(model_path);
+    // The lowering's float graph is gone; hand its freed pages back to the OS (glibc keeps them otherwise), so
+    // the engine's resident memory is the plan's integer weights, not twice the float model.
+    malloc_trim(0);
     auto st = std::make_shared<IntEngineState>(IntEngineState{lowered, IntExecutor(lowered.plan)});
     IntEngineState* raw = st.get();
     Engine e{engine, lowered.config, "none", {}, {}, describe_plan(*lowered.plan), st};

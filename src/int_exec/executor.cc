@@ -4,6 +4,12 @@
 
 #include <cassert>
 #include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <type_traits>
+
+#include "fqvit/int_exec/op_profile.h"
 
 namespace fqvit {
 namespace {
@@ -63,35 +69,37 @@ struct OpRunner {
   void operator()(const LayerNormOp& p) const {
     const int64_t rows = batch * rows_per_image();
     for_row_blocks(rows, [&](int64_t begin, int64_t end) {
-      layer_norm_ref(p.params, in[0] + begin * p.params.channels, end - begin, out() + begin * p.params.channels);
+      layer_norm(p.params, in[0] + begin * p.params.channels, end - begin, out() + begin * p.params.channels);
     });
   }
   void operator()(const LinearOp& p) const { run_linear(p.params, batch * rows_per_image(), in[0], out()); }
   void operator()(const AttentionOp& p) const {
     const AttentionParams& a = p.params;
     const int64_t dim = a.heads * a.head_dim;
+    if (op_profile_enabled()) return attention_by_stages(a);
 #pragma omp parallel
     {
       AttentionScratch scratch;
 #pragma omp for schedule(dynamic, 1)
       for (int64_t bh = 0; bh < batch * a.heads; ++bh) {
         const int64_t b = bh / a.heads, h = bh % a.heads;
-        attention_head_ref(a, in[0] + b * a.tokens * 3 * dim, h, scratch, out() + b * a.tokens * dim);
+        attention_head(a, in[0] + b * a.tokens * 3 * dim, h, scratch, out() + b * a.tokens * dim);
       }
     }
   }
   void operator()(const MlpUpOp& p) const {
     const LinearParams& l = p.linear;
+    if (op_profile_enabled()) return mlp_up_by_stages(p);
     for_row_blocks(batch * rows_per_image(), [&](int64_t begin, int64_t end) {
       std::vector<int32_t> acc(static_cast<size_t>((end - begin) * l.out));
       gemm_u8s8s32(*l.weights, end - begin, in[0] + begin * l.in, l.in, l.bias.data(), acc.data(), l.out);
-      gelu_ref(p.gelu, acc.data(), end - begin, out() + begin * l.out);
+      gelu(p.gelu, acc.data(), end - begin, out() + begin * l.out);
     });
   }
   void operator()(const ResidualAddOp& p) const {
     const int64_t c = p.params.channels;
     for_row_blocks(batch * rows_per_image(), [&](int64_t begin, int64_t end) {
-      residual_add_ref(p.params, in[0] + begin * c, in[1] + begin * c, end - begin, out() + begin * c);
+      residual_add(p.params, in[0] + begin * c, in[1] + begin * c, end - begin, out() + begin * c);
     });
   }
   void operator()(const HeadOp& p) const {
@@ -112,9 +120,75 @@ struct OpRunner {
     }
   }
 
+  // The profile's forms (op_profile.h): each stage over all rows or heads, timed on its own; same bits.
+  void attention_by_stages(const AttentionParams& a) const {
+    const int64_t dim = a.heads * a.head_dim, t2 = a.tokens * a.tokens, pairs = batch * a.heads;
+    std::vector<uint8_t> logits(static_cast<size_t>(pairs * t2)), probs(logits.size());
+    {
+      OpTimer timer("attention.q_kT");
+#pragma omp parallel for schedule(dynamic, 1)
+      for (int64_t bh = 0; bh < pairs; ++bh) {
+        attention_logits(a, in[0] + bh / a.heads * a.tokens * 3 * dim, bh % a.heads, logits.data() + bh * t2);
+      }
+    }
+    {
+      OpTimer timer("attention.softmax");
+#pragma omp parallel
+      {
+        std::vector<int32_t> exp(static_cast<size_t>(a.tokens));
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t bh = 0; bh < pairs; ++bh) {
+          for (int64_t t = 0; t < a.tokens; ++t) {
+            softmax_row(a, logits.data() + bh * t2 + t * a.tokens, exp.data(), probs.data() + bh * t2 + t * a.tokens);
+          }
+        }
+      }
+    }
+    OpTimer timer("attention.attn_v");
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t bh = 0; bh < pairs; ++bh) {
+      const int64_t b = bh / a.heads;
+      attention_context(a, probs.data() + bh * t2, in[0] + b * a.tokens * 3 * dim, bh % a.heads,
+                            out() + b * a.tokens * dim);
+    }
+  }
+  void mlp_up_by_stages(const MlpUpOp& p) const {
+    const LinearParams& l = p.linear;
+    const int64_t rows = batch * rows_per_image();
+    std::vector<int32_t> acc(static_cast<size_t>(rows * l.out));
+    {
+      OpTimer timer("gemm.fc1");
+      for_row_blocks(rows, [&](int64_t begin, int64_t end) {
+        gemm_u8s8s32(*l.weights, end - begin, in[0] + begin * l.in, l.in, l.bias.data(), acc.data() + begin * l.out,
+                     l.out);
+      });
+    }
+    OpTimer timer("gelu");
+    for_row_blocks(rows, [&](int64_t begin, int64_t end) {
+      gelu(p.gelu, acc.data() + begin * l.out, end - begin, out() + begin * l.out);
+    });
+  }
+
   int64_t rows_per_image() const;
   const IntPlan* plan = nullptr;
 };
+
+// The profile's name of an op: its kind, and for a GEMM the layer's role (qkv, proj, fc2, head).
+std::string profile_kind(const PlanOp& op) {
+  const std::string role = op.name.substr(op.name.rfind('.') + 1);
+  return std::visit(
+      [&](const auto& p) -> std::string {
+        using T = std::decay_t<decltype(p)>;
+        if constexpr (std::is_same_v<T, PatchEmbedOp>) return "patch_embed";
+        if constexpr (std::is_same_v<T, EmbedOp>) return "embed";
+        if constexpr (std::is_same_v<T, LayerNormOp>) return "layer_norm";
+        if constexpr (std::is_same_v<T, LinearOp>) return "gemm." + role;
+        if constexpr (std::is_same_v<T, ResidualAddOp>) return "residual_add";
+        if constexpr (std::is_same_v<T, HeadOp>) return "head";
+        return "";  // attention and fc1 + GELU time their stages themselves
+      },
+      op.params);
+}
 
 int64_t OpRunner::rows_per_image() const { return plan->buffers[static_cast<size_t>(op.output)].rows; }
 
@@ -127,19 +201,76 @@ void run_op(const IntPlan& plan, const PlanOp& op, int64_t batch, const std::vec
   std::visit(runner, op.params);
 }
 
+namespace {
+
+// Activation memory of one run: a buffer lives from the op that writes it to the last op that reads it, then goes
+// back to a free list that later ops draw from (smallest block that fits), so only the live set is resident (a
+// block's few activations, not all of the network's). Blocks are not zeroed: every op writes all of its output.
+class BufferPool {
+ public:
+  uint8_t* take(int id, int64_t bytes) {
+    size_t best = free_.size();
+    for (size_t i = 0; i < free_.size(); ++i) {
+      if (free_[i].bytes >= bytes && (best == free_.size() || free_[i].bytes < free_[best].bytes)) best = i;
+    }
+    Block block;
+    if (best < free_.size()) {
+      block = std::move(free_[best]);
+      free_.erase(free_.begin() + static_cast<std::ptrdiff_t>(best));
+    } else {
+      block.data.reset(new uint8_t[static_cast<size_t>(bytes)]);
+      block.bytes = bytes;
+    }
+    live_[id] = std::move(block);
+    return live_[id].data.get();
+  }
+  void give_back(int id) {
+    auto it = live_.find(id);
+    if (it == live_.end()) return;
+    free_.push_back(std::move(it->second));
+    live_.erase(it);
+  }
+  const uint8_t* get(int id) const { return live_.at(id).data.get(); }
+
+ private:
+  struct Block {
+    std::unique_ptr<uint8_t[]> data;
+    int64_t bytes = 0;
+  };
+  std::map<int, Block> live_;
+  std::vector<Block> free_;
+};
+
+}  // namespace
+
 void IntExecutor::run(const uint8_t* pixels, int64_t batch, int32_t* scores) const {
   const IntPlan& plan = *plan_;
-  std::vector<std::vector<uint8_t>> buffers(plan.buffers.size());
-  for (size_t i = 0; i < buffers.size(); ++i) {
-    buffers[i].resize(static_cast<size_t>(batch * plan.buffers[i].rows * plan.buffers[i].cols));
+  std::vector<size_t> last_read(plan.buffers.size(), 0);
+  for (size_t i = 0; i < plan.ops.size(); ++i) {
+    for (int id : plan.ops[i].inputs) last_read[static_cast<size_t>(id)] = i;
   }
-  for (const PlanOp& op : plan.ops) {
+  BufferPool pool;
+  for (size_t i = 0; i < plan.ops.size(); ++i) {
+    const PlanOp& op = plan.ops[i];
     std::vector<const uint8_t*> inputs;
     if (std::holds_alternative<PatchEmbedOp>(op.params)) inputs.push_back(pixels);
-    for (int id : op.inputs) inputs.push_back(buffers[static_cast<size_t>(id)].data());
-    void* out = std::holds_alternative<HeadOp>(op.params) ? static_cast<void*>(scores)
-                                                          : buffers[static_cast<size_t>(op.output)].data();
-    run_op(plan, op, batch, inputs, out);
+    for (int id : op.inputs) inputs.push_back(pool.get(id));
+    void* out = scores;
+    if (!std::holds_alternative<HeadOp>(op.params)) {
+      const BufferSpec& spec = plan.buffers[static_cast<size_t>(op.output)];
+      out = pool.take(op.output, batch * spec.rows * spec.cols);
+    }
+    if (!op_profile_enabled()) {
+      run_op(plan, op, batch, inputs, out);
+    } else {
+      const std::string kind = profile_kind(op);
+      const int64_t start = op_profile_now_ns();
+      run_op(plan, op, batch, inputs, out);
+      if (!kind.empty()) op_profile_add(kind, op_profile_now_ns() - start);
+    }
+    for (int id : op.inputs) {
+      if (last_read[static_cast<size_t>(id)] == i) pool.give_back(id);
+    }
   }
 }
 

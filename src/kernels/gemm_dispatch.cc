@@ -160,6 +160,7 @@ void force_gemm_isa(GemmIsa isa) {
 }
 
 std::string gemm_isa() { return gemm_isa_name(current_isa().load()); }
+GemmIsa gemm_isa_in_use() { return current_isa().load(); }
 
 PackedWeights::PackedWeights(const int8_t* w, int64_t n, int64_t k) : impl_(std::make_unique<Impl>()) {
   assert(n >= 1 && k >= 1 && k <= kMaxGemmK);

@@ -76,8 +76,9 @@ void gemm_u8s8_requant_u8(const PackedWeights& w, int64_t m, const uint8_t* a, i
 // path they were packed for and always run on it, so forcing a path affects weights packed afterwards.
 enum class GemmIsa { kRef, kAvx512Vnni, kAmx };
 
-// The path in use, by name: "ref", "avx512_vnni" or "amx".
+// The path in use, by name: "ref", "avx512_vnni" or "amx"; and as the enum (the other kernels' dispatch reads it).
 std::string gemm_isa();
+GemmIsa gemm_isa_in_use();
 const char* gemm_isa_name(GemmIsa isa);
 // Whether this CPU (and kernel) can run the path; kRef always can.
 bool gemm_isa_supported(GemmIsa isa);

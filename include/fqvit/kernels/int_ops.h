@@ -168,6 +168,18 @@ struct ScoreParams {
 };
 void class_scores_ref(const ScoreParams& p, const uint8_t* a, const uint8_t* b, int64_t n, int32_t* scores);
 
+// Dispatching forms of the ops above (src/kernels/int_ops_dispatch.cc): the AVX-512 kernels of src/kernels/x86/
+// when the GEMM path in use (gemm.h: CPUID, FQVIT_ISA or force_gemm_isa()) is avx512_vnni or amx, the reference
+// kernels otherwise. Same contract, same bits.
+void attention_head(const AttentionParams& p, const uint8_t* qkv, int64_t h, AttentionScratch& scratch,
+                    uint8_t* out);
+void attention_logits(const AttentionParams& p, const uint8_t* qkv, int64_t h, uint8_t* logits);
+void softmax_row(const AttentionParams& p, const uint8_t* logits, int32_t* exp_scratch, uint8_t* probs);
+void attention_context(const AttentionParams& p, const uint8_t* probs, const uint8_t* qkv, int64_t h, uint8_t* out);
+void gelu(const GeluParams& p, const int32_t* acc, int64_t rows, uint8_t* out);
+void residual_add(const ResidualAddParams& p, const uint8_t* a, const uint8_t* b, int64_t rows, uint8_t* out);
+void layer_norm(const LayerNormParams& p, const uint8_t* q, int64_t rows, uint8_t* out);
+
 }  // namespace fqvit
 
 namespace fqvit {

@@ -1,0 +1,53 @@
+// The dispatching forms of the non-GEMM integer ops (int_ops.h): the AVX-512 kernels when the GEMM path in use is
+// avx512_vnni or amx (both imply AVX-512 F / BW / VL / VNNI on this CPU; LayerNorm also needs CD), the reference kernels otherwise. Read per
+// call, so force_gemm_isa() switches these ops too.
+#include "fqvit/kernels/gemm.h"
+#include "fqvit/kernels/int_ops.h"
+#include "kernels/x86/int_ops_x86.h"
+
+namespace fqvit {
+namespace {
+
+bool use_avx512() { return gemm_isa_in_use() != GemmIsa::kRef; }
+
+}  // namespace
+
+void attention_head(const AttentionParams& p, const uint8_t* qkv, int64_t h, AttentionScratch& scratch,
+                    uint8_t* out) {
+  if (use_avx512()) return kernels::attention_head_avx512(p, qkv, h, scratch, out);
+  attention_head_ref(p, qkv, h, scratch, out);
+}
+
+void attention_logits(const AttentionParams& p, const uint8_t* qkv, int64_t h, uint8_t* logits) {
+  if (use_avx512()) return kernels::attention_logits_avx512(p, qkv, h, logits);
+  attention_logits_ref(p, qkv, h, logits);
+}
+
+void softmax_row(const AttentionParams& p, const uint8_t* logits, int32_t* exp_scratch, uint8_t* probs) {
+  if (use_avx512()) return kernels::softmax_row_avx512(p, logits, exp_scratch, probs);
+  softmax_row_ref(p, logits, exp_scratch, probs);
+}
+
+void attention_context(const AttentionParams& p, const uint8_t* probs, const uint8_t* qkv, int64_t h, uint8_t* out) {
+  if (use_avx512()) return kernels::attention_context_avx512(p, probs, qkv, h, out);
+  attention_context_ref(p, probs, qkv, h, out);
+}
+
+void gelu(const GeluParams& p, const int32_t* acc, int64_t rows, uint8_t* out) {
+  if (use_avx512()) return kernels::gelu_avx512(p, acc, rows, out);
+  gelu_ref(p, acc, rows, out);
+}
+
+void residual_add(const ResidualAddParams& p, const uint8_t* a, const uint8_t* b, int64_t rows, uint8_t* out) {
+  if (use_avx512()) return kernels::residual_add_avx512(p, a, b, rows, out);
+  residual_add_ref(p, a, b, rows, out);
+}
+
+void layer_norm(const LayerNormParams& p, const uint8_t* q, int64_t rows, uint8_t* out) {
+  // vplzcntq: AVX-512 CD, which every AVX-512 VNNI CPU has, asked all the same.
+  static const bool has_cd = __builtin_cpu_supports("avx512cd");
+  if (use_avx512() && has_cd) return kernels::layer_norm_avx512(p, q, rows, out);
+  layer_norm_ref(p, q, rows, out);
+}
+
+}  // namespace fqvit

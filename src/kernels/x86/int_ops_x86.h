@@ -1,0 +1,24 @@
+// AVX-512 (F, BW, VL, VNNI) versions of the integer executor's non-GEMM ops: same contracts and same bits as the
+// reference kernels of include/fqvit/kernels/int_ops.h, run only on CPUs that have the instructions (the dispatch
+// in int_ops_dispatch.cc). Plain types only in this header: it is included by files compiled without ISA flags.
+#pragma once
+
+#include <cstdint>
+
+#include "fqvit/kernels/int_ops.h"
+
+namespace fqvit::kernels {
+
+// One head fused: each row of logits goes straight into its softmax (the T x T logits are never stored).
+void attention_head_avx512(const AttentionParams& p, const uint8_t* qkv, int64_t h, AttentionScratch& scratch,
+                           uint8_t* out);
+void attention_logits_avx512(const AttentionParams& p, const uint8_t* qkv, int64_t h, uint8_t* logits);
+void softmax_row_avx512(const AttentionParams& p, const uint8_t* logits, int32_t* exp_scratch, uint8_t* probs);
+void attention_context_avx512(const AttentionParams& p, const uint8_t* probs, const uint8_t* qkv, int64_t h,
+                              uint8_t* out);
+
+void gelu_avx512(const GeluParams& p, const int32_t* acc, int64_t rows, uint8_t* out);
+void residual_add_avx512(const ResidualAddParams& p, const uint8_t* a, const uint8_t* b, int64_t rows, uint8_t* out);
+void layer_norm_avx512(const LayerNormParams& p, const uint8_t* q, int64_t rows, uint8_t* out);
+
+}  // namespace fqvit::kernels
