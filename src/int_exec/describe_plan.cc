@@ -74,6 +74,33 @@ struct Describe {
     os << "residual_add C=" << p.params.channels << " a " << mult_range(p.params.a_multiplier) << ", b "
        << mult_range(p.params.b_multiplier) << " -> zp " << p.params.out_zero_point;
   }
+  void operator()(const EmbedChannelOp& p) const {
+    os << "embed_ch     " << p.params.prefix << " prefix + " << p.params.patches << " patches x " << p.params.dim
+       << ", patch->embed " << mult(p.params.patch_to_embed.multiplier) << ", + pos onto per-channel zp "
+       << range(p.params.add_pos.lo, p.params.add_pos.hi) << " " << mult_range(p.params.add_pos.a_multiplier);
+  }
+  void operator()(const LayerNormWideOp& p) const {
+    int shift = 0;
+    for (uint8_t s : p.params.in_shift) shift = s > shift ? s : shift;
+    os << "layer_norm_w C=" << p.params.channels << " per-channel zp in/out, shifts <= " << shift
+       << ", int128 variance, M16 gamma " << mult_range(p.params.gamma) << " -> " << range(p.params.lo, p.params.hi);
+  }
+  void operator()(const LinearChannelOp& p) const {
+    os << "linear_ch    " << p.linear.in << " -> " << p.linear.out << " u8 x s8 -> s32, per-channel requant "
+       << mult_range(p.requant.multiplier) << " + zp " << range(p.requant.lo, p.requant.hi);
+  }
+  void operator()(const AttentionChannelOp& p) const {
+    operator()(AttentionOp{p.params});
+    os << " [per-channel context " << mult_range(p.context.multiplier) << "]";
+  }
+  void operator()(const MlpUpChannelOp& p) const {
+    os << "linear_gelu_ch " << p.linear.in << " -> " << p.linear.out << " u8 x s8 -> s32, GELU tables for "
+       << p.gelu.groups.size() << " output scales, per-channel zp, to_h " << mult_range(p.gelu.to_h);
+  }
+  void operator()(const ResidualAddChannelOp& p) const {
+    os << "residual_add_ch C=" << p.params.channels << " a " << mult_range(p.params.a_multiplier) << ", b "
+       << mult_range(p.params.b_multiplier) << " -> per-channel zp " << range(p.params.lo, p.params.hi);
+  }
   void operator()(const HeadOp& p) const {
     os << "head         " << p.head.in << " -> " << p.head.out << " requant " << mult_range(p.head.multiplier)
        << (p.scores.two_heads ? ", + head_dist, scores averaged" : ", scores = code - zp");

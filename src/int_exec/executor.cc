@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include "fqvit/int_exec/op_profile.h"
 
@@ -169,6 +170,88 @@ struct OpRunner {
     });
   }
 
+  // The fqvit_plus forms (int_ops_plus.h); 16-bit stream buffers where the plan says so.
+  void operator()(const EmbedChannelOp& p) const {
+    const EmbedChannelParams& e = p.params;
+    const int64_t tokens = e.prefix + e.patches;
+    const bool wide = output_bytes() == 2;
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < batch; ++b) {
+      const uint8_t* patches = in[0] + b * e.patches * e.dim;
+      if (wide) {
+        embed_tokens_channel_ref(e, patches, static_cast<uint16_t*>(output) + b * tokens * e.dim);
+      } else {
+        embed_tokens_channel_ref(e, patches, out() + b * tokens * e.dim);
+      }
+    }
+  }
+  void operator()(const LayerNormWideOp& p) const {
+    const int64_t c = p.params.channels;
+    const bool wide = input_bytes(0) == 2;
+    for_row_blocks(batch * rows_per_image(), [&](int64_t begin, int64_t end) {
+      if (wide) {
+        layer_norm_wide_ref(p.params, reinterpret_cast<const uint16_t*>(in[0]) + begin * c, end - begin,
+                            out() + begin * c);
+      } else {
+        layer_norm_wide_ref(p.params, in[0] + begin * c, end - begin, out() + begin * c);
+      }
+    });
+  }
+  void operator()(const LinearChannelOp& p) const {
+    const LinearParams& l = p.linear;
+    for_row_blocks(batch * rows_per_image(), [&](int64_t begin, int64_t end) {
+      std::vector<int32_t> acc(static_cast<size_t>((end - begin) * l.out));
+      gemm_u8s8s32(*l.weights, end - begin, in[0] + begin * l.in, l.in, l.bias.data(), acc.data(), l.out);
+      requantize_channels_ref(p.requant, acc.data(), end - begin, l.out, out() + begin * l.out);
+    });
+  }
+  void operator()(const AttentionChannelOp& p) const {
+    const AttentionParams& a = p.params;
+    const int64_t dim = a.heads * a.head_dim, t2 = a.tokens * a.tokens;
+#pragma omp parallel
+    {
+      std::vector<uint8_t> logits(static_cast<size_t>(t2)), probs(static_cast<size_t>(t2));
+      std::vector<int32_t> exp(static_cast<size_t>(a.tokens));
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t bh = 0; bh < batch * a.heads; ++bh) {
+        const int64_t b = bh / a.heads, h = bh % a.heads;
+        const uint8_t* qkv = in[0] + b * a.tokens * 3 * dim;
+        attention_logits(a, qkv, h, logits.data());
+        for (int64_t t = 0; t < a.tokens; ++t) {
+          softmax_row(a, logits.data() + t * a.tokens, exp.data(), probs.data() + t * a.tokens);
+        }
+        attention_context_channel_ref(a, p.context, probs.data(), qkv, h, out() + b * a.tokens * dim);
+      }
+    }
+  }
+  void operator()(const MlpUpChannelOp& p) const {
+    const LinearParams& l = p.linear;
+    for_row_blocks(batch * rows_per_image(), [&](int64_t begin, int64_t end) {
+      std::vector<int32_t> acc(static_cast<size_t>((end - begin) * l.out));
+      gemm_u8s8s32(*l.weights, end - begin, in[0] + begin * l.in, l.in, l.bias.data(), acc.data(), l.out);
+      gelu_channel_ref(p.gelu, acc.data(), end - begin, out() + begin * l.out);
+    });
+  }
+  void operator()(const ResidualAddChannelOp& p) const {
+    const int64_t c = p.params.channels;
+    const int a_bytes = input_bytes(0), o_bytes = output_bytes();
+    for_row_blocks(batch * rows_per_image(), [&](int64_t begin, int64_t end) {
+      const uint8_t* b = in[1] + begin * c;
+      if (a_bytes == 2 && o_bytes == 2) {
+        residual_add_channel_ref(p.params, reinterpret_cast<const uint16_t*>(in[0]) + begin * c, b, end - begin,
+                                 static_cast<uint16_t*>(output) + begin * c);
+      } else if (a_bytes == 1 && o_bytes == 2) {
+        residual_add_channel_ref(p.params, in[0] + begin * c, b, end - begin,
+                                 static_cast<uint16_t*>(output) + begin * c);
+      } else {
+        assert(a_bytes == 1 && o_bytes == 1);
+        residual_add_channel_ref(p.params, in[0] + begin * c, b, end - begin, out() + begin * c);
+      }
+    });
+  }
+
+  int input_bytes(size_t i) const { return plan->buffers[static_cast<size_t>(op.inputs[i])].code_bytes; }
+  int output_bytes() const { return plan->buffers[static_cast<size_t>(op.output)].code_bytes; }
   int64_t rows_per_image() const;
   const IntPlan* plan = nullptr;
 };
@@ -181,9 +264,14 @@ std::string profile_kind(const PlanOp& op) {
         using T = std::decay_t<decltype(p)>;
         if constexpr (std::is_same_v<T, PatchEmbedOp>) return "patch_embed";
         if constexpr (std::is_same_v<T, EmbedOp>) return "embed";
-        if constexpr (std::is_same_v<T, LayerNormOp>) return "layer_norm";
-        if constexpr (std::is_same_v<T, LinearOp>) return "gemm." + role;
-        if constexpr (std::is_same_v<T, ResidualAddOp>) return "residual_add";
+        if constexpr (std::is_same_v<T, LayerNormOp> || std::is_same_v<T, LayerNormWideOp>) return "layer_norm";
+        if constexpr (std::is_same_v<T, LinearOp> || std::is_same_v<T, LinearChannelOp>) return "gemm." + role;
+        if constexpr (std::is_same_v<T, ResidualAddOp> || std::is_same_v<T, ResidualAddChannelOp>) {
+          return "residual_add";
+        }
+        if constexpr (std::is_same_v<T, EmbedChannelOp>) return "embed";
+        if constexpr (std::is_same_v<T, AttentionChannelOp>) return "attention";
+        if constexpr (std::is_same_v<T, MlpUpChannelOp>) return "fc1+gelu";
         if constexpr (std::is_same_v<T, HeadOp>) return "head";
         return "";  // attention and fc1 + GELU time their stages themselves
       },
@@ -258,7 +346,7 @@ void IntExecutor::run(const uint8_t* pixels, int64_t batch, int32_t* scores) con
     void* out = scores;
     if (!std::holds_alternative<HeadOp>(op.params)) {
       const BufferSpec& spec = plan.buffers[static_cast<size_t>(op.output)];
-      out = pool.take(op.output, batch * spec.rows * spec.cols);
+      out = pool.take(op.output, batch * spec.rows * spec.cols * spec.code_bytes);
     }
     if (!op_profile_enabled()) {
       run_op(plan, op, batch, inputs, out);

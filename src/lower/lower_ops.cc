@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <sstream>
 
 #include "fqvit/calibrate/quantizer.h"
@@ -36,7 +37,11 @@ void check_accumulator(int64_t bias, int64_t k, const std::string& origin, const
 
 QParams ActQuant::qparams() const { return {static_cast<float>(scale[0]), zero_point}; }
 
-ActQuant act_quant(const QuantState& state, const std::string& point, const std::string& origin) {
+double ActQuant::folded_scale() const {
+  return scale.size() == 1 ? scale[0] : std::ldexp(scale[0], -(alpha.empty() ? 0 : int{alpha[0]}));
+}
+
+ActQuant act_quant(const QuantState& state, const std::string& point, const std::string& origin, int max_bits) {
   const auto it = state.activations.find(point);
   if (it == state.activations.end()) fail(origin, field_of(point), "missing", "a quantizer at every point");
   const ActivationQuantizer& q = *it->second;
@@ -45,8 +50,9 @@ ActQuant act_quant(const QuantState& state, const std::string& point, const std:
   a.kind = q.kind();
   const BitType bt = q.bit_type();
   a.bits = bt.bits;
-  if (bt.is_signed || bt.bits < kMinBits || bt.bits > kMaxBits) {
-    fail(origin, field_of(point) + ".bits", bt.name(), "uint2..uint8 (the integer kernels hold codes in uint8)");
+  if (bt.is_signed || bt.bits < kMinBits || bt.bits > max_bits) {
+    fail(origin, field_of(point) + ".bits", bt.name(),
+         max_bits > 8 ? "uint2..uint16 (residual stream codes)" : "uint2..uint8 (the integer kernels hold codes in uint8)");
   }
   a.lo = bt.lo(), a.hi = bt.hi();
   if (const auto* u = dynamic_cast<const UniformQuantizer*>(&q)) {
@@ -55,11 +61,11 @@ ActQuant act_quant(const QuantState& state, const std::string& point, const std:
   } else if (const auto* p = dynamic_cast<const PtfQuantizer*>(&q)) {
     for (float s : p->params().channel_scales()) a.scale.push_back(static_cast<double>(s));
     a.alpha = p->params().alpha;
-    if (!p->params().zero_points.empty()) {
-      fail(origin, field_of(point) + ".zero_point", "per-channel zero points", "one zero point (paper PTF)");
-    }
+    a.zero_points = p->params().zero_points;
     for (uint8_t al : a.alpha) {
-      if (al > kPtfMaxAlpha) fail(origin, field_of(point) + ".alpha", std::to_string(al), "0..3 (paper PTF, K = 3)");
+      if (al > kPtfMaxK) {
+        fail(origin, field_of(point) + ".alpha", std::to_string(al), "0.." + std::to_string(kPtfMaxK) + " (PTF K)");
+      }
     }
     a.zero_point = p->params().zero_point;
   } else if (const auto* l = dynamic_cast<const LisQuantizer*>(&q)) {
@@ -84,6 +90,7 @@ WeightCodes weight_codes(VisionModel& model, const QuantState& state, const std:
     w.out = ref.weight->dim(0);
     w.in = ref.weight->numel() / w.out;
     w.bias = ref.bias;
+    w.input_exponent = wq->second.input_exponent;
     const BitType bt = wq->second.bit_type;
     if (!bt.is_signed || bt.bits > 8) fail(origin, "quantizers.weights." + name + ".bits", bt.name(), "int2..int8");
     w.codes.resize(static_cast<size_t>(w.out * w.in));
@@ -91,8 +98,10 @@ WeightCodes weight_codes(VisionModel& model, const QuantState& state, const std:
       const float s = wq->second.scales[static_cast<size_t>(o)];
       w.scale.push_back(static_cast<double>(s));
       for (int64_t k = 0; k < w.in; ++k) {
-        // The graph holds scale * code in float32: dividing back and rounding recovers the code exactly.
-        const float v = std::rint((*ref.weight)[o * w.in + k] / s);
+        // The graph holds scale * code (/ 2^e[k] with folded input factors) in float32: multiplying the power of
+        // two back, dividing and rounding recovers the code exactly.
+        const int e = w.input_exponent.empty() ? 0 : w.input_exponent[static_cast<size_t>(k)];
+        const float v = std::rint(std::ldexp((*ref.weight)[o * w.in + k], e) / s);
         const auto lo = static_cast<float>(bt.lo()), hi = static_cast<float>(bt.hi());
         w.codes[static_cast<size_t>(o * w.in + k)] = static_cast<int8_t>(std::clamp(v, lo, hi));
       }
@@ -103,27 +112,43 @@ WeightCodes weight_codes(VisionModel& model, const QuantState& state, const std:
 }
 
 LinearParams linear_params(const WeightCodes& w, const ActQuant& in, const ActQuant& out, const std::string& origin) {
-  if (in.scale.size() != 1 || out.scale.size() != 1) {
-    fail(origin, field_of(in.scale.size() != 1 ? in.point : out.point), "a per-channel quantizer",
-         "a per-tensor quantizer around " + w.name);
+  if (in.per_channel()) {
+    // Per-channel input factors are only integer when they live in the weight columns (extension channel_inputs).
+    bool folded = static_cast<int64_t>(w.input_exponent.size()) == w.in && in.alpha.size() == w.input_exponent.size();
+    for (size_t k = 0; folded && k < in.alpha.size(); ++k) folded = w.input_exponent[k] == int32_t{in.alpha[k]};
+    if (!folded) {
+      fail(origin, "quantizers.weights." + w.name + "_input_exponent",
+           w.input_exponent.empty() ? "none" : "exponents other than the input's",
+           "the PTF exponents of " + in.point + " folded into the columns of " + w.name);
+    }
   }
+  if (out.hi > 255) fail(origin, field_of(out.point) + ".bits", std::to_string(out.bits), "at most 8 (uint8 GEMM output)");
   LinearParams p;
   p.in = w.in, p.out = w.out;
   p.weights = std::make_shared<PackedWeights>(w.codes.data(), w.out, w.in);
   p.zero_point = out.zero_point, p.lo = out.lo, p.hi = out.hi;
+  const double s_in = in.folded_scale();
   for (int64_t o = 0; o < w.out; ++o) {
-    const double acc_scale = in.scale[0] * w.scale[static_cast<size_t>(o)];
-    int64_t sum_w = 0;
-    for (int64_t k = 0; k < w.in; ++k) sum_w += w.codes[static_cast<size_t>(o * w.in + k)];
+    const double acc_scale = s_in * w.scale[static_cast<size_t>(o)];
+    int64_t zero_term = 0;  // sum_k zp_k w[o][k]
+    for (int64_t k = 0; k < w.in; ++k) zero_term += int64_t{in.channel_zero_point(k)} * w.codes[static_cast<size_t>(o * w.in + k)];
     const double b = w.bias ? static_cast<double>((*w.bias)[o]) / acc_scale : 0.0;
     if (!std::isfinite(b) || std::fabs(b) > 1e9) fail(origin, w.name + ".bias", text(b), "|bias / (s_in s_w)| < 2^30");
     const auto rounded = static_cast<int64_t>(std::llround(b));
     check_accumulator(rounded, w.in, origin, w.name + ".bias");
-    p.bias.push_back(static_cast<int32_t>(rounded - int64_t{in.zero_point} * sum_w));
-    p.multiplier.push_back(fixed_multiplier_from_real(acc_scale / out.scale[0], origin,
+    p.bias.push_back(static_cast<int32_t>(rounded - zero_term));
+    p.multiplier.push_back(fixed_multiplier_from_real(acc_scale / out.channel_scale(out.per_channel() ? o : 0), origin,
                                                       w.name + " requantization multiplier (s_in s_w / s_out)"));
   }
   return p;
+}
+
+ChannelRequantParams channel_requant(const LinearParams& p, const ActQuant& out) {
+  ChannelRequantParams r;
+  r.multiplier = p.multiplier;
+  for (int64_t o = 0; o < p.out; ++o) r.zero_point.push_back(out.channel_zero_point(o));
+  r.lo = out.lo, r.hi = out.hi;
+  return r;
 }
 
 ResidualAddParams residual_add_params(const ActQuant& a, const ActQuant& b, const ActQuant& out, int64_t channels,
@@ -156,6 +181,9 @@ LayerNormParams layer_norm_params(const ActQuant& in, const ActQuant& out, const
   double s_min = std::numeric_limits<double>::infinity();
   for (int64_t c = 0; c < c_count; ++c) {
     p.in_shift.push_back(in.alpha.empty() ? 0 : static_cast<uint8_t>(in.alpha[static_cast<size_t>(c)] - alpha_min));
+    if (p.in_shift.back() > kPtfMaxAlpha) {
+      fail(origin, field_of(in.point) + ".alpha", std::to_string(p.in_shift.back()), "0..3 (the paper's LayerNorm)");
+    }
     s_min = std::min(s_min, in.channel_scale(c));
   }
   if (!reference_int) {
@@ -233,19 +261,17 @@ AttentionParams attention_params(const ActQuant& qkv, const ActQuant& logits, co
   return p;
 }
 
-GeluParams gelu_params(const WeightCodes& fc1, const ActQuant& in, const ActQuant& out, const std::string& origin) {
+namespace {
+
+// The threshold tables of code(h) = clamp(round_even(gelu(h s_out 2^-12) / s_out) + zp, lo, hi) (int_ops.h).
+GeluParams gelu_tables(double s_out, int32_t zero_point, int32_t lo, int32_t hi) {
   GeluParams p;
-  p.channels = fc1.out;
-  const double s_out = out.scale[0], s_h = std::ldexp(s_out, -kGeluFracBits);
-  for (int64_t o = 0; o < fc1.out; ++o) {
-    p.to_h.push_back(fixed_multiplier_from_real(in.scale[0] * fc1.scale[static_cast<size_t>(o)] / s_h, origin,
-                                                fc1.name + " GELU input multiplier"));
-  }
-  // code(h) = clamp(round(gelu(h s_h) / s_out) + zp): exact erf GELU in double, half to even as the fake path.
+  const double s_h = std::ldexp(s_out, -kGeluFracBits);
+  // Exact erf GELU in double, half to even as the fake path.
   auto code = [&](int64_t h) {
     const double x = static_cast<double>(h) * s_h;
     const double g = 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
-    return clamp_code(static_cast<int64_t>(std::nearbyint(g / s_out)) + out.zero_point, out.lo, out.hi);
+    return clamp_code(static_cast<int64_t>(std::nearbyint(g / s_out)) + zero_point, lo, hi);
   };
   constexpr int64_t kH = int64_t{1} << 30;
   constexpr double kArgminX = -0.7517915246;  // argmin of x Phi(x)
@@ -253,29 +279,141 @@ GeluParams gelu_params(const WeightCodes& fc1, const ActQuant& in, const ActQuan
   p.h_argmin = static_cast<int32_t>(h_min);
   p.code_at_argmin = code(h_min);
   // Right branch (increasing): the first h with code >= c, by bisection.
-  for (int32_t c = p.code_at_argmin + 1; c <= out.hi; ++c) {
+  for (int32_t c = p.code_at_argmin + 1; c <= hi; ++c) {
     if (code(kH) < c) break;
-    int64_t lo = h_min, hi = kH;  // code(lo) < c <= code(hi)
-    while (hi - lo > 1) {
-      const int64_t mid = lo + (hi - lo) / 2;
-      (code(mid) >= c ? hi : lo) = mid;
+    int64_t l = h_min, r = kH;  // code(l) < c <= code(r)
+    while (r - l > 1) {
+      const int64_t mid = l + (r - l) / 2;
+      (code(mid) >= c ? r : l) = mid;
     }
-    p.rise.push_back(static_cast<int32_t>(hi));
+    p.rise.push_back(static_cast<int32_t>(r));
   }
   // Left branch (decreasing as h grows): the last h below the argmin with code >= c.
   std::vector<int32_t> fall;
-  for (int32_t c = p.code_at_argmin + 1; c <= out.hi; ++c) {
+  for (int32_t c = p.code_at_argmin + 1; c <= hi; ++c) {
     if (code(-kH) < c) break;
-    int64_t lo = -kH, hi = h_min;  // code(lo) >= c > code(hi)
-    while (hi - lo > 1) {
-      const int64_t mid = lo + (hi - lo) / 2;
-      (code(mid) >= c ? lo : hi) = mid;
+    int64_t l = -kH, r = h_min;  // code(l) >= c > code(r)
+    while (r - l > 1) {
+      const int64_t mid = l + (r - l) / 2;
+      (code(mid) >= c ? l : r) = mid;
     }
-    fall.push_back(static_cast<int32_t>(lo));
+    fall.push_back(static_cast<int32_t>(l));
   }
   p.fall.assign(fall.rbegin(), fall.rend());
+  return p;
+}
+
+}  // namespace
+
+GeluParams gelu_params(const WeightCodes& fc1, const ActQuant& in, const ActQuant& out, const std::string& origin) {
+  const double s_out = out.scale[0], s_h = std::ldexp(s_out, -kGeluFracBits);
+  GeluParams p = gelu_tables(s_out, out.zero_point, out.lo, out.hi);
+  p.channels = fc1.out;
+  for (int64_t o = 0; o < fc1.out; ++o) {
+    p.to_h.push_back(fixed_multiplier_from_real(in.folded_scale() * fc1.scale[static_cast<size_t>(o)] / s_h, origin,
+                                                fc1.name + " GELU input multiplier"));
+  }
   build_gelu_buckets(p);
   return p;
+}
+
+GeluChannelParams gelu_channel_params(const WeightCodes& fc1, const ActQuant& in, const ActQuant& out,
+                                      const std::string& origin) {
+  if (out.hi > 255) fail(origin, field_of(out.point) + ".bits", std::to_string(out.bits), "at most 8");
+  GeluChannelParams p;
+  p.channels = fc1.out;
+  p.lo = out.lo, p.hi = out.hi;
+  // One table per distinct channel scale (PTF: s1 2^alpha, at most K + 1 of them), on the code relative to the
+  // channel's zero point, clamped to the widest range any channel of the group can reach.
+  std::map<double, uint8_t> group_of;
+  std::vector<double> group_scale;
+  std::vector<int32_t> zp_min, zp_max;
+  for (int64_t c = 0; c < fc1.out; ++c) {
+    const double s = out.channel_scale(out.per_channel() ? c : 0);
+    const int32_t zp = out.channel_zero_point(out.per_channel() ? c : 0);
+    auto [it, added] = group_of.emplace(s, static_cast<uint8_t>(group_scale.size()));
+    if (added) {
+      if (group_scale.size() >= 255) fail(origin, field_of(out.point) + ".scale", "more than 255 scales", "PTF scales");
+      group_scale.push_back(s), zp_min.push_back(zp), zp_max.push_back(zp);
+    }
+    const uint8_t g = it->second;
+    zp_min[g] = std::min(zp_min[g], zp), zp_max[g] = std::max(zp_max[g], zp);
+    p.group.push_back(g);
+    p.zero_point.push_back(zp);
+    p.to_h.push_back(fixed_multiplier_from_real(
+        in.folded_scale() * fc1.scale[static_cast<size_t>(c)] / std::ldexp(s, -kGeluFracBits), origin,
+        fc1.name + " GELU input multiplier"));
+  }
+  for (size_t g = 0; g < group_scale.size(); ++g) {
+    p.groups.push_back(gelu_tables(group_scale[g], 0, out.lo - zp_max[g], out.hi - zp_min[g]));
+  }
+  return p;
+}
+
+ResidualAddChannelParams residual_add_channel_params(const ActQuant& a, const ActQuant& b, const ActQuant& out,
+                                                     int64_t channels, const std::string& origin,
+                                                     const std::string& field) {
+  ResidualAddChannelParams p;
+  p.channels = channels;
+  p.lo = out.lo, p.hi = out.hi;
+  for (int64_t c = 0; c < channels; ++c) {
+    const int64_t ca = a.per_channel() ? c : 0, cb = b.per_channel() ? c : 0, co = out.per_channel() ? c : 0;
+    p.a_zero_point.push_back(a.channel_zero_point(ca));
+    p.b_zero_point.push_back(b.channel_zero_point(cb));
+    p.out_zero_point.push_back(out.channel_zero_point(co));
+    const double ra = a.channel_scale(ca) / out.channel_scale(co), rb = b.channel_scale(cb) / out.channel_scale(co);
+    const FixedMultiplier big = fixed_multiplier_from_real(std::max(ra, rb), origin, field);
+    p.a_multiplier.push_back(fixed_multiplier_with_exponent(ra, big.exponent, origin, field));
+    p.b_multiplier.push_back(fixed_multiplier_with_exponent(rb, big.exponent, origin, field));
+  }
+  return p;
+}
+
+LayerNormWideParams layer_norm_wide_params(const ActQuant& in, const ActQuant& out, const Tensor& gamma,
+                                           const Tensor& beta, const std::string& origin) {
+  const int64_t c_count = gamma.numel();
+  if (c_count > kLayerNormWideMaxChannels) {
+    fail(origin, out.point, std::to_string(c_count) + " channels",
+         "at most " + std::to_string(kLayerNormWideMaxChannels) + " (int64 sums of 16-bit codes << 10)");
+  }
+  if (out.hi > 255) fail(origin, field_of(out.point) + ".bits", std::to_string(out.bits), "at most 8");
+  LayerNormWideParams p;
+  p.channels = c_count;
+  p.lo = out.lo, p.hi = out.hi;
+  uint8_t alpha_min = 255;
+  for (uint8_t al : in.alpha) alpha_min = std::min(alpha_min, al);
+  for (int64_t c = 0; c < c_count; ++c) {
+    const int64_t ci = in.per_channel() ? c : 0, co = out.per_channel() ? c : 0;
+    p.in_zero_point.push_back(in.channel_zero_point(ci));
+    p.in_shift.push_back(in.alpha.empty() ? 0 : static_cast<uint8_t>(in.alpha[static_cast<size_t>(c)] - alpha_min));
+    p.out_zero_point.push_back(out.channel_zero_point(co));
+    // The emulation's float32 quotients (quant/int_layer_norm.cc): beta / s_out, rounded half to even.
+    const auto s_out_f = static_cast<float>(out.channel_scale(co));
+    const double s_out = out.channel_scale(co);
+    const double g = static_cast<double>(gamma[c]) / s_out, bq = static_cast<double>(beta[c]) / s_out;
+    p.gamma.push_back(fixed_multiplier_from_real(g, origin, out.point + " LayerNorm gamma / s_out"));
+    if (!(std::fabs(bq) < 32768.0)) fail(origin, out.point + " LayerNorm beta / s_out", text(bq), "|beta / s_out| < 2^15");
+    p.beta_q32.push_back(static_cast<int64_t>(std::llround(std::ldexp(bq, kLayerNormBetaFracBits))));
+    const float zero_var = std::nearbyint(beta[c] / s_out_f);
+    p.zero_variance_code.push_back(static_cast<uint8_t>(
+        clamp_code(static_cast<int64_t>(zero_var) + p.out_zero_point.back(), out.lo, out.hi)));
+  }
+  return p;
+}
+
+ChannelRequantParams context_requant(const ActQuant& qkv, const ActQuant& probs, const ActQuant& out,
+                                     const std::string& origin) {
+  ChannelRequantParams r;
+  r.lo = out.lo, r.hi = out.hi;
+  if (out.hi > 255) fail(origin, field_of(out.point) + ".bits", std::to_string(out.bits), "at most 8");
+  const double s_qkv = qkv.scale[0];
+  // The attn x V accumulator's scale: s_v 2^-(2^b - 1) (log2 weights) or s_v s_p (uniform probabilities).
+  const double acc_scale = probs.kind == "lis" ? std::ldexp(s_qkv, -((1 << probs.bits) - 1)) : s_qkv * probs.scale[0];
+  for (size_t j = 0; j < out.scale.size(); ++j) {
+    r.multiplier.push_back(fixed_multiplier_from_real(acc_scale / out.scale[j], origin, out.point + " context multiplier"));
+    r.zero_point.push_back(out.channel_zero_point(static_cast<int64_t>(j)));
+  }
+  return r;
 }
 
 std::vector<uint8_t> constant_codes(const float* x, int64_t n, const ActQuant& q) {

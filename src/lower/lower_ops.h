@@ -18,15 +18,26 @@ struct ActQuant {
   std::vector<double> scale;      // the float32 scales as the fake-quant path uses them
   std::vector<uint8_t> alpha;     // ptf
   int32_t zero_point = 0, lo = 0, hi = 255;
+  std::vector<int32_t> zero_points;  // ptf with per-channel zero points (fqvit_plus), else empty
   int bits = 8;
   int exp_shift = 30;             // lis
   QParams qparams() const;        // uniform only
   double channel_scale(int64_t c) const { return scale.size() == 1 ? scale[0] : scale[static_cast<size_t>(c)]; }
+  int32_t channel_zero_point(int64_t c) const {
+    return zero_points.empty() ? zero_point : zero_points[static_cast<size_t>(c)];
+  }
+  bool per_channel() const { return scale.size() > 1; }
+  // Needs the fqvit_plus kernels: per-channel zero points or codes wider than uint8.
+  bool needs_channel_ops() const { return !zero_points.empty() || hi > 255; }
+  int code_bytes() const { return hi > 255 ? 2 : 1; }
+  // The scale of a GEMM's input codes when its factors 2^alpha_c are folded into the weight columns: s1 (alpha 0).
+  double folded_scale() const;
 };
 
 // Looks `point` up in the state; throws Error (origin, field quantizers.activations.<point>, ...) for a missing
-// point, an unknown kind, or a code range the uint8 kernels cannot hold (signed activations).
-ActQuant act_quant(const QuantState& state, const std::string& point, const std::string& origin);
+// point, an unknown kind, or a code range the kernels cannot hold (signed activations; above max_bits: 8, or 16
+// for the residual stream, whose buffers may hold uint16 codes).
+ActQuant act_quant(const QuantState& state, const std::string& point, const std::string& origin, int max_bits = 8);
 
 // Weight codes [out][in] of a weight-quantized layer (weight = scale[o] * code) and its scales.
 struct WeightCodes {
@@ -34,13 +45,29 @@ struct WeightCodes {
   int64_t out = 0, in = 0;
   std::vector<int8_t> codes;
   std::vector<double> scale;
+  std::vector<int32_t> input_exponent;  // factors 2^e[k] folded into the columns (fqvit_plus), else empty
   const Tensor* bias = nullptr;
 };
 WeightCodes weight_codes(VisionModel& model, const QuantState& state, const std::string& name,
                          const std::string& origin);
 
-// Linear from input quantizer `in` (per tensor) to output quantizer `out` (per tensor).
+// Linear from input quantizer `in` to output quantizer `out`. `in` per tensor, or per channel with its factors folded
+// into w's columns (checked: w.input_exponent == in.alpha) and its zero points folded into the bias; `out` per tensor
+// or per channel (one multiplier per output; the zero point is out.zero_point: per-channel zero points need
+// channel_requant).
 LinearParams linear_params(const WeightCodes& w, const ActQuant& in, const ActQuant& out, const std::string& origin);
+// The per-channel output requantization of a linear onto `out` (multipliers of p, zero points of out).
+ChannelRequantParams channel_requant(const LinearParams& p, const ActQuant& out);
+// The fqvit_plus forms (kernels/int_ops_plus.h).
+ResidualAddChannelParams residual_add_channel_params(const ActQuant& a, const ActQuant& b, const ActQuant& out,
+                                                     int64_t channels, const std::string& origin,
+                                                     const std::string& field);
+LayerNormWideParams layer_norm_wide_params(const ActQuant& in, const ActQuant& out, const Tensor& gamma,
+                                           const Tensor& beta, const std::string& origin);
+GeluChannelParams gelu_channel_params(const WeightCodes& fc1, const ActQuant& in, const ActQuant& out,
+                                      const std::string& origin);
+ChannelRequantParams context_requant(const ActQuant& qkv, const ActQuant& probs, const ActQuant& out,
+                                     const std::string& origin);
 // Residual add of a (per tensor or channel) and b onto out (per channel), C channels.
 ResidualAddParams residual_add_params(const ActQuant& a, const ActQuant& b, const ActQuant& out, int64_t channels,
                                       const std::string& origin, const std::string& field);

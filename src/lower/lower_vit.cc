@@ -22,11 +22,13 @@ class VitLowering {
 
  private:
   ActQuant act(const std::string& point) const { return lower::act_quant(q_.state, point, origin_); }
+  // A residual stream point: its codes may be up to 16 bits wide ("residual_bits").
+  ActQuant stream(const std::string& point) const { return lower::act_quant(q_.state, point, origin_, 16); }
   lower::WeightCodes weights(const std::string& name) const {
     return lower::weight_codes(*q_.model, q_.state, name, origin_);
   }
-  int buffer(const std::string& point, int64_t rows, int64_t cols) {
-    plan_->buffers.push_back({point, rows, cols});
+  int buffer(const std::string& point, int64_t rows, int64_t cols, int code_bytes = 1) {
+    plan_->buffers.push_back({point, rows, cols, code_bytes});
     return static_cast<int>(plan_->buffers.size()) - 1;
   }
   void emit(std::string name, OpParams params, std::vector<int> inputs, int output) {
@@ -36,10 +38,14 @@ class VitLowering {
     plan_->ops.push_back(std::move(op));
   }
   PatchEmbedOp patch_embed(const ActQuant& out) const;
-  LayerNormOp layer_norm(const ActQuant& in, const ActQuant& out, const Tensor& g, const Tensor& b) const {
-    return {lower::layer_norm_params(in, out, g, b, q_.state.int_layer_norm, static_cast<double>(cfg_.norm_eps),
-                                     origin_)};
-  }
+  // Each op in the paper's form where its quantizers allow, in the fqvit_plus form (int_ops_plus.h) otherwise.
+  OpParams layer_norm(const ActQuant& in, const ActQuant& out, const Tensor& g, const Tensor& b) const;
+  OpParams linear(const std::string& layer, const ActQuant& in, const ActQuant& out) const;
+  OpParams residual_add(const ActQuant& a, const ActQuant& b, const ActQuant& out, int64_t d,
+                        const std::string& field) const;
+  OpParams attention(const ActQuant& qkv, const ActQuant& logits, const ActQuant& probs, const ActQuant& out,
+                     int64_t tokens, int64_t heads, int64_t head_dim) const;
+  OpParams mlp_up(const lower::WeightCodes& fc1, const ActQuant& in, const ActQuant& out) const;
 
   QuantizedModel& q_;
   const VitModel& vit_;
@@ -111,6 +117,54 @@ PatchEmbedOp VitLowering::patch_embed(const ActQuant& out) const {
   return op;
 }
 
+OpParams VitLowering::layer_norm(const ActQuant& in, const ActQuant& out, const Tensor& g, const Tensor& b) const {
+  // The emulation's own switch (calibrate/hooks.cc): the wide LayerNorm whenever the extensions leave the
+  // reference's arithmetic or the output has per-channel factors.
+  if (q_.state.int_layer_norm && (q_.state.settings.extensions.wide_layer_norm() || out.per_channel())) {
+    return LayerNormWideOp{lower::layer_norm_wide_params(in, out, g, b, origin_)};
+  }
+  if (in.needs_channel_ops()) {
+    fail(origin_, "quantizers.activations." + in.point, "per-channel zero points or wide codes",
+         "the integer LayerNorm of the extensions (quantization.int_layer_norm true)");
+  }
+  return LayerNormOp{lower::layer_norm_params(in, out, g, b, q_.state.int_layer_norm,
+                                              static_cast<double>(cfg_.norm_eps), origin_)};
+}
+
+OpParams VitLowering::linear(const std::string& layer, const ActQuant& in, const ActQuant& out) const {
+  LinearParams p = lower::linear_params(weights(layer), in, out, origin_);
+  if (!out.needs_channel_ops()) return LinearOp{std::move(p)};
+  ChannelRequantParams rq = lower::channel_requant(p, out);
+  return LinearChannelOp{std::move(p), std::move(rq)};
+}
+
+OpParams VitLowering::residual_add(const ActQuant& a, const ActQuant& b, const ActQuant& out, int64_t d,
+                                   const std::string& field) const {
+  if (!a.needs_channel_ops() && !b.needs_channel_ops() && !out.needs_channel_ops()) {
+    return ResidualAddOp{lower::residual_add_params(a, b, out, d, origin_, field)};
+  }
+  return ResidualAddChannelOp{lower::residual_add_channel_params(a, b, out, d, origin_, field)};
+}
+
+OpParams VitLowering::attention(const ActQuant& qkv, const ActQuant& logits, const ActQuant& probs,
+                                const ActQuant& out, int64_t tokens, int64_t heads, int64_t head_dim) const {
+  ActQuant per_tensor = out;  // attention_params reads one output scale; the per-channel requant replaces it
+  per_tensor.scale.resize(1), per_tensor.zero_points.clear();
+  AttentionParams p = lower::attention_params(qkv, logits, probs, per_tensor, tokens, heads, head_dim, origin_);
+  if (!out.per_channel() && !out.needs_channel_ops()) return AttentionOp{std::move(p)};
+  return AttentionChannelOp{std::move(p), lower::context_requant(qkv, probs, out, origin_)};
+}
+
+OpParams VitLowering::mlp_up(const lower::WeightCodes& fc1, const ActQuant& in, const ActQuant& out) const {
+  ActQuant per_tensor = out;  // the fc1 accumulators go to the GELU tables; the LinearParams multiplier is unused
+  per_tensor.scale.resize(1), per_tensor.zero_points.clear();
+  LinearParams l = lower::linear_params(fc1, in, per_tensor, origin_);
+  if (!out.per_channel() && !out.needs_channel_ops()) {
+    return MlpUpOp{std::move(l), lower::gelu_params(fc1, in, out, origin_)};
+  }
+  return MlpUpChannelOp{std::move(l), lower::gelu_channel_params(fc1, in, out, origin_)};
+}
+
 LoweredModel VitLowering::run() {
   const VitWeights& w = vit_.parameters();
   const int64_t d = cfg_.embed_dim, prefix = vit_.prefix_tokens(), patches = vit_.num_patches();
@@ -125,9 +179,8 @@ LoweredModel VitLowering::run() {
   emit("patch_embed", patch_embed(patch_q), {}, patch_buf);
 
   const ActQuant embed_q = act("qact_embed"), pos_q = act("qact_pos");
-  ActQuant resid_q = act("qact1");
-  EmbedOp embed;
-  EmbedParams& e = embed.params;
+  ActQuant resid_q = stream("qact1");
+  EmbedChannelParams e;
   e.prefix = prefix, e.patches = patches, e.dim = d;
   e.prefix_codes = lower::constant_codes(w.cls_token.data(), d, embed_q);
   if (cfg_.distilled) {
@@ -138,43 +191,44 @@ LoweredModel VitLowering::run() {
                       fixed_multiplier_from_real(patch_q.scale[0] / embed_q.scale[0], origin_, "qact_embed rescale"),
                       embed_q.zero_point, embed_q.lo, embed_q.hi};
   e.pos_codes = lower::constant_codes(w.pos_embed.data(), tokens * d, pos_q);
-  e.add_pos = lower::residual_add_params(embed_q, pos_q, resid_q, d, origin_, "qact1 residual multipliers");
-  int x = buffer("qact1", tokens, d);
-  emit("embed", std::move(embed), {patch_buf}, x);
+  int x = buffer("qact1", tokens, d, resid_q.code_bytes());
+  if (resid_q.needs_channel_ops()) {
+    e.add_pos = lower::residual_add_channel_params(embed_q, pos_q, resid_q, d, origin_, "qact1 residual multipliers");
+    emit("embed", EmbedChannelOp{std::move(e)}, {patch_buf}, x);
+  } else {
+    EmbedOp embed{{e.prefix, e.patches, e.dim, std::move(e.prefix_codes), e.patch_to_embed, std::move(e.pos_codes),
+                   lower::residual_add_params(embed_q, pos_q, resid_q, d, origin_, "qact1 residual multipliers")}};
+    emit("embed", std::move(embed), {patch_buf}, x);
+  }
 
   for (int i = 0; i < cfg_.depth; ++i) {
     const std::string p = "blocks." + std::to_string(i) + ".";
     const VitBlockWeights& b = w.blocks[static_cast<size_t>(i)];
     const ActQuant n1 = act(p + "qact1"), qkv_q = act(p + "attn.qact1"), logit_q = act(p + "attn.qact_attn1"),
                    prob_q = act(p + "attn.log_int_softmax"), ctx_q = act(p + "attn.qact2"),
-                   proj_q = act(p + "attn.qact3"), r2 = act(p + "qact2"), n2 = act(p + "qact3"),
-                   gelu_q = act(p + "mlp.qact1"), fc2_q = act(p + "mlp.qact2"), r4 = act(p + "qact4");
+                   proj_q = act(p + "attn.qact3"), r2 = stream(p + "qact2"), n2 = act(p + "qact3"),
+                   gelu_q = act(p + "mlp.qact1"), fc2_q = act(p + "mlp.qact2"), r4 = stream(p + "qact4");
 
     const int h1 = buffer(p + "qact1", tokens, d);
     emit(p + "norm1", layer_norm(resid_q, n1, b.norm1_weight, b.norm1_bias), {x}, h1);
     const int qkv = buffer(p + "attn.qact1", tokens, 3 * d);
-    emit(p + "attn.qkv", LinearOp{lower::linear_params(weights(p + "attn.qkv"), n1, qkv_q, origin_)}, {h1}, qkv);
+    emit(p + "attn.qkv", linear(p + "attn.qkv", n1, qkv_q), {h1}, qkv);
     const int ctx = buffer(p + "attn.qact2", tokens, d);
-    emit(p + "attn", AttentionOp{lower::attention_params(qkv_q, logit_q, prob_q, ctx_q, tokens, heads, dh, origin_)},
-         {qkv}, ctx);
+    emit(p + "attn", attention(qkv_q, logit_q, prob_q, ctx_q, tokens, heads, dh), {qkv}, ctx);
     const int proj = buffer(p + "attn.qact3", tokens, d);
-    emit(p + "attn.proj", LinearOp{lower::linear_params(weights(p + "attn.proj"), ctx_q, proj_q, origin_)}, {ctx},
-         proj);
-    const int x2 = buffer(p + "qact2", tokens, d);
-    emit(p + "add1", ResidualAddOp{lower::residual_add_params(resid_q, proj_q, r2, d, origin_, p + "qact2 multipliers")},
-         {x, proj}, x2);
+    emit(p + "attn.proj", linear(p + "attn.proj", ctx_q, proj_q), {ctx}, proj);
+    const int x2 = buffer(p + "qact2", tokens, d, r2.code_bytes());
+    emit(p + "add1", residual_add(resid_q, proj_q, r2, d, p + "qact2 multipliers"), {x, proj}, x2);
 
     const int h2 = buffer(p + "qact3", tokens, d);
     emit(p + "norm2", layer_norm(r2, n2, b.norm2_weight, b.norm2_bias), {x2}, h2);
     const lower::WeightCodes fc1 = weights(p + "mlp.fc1");
-    MlpUpOp up{lower::linear_params(fc1, n2, gelu_q, origin_), lower::gelu_params(fc1, n2, gelu_q, origin_)};
     const int mid = buffer(p + "mlp.qact1", tokens, fc1.out);
-    emit(p + "mlp.fc1+gelu", std::move(up), {h2}, mid);
+    emit(p + "mlp.fc1+gelu", mlp_up(fc1, n2, gelu_q), {h2}, mid);
     const int fc2 = buffer(p + "mlp.qact2", tokens, d);
-    emit(p + "mlp.fc2", LinearOp{lower::linear_params(weights(p + "mlp.fc2"), gelu_q, fc2_q, origin_)}, {mid}, fc2);
-    const int x4 = buffer(p + "qact4", tokens, d);
-    emit(p + "add2", ResidualAddOp{lower::residual_add_params(r2, fc2_q, r4, d, origin_, p + "qact4 multipliers")},
-         {x2, fc2}, x4);
+    emit(p + "mlp.fc2", linear(p + "mlp.fc2", gelu_q, fc2_q), {mid}, fc2);
+    const int x4 = buffer(p + "qact4", tokens, d, r4.code_bytes());
+    emit(p + "add2", residual_add(r2, fc2_q, r4, d, p + "qact4 multipliers"), {x2, fc2}, x4);
     x = x4;
     resid_q = r4;
   }
@@ -217,14 +271,6 @@ LoweredModel lower_quantized_model(QuantizedModel& model, const std::string& ori
   if (vit == nullptr) {
     fail(origin, "__metadata__.model_config.architecture", model.model->config().architecture,
          "a ViT or DeiT model (the integer executor does not run Swin yet; use --engine fake)");
-  }
-  // The fqvit_plus extensions change the arithmetic (wider PTF factors, per-channel zero points, branch PTF, int16
-  // residual codes, folded per-channel inputs): not lowered yet, so refused rather than run wrongly.
-  const Extensions& x = model.state.settings.extensions;
-  if (x.ptf_k != kPtfMaxAlpha || x.ptf_k_auto || x.ptf_channel_zero_point || x.branch_ptf ||
-      (x.residual_bits != 0 && x.residual_bits != model.state.settings.a_bits) || !x.channel_inputs.empty()) {
-    fail(origin, "__metadata__.quantization.settings.extensions", "fqvit_plus extensions",
-         "the paper's quantizers (the integer executor does not lower the extensions yet; use --engine fake)");
   }
   return VitLowering(model, *vit, origin).run();
 }

@@ -53,21 +53,26 @@ inline std::vector<LabeledImage> first_images(const std::string& root, const std
   return out;
 }
 
-// Calibrates the demo model `name` (demo/models) with `config` (configs/*.json) on 100 demo calibration images in
-// two batches and writes the quantized file; returns its path.
-inline std::string calibrate_dir(const std::string& dir, const std::string& name, const std::string& config) {
+// Calibrates the model in `dir` with `config` (configs/<config>.json, or a path ending in .json) on the first 100
+// images of `calib` (demo calibration images by default) in two batches and writes the quantized file; returns
+// its path.
+inline std::string calibrate_dir(const std::string& dir, const std::string& name, const std::string& config,
+                                 const std::string& calib = source_dir() + "/demo/data/calib",
+                                 const std::string& class_list = source_dir() + "/demo/data/classes.txt") {
   auto model = load_model(dir);
   model->set_numerics(Numerics::kTorch);
-  const QuantSettings settings = load_quant_settings(source_dir() + "/configs/" + config + ".json");
-  Calibrator calib(*model, settings);
-  const auto images = first_images(source_dir() + "/demo/data/calib", source_dir() + "/demo/data/classes.txt", 100);
+  const bool is_path = config.size() > 5 && config.substr(config.size() - 5) == ".json";
+  const QuantSettings settings = load_quant_settings(is_path ? config : source_dir() + "/configs/" + config + ".json");
+  Calibrator calib_run(*model, settings);
+  const auto images = first_images(calib, class_list, 100);
   const PreprocessConfig pre = model->config().preprocess;
   for (int b = 0; b < 2; ++b) {
     const std::vector<LabeledImage> part(images.begin() + 50 * b, images.begin() + 50 * (b + 1));
-    calib.observe(load_images(part, pre).normalized, b == 1);
+    calib_run.observe(load_images(part, pre).normalized, b == 1);
   }
-  const QuantState state = calib.finish();
-  const std::string path = scratch_dir("int_" + name + "_" + config) + "/q.safetensors";
+  const QuantState state = calib_run.finish();
+  const std::string tag = config.substr(config.rfind('/') + 1);
+  const std::string path = scratch_dir("int_" + name + "_" + tag) + "/q.safetensors";
   CalibrationInfo info;
   info.order = "test";
   info.numerics = "torch";
@@ -92,22 +97,23 @@ inline std::string reference_vit_tiny(const std::string& shared, const std::stri
   return path;
 }
 
-// Fake quantization that records the integer code of every point it quantizes: rows of codes per point, in
-// call order (a point called once per forward).
+// Fake quantization that records the integer code of every point it quantizes (per-channel zero points included):
+// rows of codes per point, in call order (a point called once per forward).
 class RecordingHooks final : public QuantHooks {
  public:
   RecordingHooks(const QuantState& state, const std::string& origin) : inner_(state), state_(state), origin_(origin) {}
 
   void activation(const std::string& name, float* x, int64_t rows, int64_t channels) override {
     inner_.activation(name, x, rows, channels);
-    const lower::ActQuant q = lower::act_quant(state_, name, origin_);
-    std::vector<uint8_t>& out = codes[name];
+    const lower::ActQuant q = lower::act_quant(state_, name, origin_, 16);
+    std::vector<int32_t>& out = codes[name];
     out.resize(static_cast<size_t>(rows * channels));
     for (int64_t r = 0; r < rows; ++r) {
       for (int64_t c = 0; c < channels; ++c) {
-        const auto s = static_cast<float>(q.channel_scale(c));
+        const int64_t ch = q.per_channel() ? c : 0;
+        const auto s = static_cast<float>(q.channel_scale(ch));
         out[static_cast<size_t>(r * channels + c)] =
-            static_cast<uint8_t>(std::lrint(x[r * channels + c] / s) + q.zero_point);
+            static_cast<int32_t>(std::lrint(x[r * channels + c] / s) + q.channel_zero_point(ch));
       }
     }
   }
@@ -118,15 +124,15 @@ class RecordingHooks final : public QuantHooks {
   bool softmax(const std::string& name, const std::string& logits, float* x, int64_t rows, int64_t cols) override {
     if (!inner_.softmax(name, logits, x, rows, cols)) return false;
     const lower::ActQuant q = lower::act_quant(state_, name, origin_);
-    std::vector<uint8_t>& out = codes[name];
+    std::vector<int32_t>& out = codes[name];
     out.resize(static_cast<size_t>(rows * cols));
     for (int64_t i = 0; i < rows * cols; ++i) {  // 2^-k, or 0 for the zero code
-      out[static_cast<size_t>(i)] = x[i] == 0.0f ? lis_zero_code(q.bits) : static_cast<uint8_t>(-std::ilogb(x[i]));
+      out[static_cast<size_t>(i)] = x[i] == 0.0f ? lis_zero_code(q.bits) : -std::ilogb(x[i]);
     }
     return true;
   }
 
-  std::map<std::string, std::vector<uint8_t>> codes;
+  std::map<std::string, std::vector<int32_t>> codes;  // uint8 or uint16 codes (the residual stream's may be wide)
 
  private:
   FakeQuantHooks inner_;

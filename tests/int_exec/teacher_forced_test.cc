@@ -12,6 +12,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 
 #include "fqvit/int_exec/executor.h"
 #include "fqvit/lower/lower.h"
@@ -93,10 +94,36 @@ void check(const std::string& what, const Stats& s, Bound b) {
 }
 
 Bound bound_of(const OpParams& p) {
-  if (std::holds_alternative<LayerNormOp>(p)) return {kLayerNormMinAgreement, kLayerNormMaxDiff};
-  if (std::holds_alternative<MlpUpOp>(p)) return {kGeluMinAgreement, kGeluMaxDiff};
-  if (std::holds_alternative<AttentionOp>(p)) return {kAttentionMinAgreement, kAttentionMaxDiff, kAttentionMinCosine};
+  if (std::holds_alternative<LayerNormOp>(p) || std::holds_alternative<LayerNormWideOp>(p)) {
+    return {kLayerNormMinAgreement, kLayerNormMaxDiff};
+  }
+  if (std::holds_alternative<MlpUpOp>(p) || std::holds_alternative<MlpUpChannelOp>(p)) {
+    return {kGeluMinAgreement, kGeluMaxDiff};
+  }
+  if (std::holds_alternative<AttentionOp>(p) || std::holds_alternative<AttentionChannelOp>(p)) {
+    return {kAttentionMinAgreement, kAttentionMaxDiff, kAttentionMinCosine};
+  }
   return {kExactMinAgreement, kExactMaxDiff};
+}
+
+// Recorded codes as the bytes of a plan buffer (uint8, or uint16 where the buffer is wide).
+std::vector<uint8_t> to_buffer(const std::vector<int32_t>& codes, int code_bytes) {
+  std::vector<uint8_t> out(codes.size() * static_cast<size_t>(code_bytes));
+  for (size_t i = 0; i < codes.size(); ++i) {
+    if (code_bytes == 2) {
+      const auto v = static_cast<uint16_t>(codes[i]);
+      std::memcpy(out.data() + 2 * i, &v, 2);
+    } else {
+      out[i] = static_cast<uint8_t>(codes[i]);
+    }
+  }
+  return out;
+}
+int32_t code_at(const std::vector<uint8_t>& buf, size_t i, int code_bytes) {
+  if (code_bytes == 1) return buf[i];
+  uint16_t v;
+  std::memcpy(&v, buf.data() + 2 * i, 2);
+  return v;
 }
 
 // Teacher-forces every op of the file's plan on `images`; returns the number of ops checked.
@@ -117,13 +144,13 @@ void teacher_force(const std::string& path, const testing::Images& images) {
     if (std::holds_alternative<PatchEmbedOp>(op.params)) inputs.push_back(images.pixels.data());
     for (size_t i = 0; i < op.inputs.size(); ++i) {
       const BufferSpec& spec = plan.buffers[static_cast<size_t>(op.inputs[i])];
-      const std::vector<uint8_t>& rec = hooks.codes.at(op.input_points[i]);
-      std::vector<uint8_t> buf(static_cast<size_t>(batch * spec.rows * spec.cols), 0);
+      const std::vector<int32_t>& rec = hooks.codes.at(op.input_points[i]);
+      std::vector<int32_t> buf(static_cast<size_t>(batch * spec.rows * spec.cols), 0);
       const auto rows = static_cast<int64_t>(rec.size()) / (batch * spec.cols);  // prefix rows only for the head
       for (int64_t b = 0; b < batch; ++b) {
         std::copy_n(rec.begin() + b * rows * spec.cols, rows * spec.cols, buf.begin() + b * spec.rows * spec.cols);
       }
-      forced.push_back(std::move(buf));
+      forced.push_back(to_buffer(buf, spec.code_bytes));
       inputs.push_back(forced.back().data());
     }
     if (const auto* head = std::get_if<HeadOp>(&op.params)) {
@@ -146,7 +173,7 @@ void teacher_force(const std::string& path, const testing::Images& images) {
         continue;
       }
       Stats s;
-      const std::vector<uint8_t>& want = hooks.codes.at("act_out");
+      const std::vector<int32_t>& want = hooks.codes.at("act_out");
       for (size_t i = 0; i < scores.size(); ++i) {
         s.add(scores[i] + head->scores.a_zero_point, want[i], head->scores.a_zero_point);
       }
@@ -154,25 +181,29 @@ void teacher_force(const std::string& path, const testing::Images& images) {
       continue;
     }
     const BufferSpec& out_spec = plan.buffers[static_cast<size_t>(op.output)];
-    std::vector<uint8_t> out(static_cast<size_t>(batch * out_spec.rows * out_spec.cols));
+    std::vector<uint8_t> out(static_cast<size_t>(batch * out_spec.rows * out_spec.cols * out_spec.code_bytes));
     run_op(plan, op, batch, inputs, out.data());
-    const std::vector<uint8_t>& want = hooks.codes.at(op.output_point);
+    const std::vector<int32_t>& want = hooks.codes.at(op.output_point);
     const auto rows = static_cast<int64_t>(want.size()) / (batch * out_spec.cols);
-    const int zp = lower::act_quant(fake.state, op.output_point, path).zero_point;
+    const lower::ActQuant out_q = lower::act_quant(fake.state, op.output_point, path, 16);
+    auto zp_of = [&](int64_t i) { return out_q.channel_zero_point(out_q.per_channel() ? i % out_spec.cols : 0); };
     Stats s;
     for (int64_t b = 0; b < batch; ++b) {
       for (int64_t i = 0; i < rows * out_spec.cols; ++i) {
-        s.add(out[static_cast<size_t>(b * out_spec.rows * out_spec.cols + i)], want[static_cast<size_t>(b * rows * out_spec.cols + i)], zp);
+        s.add(code_at(out, static_cast<size_t>(b * out_spec.rows * out_spec.cols + i), out_spec.code_bytes),
+              want[static_cast<size_t>(b * rows * out_spec.cols + i)], zp_of(i));
       }
     }
     check(op.name, s, bound_of(op.params));
 
-    if (const auto* attn = std::get_if<AttentionOp>(&op.params)) {
+    const auto* attn_plain = std::get_if<AttentionOp>(&op.params);
+    const auto* attn_channel = std::get_if<AttentionChannelOp>(&op.params);
+    if (attn_plain != nullptr || attn_channel != nullptr) {
       // The two inner stages on their own: logits from the forced qkv codes, softmax from the forced logits.
-      const AttentionParams& a = attn->params;
-      const std::vector<uint8_t>& logits = hooks.codes.at(op.name + ".qact_attn1");
-      const std::vector<uint8_t>& probs = hooks.codes.at(op.name + ".log_int_softmax");
-      const std::vector<uint8_t>& context = hooks.codes.at(op.output_point);
+      const AttentionParams& a = attn_plain != nullptr ? attn_plain->params : attn_channel->params;
+      const std::vector<uint8_t> logits = to_buffer(hooks.codes.at(op.name + ".qact_attn1"), 1);
+      const std::vector<uint8_t> probs = to_buffer(hooks.codes.at(op.name + ".log_int_softmax"), 1);
+      const std::vector<int32_t>& context = hooks.codes.at(op.output_point);
       Stats sl, sp, sc, sn;
       const int64_t dim = a.heads * a.head_dim;
       std::vector<uint8_t> lg(static_cast<size_t>(a.tokens * a.tokens)), ctx(static_cast<size_t>(a.tokens * dim));
@@ -186,11 +217,17 @@ void teacher_force(const std::string& path, const testing::Images& images) {
           sl.add(lg[static_cast<size_t>(i)], logits[static_cast<size_t>(bh * a.tokens * a.tokens + i)],
                  a.logit_zero_point);
         }
-        attention_context_ref(a, probs.data() + bh * a.tokens * a.tokens, qkv, h, ctx.data());
+        if (attn_channel != nullptr) {
+          attention_context_channel_ref(a, attn_channel->context, probs.data() + bh * a.tokens * a.tokens, qkv, h,
+                                        ctx.data());
+        } else {
+          attention_context_ref(a, probs.data() + bh * a.tokens * a.tokens, qkv, h, ctx.data());
+        }
         for (int64_t t = 0; t < a.tokens; ++t) {
           for (int64_t d = 0; d < a.head_dim; ++d) {
             const size_t at = static_cast<size_t>(t * dim + h * a.head_dim + d);
-            sc.add(ctx[at], context[static_cast<size_t>(b * a.tokens * dim) + at], a.out_zero_point);
+            sc.add(ctx[at], context[static_cast<size_t>(b * a.tokens * dim) + at],
+                   static_cast<int>(zp_of(static_cast<int64_t>(at))));
           }
         }
         for (int64_t t = 0; t < a.tokens; ++t) {
@@ -229,7 +266,9 @@ class TeacherForcedDemo : public ::testing::TestWithParam<DemoCase> {};
 
 TEST_P(TeacherForcedDemo, EveryOpAgreesWithFakeQuant) {
   const DemoCase& c = GetParam();
-  const std::string path = testing::calibrate_demo(c.model, c.config);
+  const std::string config = std::string(c.config).find('/') != std::string::npos
+                                 ? testing::source_dir() + "/" + c.config : std::string(c.config);
+  const std::string path = testing::calibrate_dir(testing::source_dir() + "/demo/models/" + c.model, c.model, config);
   const auto list = testing::first_images(testing::source_dir() + "/demo/data/val",
                                           testing::source_dir() + "/demo/data/classes.txt", 32, 15);
   QuantizedModel q = read_quantized_model(path);
@@ -242,6 +281,14 @@ INSTANTIATE_TEST_SUITE_P(Presets, TeacherForcedDemo,
                                            DemoCase{"vit_micro", "minmax_w8a8attn8"},
                                            DemoCase{"vit_micro", "fqvit_w6a6attn4_head8"}));
 
+// The fqvit_plus extensions (docs/quantization.md 11.9): all on, and the ones that take mixed paths alone
+// (16-bit stream codes with one zero point; PTF branch outputs with plain uint8 adds; W6A6 with all on).
+INSTANTIATE_TEST_SUITE_P(Plus, TeacherForcedDemo,
+                         ::testing::Values(DemoCase{"vit_micro", "fqvit_plus"},
+                                           DemoCase{"vit_micro", "tests/data/configs/plus_residual16.json"},
+                                           DemoCase{"vit_micro", "tests/data/configs/plus_branch_ptf.json"},
+                                           DemoCase{"vit_micro", "tests/data/configs/plus_w6a6.json"}));
+
 // A random DeiT with distillation (committed): the quantized input (qact_input tables) and the two-head average,
 // calibrated and evaluated on demo images resized to its 48 x 48 input.
 TEST(TeacherForcedDeitDistilled, EveryOpAgreesWithFakeQuant) {
@@ -249,6 +296,26 @@ TEST(TeacherForcedDeitDistilled, EveryOpAgreesWithFakeQuant) {
   const std::string path = testing::calibrate_dir(dir, "deit_distilled", "fqvit_w8a8attn4");
   const auto list = testing::first_images(testing::source_dir() + "/demo/data/val",
                                           testing::source_dir() + "/demo/data/classes.txt", 16, 31);
+  QuantizedModel q = read_quantized_model(path);
+  teacher_force(path, testing::load_images(list, q.model->config().preprocess));
+}
+
+// The distilled DeiT under fqvit_plus: quantized input, two heads reading per-channel LayerNorm codes.
+TEST(TeacherForcedDeitDistilled, PlusEveryOpAgreesWithFakeQuant) {
+  const std::string dir = testing::source_dir() + "/tests/data/models/deit_distilled_small_random_committed";
+  const std::string path = testing::calibrate_dir(dir, "deit_distilled", "fqvit_plus");
+  const auto list = testing::first_images(testing::source_dir() + "/demo/data/val",
+                                          testing::source_dir() + "/demo/data/classes.txt", 16, 31);
+  QuantizedModel q = read_quantized_model(path);
+  teacher_force(path, testing::load_images(list, q.model->config().preprocess));
+}
+
+// The real ViT-Tiny under fqvit_plus, calibrated here on 100 calibration images, on 8 val images.
+TEST(TeacherForcedVitTiny, PlusEveryOpAgreesWithFakeQuant) {
+  FQVIT_REQUIRE_SHARED(shared);
+  const std::string path = testing::calibrate_dir(shared + "/models/vit_tiny_patch16_224", "vit_tiny", "fqvit_plus",
+                                                  shared + "/imagenet/calib", shared + "/imagenet/classes.txt");
+  const auto list = testing::first_images(shared + "/imagenet/val", shared + "/imagenet/classes.txt", 8, 80);
   QuantizedModel q = read_quantized_model(path);
   teacher_force(path, testing::load_images(list, q.model->config().preprocess));
 }

@@ -2,7 +2,8 @@
 // (include/fqvit/lower/lower.h) and read by the executor. Integers only: every scale is already a
 // FixedMultiplier, every weight int8 and packed, every bias int32 on its accumulator's scale.
 //
-// Buffers hold uint8 codes of one fake-quant point each, per image [rows][cols]; the batch multiplies rows. Ops
+// Buffers hold uint8 codes of one fake-quant point each (uint16 where code_bytes is 2), per image [rows][cols]; the
+// batch multiplies rows. Ops
 // name the quantizer points their buffers hold (`input_points`, `output_point`), which is how the teacher-forced
 // tests feed each op the fake-quant codes of its inputs.
 #pragma once
@@ -15,6 +16,7 @@
 
 #include "fqvit/kernels/gemm.h"
 #include "fqvit/kernels/int_ops.h"
+#include "fqvit/kernels/int_ops_plus.h"
 
 namespace fqvit {
 
@@ -61,12 +63,40 @@ struct HeadOp {
   ScoreParams scores;
 };
 
+// The fqvit_plus forms (kernels/int_ops_plus.h), emitted only where a quantizer needs them: per-channel zero
+// points, per-channel output quantizers, 16-bit stream codes (docs/quantization.md 11.9).
+struct EmbedChannelOp {
+  EmbedChannelParams params;
+};
+struct LayerNormWideOp {
+  LayerNormWideParams params;
+};
+// A linear onto a per-channel output quantizer: int32 accumulators, then the per-channel requantization.
+struct LinearChannelOp {
+  LinearParams linear;  // bias folded; multiplier / zero_point unused
+  ChannelRequantParams requant;
+};
+struct AttentionChannelOp {
+  AttentionParams params;  // context_multiplier / out_zero_point unused
+  ChannelRequantParams context;
+};
+struct MlpUpChannelOp {
+  LinearParams linear;
+  GeluChannelParams gelu;
+};
+struct ResidualAddChannelOp {
+  ResidualAddChannelParams params;
+};
+
 using OpParams =
-    std::variant<PatchEmbedOp, EmbedOp, LayerNormOp, LinearOp, AttentionOp, MlpUpOp, ResidualAddOp, HeadOp>;
+    std::variant<PatchEmbedOp, EmbedOp, LayerNormOp, LinearOp, AttentionOp, MlpUpOp, ResidualAddOp, HeadOp,
+                 EmbedChannelOp, LayerNormWideOp, LinearChannelOp, AttentionChannelOp, MlpUpChannelOp,
+                 ResidualAddChannelOp>;
 
 struct BufferSpec {
   std::string point;  // the fake-quant point whose codes it holds
   int64_t rows = 0, cols = 0;
+  int code_bytes = 1;  // 1: uint8 codes; 2: uint16 (the residual stream with "residual_bits" > 8)
 };
 
 struct PlanOp {
