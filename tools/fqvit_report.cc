@@ -15,7 +15,7 @@ namespace {
 struct Args {
   std::vector<std::string> inputs;
   std::string svg, markdown, json_out;
-  bool merge = false;
+  bool merge = false, speed = false;
 };
 
 std::vector<fqvit::NamedPath> inputs_of(const Args& a) {
@@ -52,7 +52,7 @@ int report(const Args& a) {
   const std::vector<nlohmann::json> latest = fqvit::latest_by_key(records);
   int64_t failed = 0;
   for (const auto& r : latest) failed += r.value("status", "") == "ok" ? 0 : 1;
-  const std::string table = fqvit::markdown_table(latest);
+  const std::string table = fqvit::markdown_table(latest, a.speed);
   std::printf("%s", table.c_str());
   std::printf("\n%zu runs (%lld failed) from %zu file(s)", latest.size(), static_cast<long long>(failed),
               a.inputs.size());
@@ -77,6 +77,7 @@ int main(int argc, char** argv) {
   app.add_option("inputs", a.inputs, "results JSONL files (or, with --merge, shard JSON files)")->required();
   app.add_option("--svg", a.svg, "write top-1 against bits per method as a self-contained SVG");
   app.add_option("--markdown", a.markdown, "write the table as Markdown");
+  app.add_flag("--speed", a.speed, "add each run's images/s to its cell (\"top-1, N/s\")");
   app.add_flag("--merge", a.merge, "merge fqvit-eval --shard I/N --json outputs into one record (needs --json)");
   app.add_option("--json", a.json_out, "the merged record to write (--merge)");
   if (const int status = fqvit::cli::parse(app, argc, argv, "fqvit-report"); status >= 0) return status;

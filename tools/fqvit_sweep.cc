@@ -1,10 +1,12 @@
 // fqvit-sweep: calibrate + evaluate the cross product a sweep config names, appending one JSON line per run.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
 #include "fqvit/core/error.h"
 #include "fqvit/core/parallel.h"
+#include "fqvit/eval/engine.h"
 #include "fqvit/io/atomic_file.h"
 #include "fqvit/io/output_paths.h"
 #include "fqvit/research/sweep.h"
@@ -15,7 +17,7 @@ namespace {
 struct Args {
   std::string config, out = "results.jsonl", work_dir, calib, calib_list, data, class_list, labels, emit_jobs,
                       jobs_out_dir;
-  std::vector<std::string> models, only;
+  std::vector<std::string> models, only, engines;
   int threads = 0, decode_threads = 1;
   bool list = false;
 };
@@ -25,6 +27,7 @@ std::vector<std::string> job_argv(const char* self, const Args& a) {
   std::vector<std::string> argv = {std::filesystem::absolute(self).string(), "--config", a.config, "--work-dir",
                                    a.work_dir};
   for (const auto& m : a.models) argv.insert(argv.end(), {"--model", m});
+  for (const auto& e : a.engines) argv.insert(argv.end(), {"--engine", e});
   const std::pair<const char*, const std::string*> paths[] = {{"--calib", &a.calib},
                                                               {"--calib-list", &a.calib_list},
                                                               {"--data", &a.data},
@@ -54,6 +57,17 @@ int run(const Args& a, const char* self) {
   if (!a.data.empty()) config.paths.data = a.data;
   if (!a.class_list.empty()) config.paths.class_list = a.class_list;
   if (!a.labels.empty()) config.paths.labels = a.labels;
+  if (!a.engines.empty()) {
+    const std::vector<std::string> known = fqvit::engine_names();
+    for (const std::string& e : a.engines) {
+      if (std::find(known.begin(), known.end(), e) == known.end()) {
+        std::string list;
+        for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+        fqvit::fail("command line", "--engine", "'" + e + "'", "one of " + list);
+      }
+    }
+    config.engines = a.engines;
+  }
   const std::vector<fqvit::SweepRun> runs = fqvit::expand_runs(config);
 
   if (a.list) {
@@ -101,6 +115,7 @@ int main(int argc, char** argv) {
   app.add_option("--data", a.data, "evaluation ImageFolder (replaces the config's)");
   app.add_option("--class-list", a.class_list, "class list (replaces the config's)");
   app.add_option("--labels", a.labels, "label file (replaces the config's)");
+  app.add_option("--engine", a.engines, "engine to run (repeat for several; replaces the config's engines)");
   app.add_option("--threads", a.threads, "compute threads, 0..1024 (0 = all cores)");
   app.add_option("--decode-threads", a.decode_threads, "background image decoding threads, 1..64");
   app.add_option("--only", a.only, "run only the run with this key (repeatable; see --list)");

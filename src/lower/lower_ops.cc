@@ -52,7 +52,8 @@ ActQuant act_quant(const QuantState& state, const std::string& point, const std:
   a.bits = bt.bits;
   if (bt.is_signed || bt.bits < kMinBits || bt.bits > max_bits) {
     fail(origin, field_of(point) + ".bits", bt.name(),
-         max_bits > 8 ? "uint2..uint16 (residual stream codes)" : "uint2..uint8 (the integer kernels hold codes in uint8)");
+         max_bits > 8 ? "uint2..uint16 (residual stream codes)"
+                      : "uint2..uint8 (the integer kernels hold codes in uint8)");
   }
   a.lo = bt.lo(), a.hi = bt.hi();
   if (const auto* u = dynamic_cast<const UniformQuantizer*>(&q)) {
@@ -122,7 +123,9 @@ LinearParams linear_params(const WeightCodes& w, const ActQuant& in, const ActQu
            "the PTF exponents of " + in.point + " folded into the columns of " + w.name);
     }
   }
-  if (out.hi > 255) fail(origin, field_of(out.point) + ".bits", std::to_string(out.bits), "at most 8 (uint8 GEMM output)");
+  if (out.hi > 255) {
+    fail(origin, field_of(out.point) + ".bits", std::to_string(out.bits), "at most 8 (uint8 GEMM output)");
+  }
   LinearParams p;
   p.in = w.in, p.out = w.out;
   p.weights = std::make_shared<PackedWeights>(w.codes.data(), w.out, w.in);
@@ -131,7 +134,9 @@ LinearParams linear_params(const WeightCodes& w, const ActQuant& in, const ActQu
   for (int64_t o = 0; o < w.out; ++o) {
     const double acc_scale = s_in * w.scale[static_cast<size_t>(o)];
     int64_t zero_term = 0;  // sum_k zp_k w[o][k]
-    for (int64_t k = 0; k < w.in; ++k) zero_term += int64_t{in.channel_zero_point(k)} * w.codes[static_cast<size_t>(o * w.in + k)];
+    for (int64_t k = 0; k < w.in; ++k) {
+      zero_term += int64_t{in.channel_zero_point(k)} * w.codes[static_cast<size_t>(o * w.in + k)];
+    }
     const double b = w.bias ? static_cast<double>((*w.bias)[o]) / acc_scale : 0.0;
     if (!std::isfinite(b) || std::fabs(b) > 1e9) fail(origin, w.name + ".bias", text(b), "|bias / (s_in s_w)| < 2^30");
     const auto rounded = static_cast<int64_t>(std::llround(b));
@@ -347,6 +352,7 @@ GeluChannelParams gelu_channel_params(const WeightCodes& fc1, const ActQuant& in
   for (size_t g = 0; g < group_scale.size(); ++g) {
     p.groups.push_back(gelu_tables(group_scale[g], 0, out.lo - zp_max[g], out.hi - zp_min[g]));
   }
+  build_gelu_channel_buckets(p);
   return p;
 }
 
@@ -392,7 +398,9 @@ LayerNormWideParams layer_norm_wide_params(const ActQuant& in, const ActQuant& o
     const double s_out = out.channel_scale(co);
     const double g = static_cast<double>(gamma[c]) / s_out, bq = static_cast<double>(beta[c]) / s_out;
     p.gamma.push_back(fixed_multiplier_from_real(g, origin, out.point + " LayerNorm gamma / s_out"));
-    if (!(std::fabs(bq) < 32768.0)) fail(origin, out.point + " LayerNorm beta / s_out", text(bq), "|beta / s_out| < 2^15");
+    if (!(std::fabs(bq) < 32768.0)) {
+      fail(origin, out.point + " LayerNorm beta / s_out", text(bq), "|beta / s_out| < 2^15");
+    }
     p.beta_q32.push_back(static_cast<int64_t>(std::llround(std::ldexp(bq, kLayerNormBetaFracBits))));
     const float zero_var = std::nearbyint(beta[c] / s_out_f);
     p.zero_variance_code.push_back(static_cast<uint8_t>(
@@ -410,7 +418,8 @@ ChannelRequantParams context_requant(const ActQuant& qkv, const ActQuant& probs,
   // The attn x V accumulator's scale: s_v 2^-(2^b - 1) (log2 weights) or s_v s_p (uniform probabilities).
   const double acc_scale = probs.kind == "lis" ? std::ldexp(s_qkv, -((1 << probs.bits) - 1)) : s_qkv * probs.scale[0];
   for (size_t j = 0; j < out.scale.size(); ++j) {
-    r.multiplier.push_back(fixed_multiplier_from_real(acc_scale / out.scale[j], origin, out.point + " context multiplier"));
+    r.multiplier.push_back(
+        fixed_multiplier_from_real(acc_scale / out.scale[j], origin, out.point + " context multiplier"));
     r.zero_point.push_back(out.channel_zero_point(static_cast<int64_t>(j)));
   }
   return r;

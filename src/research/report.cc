@@ -54,7 +54,7 @@ void add_unique(std::vector<T>* list, const T& value) {
 
 }  // namespace
 
-std::string markdown_table(const std::vector<json>& records) {
+std::string markdown_table(const std::vector<json>& records, bool with_speed) {
   const bool with_engine = several_quantized_engines(records);
   std::vector<std::string> columns;
   std::vector<std::pair<std::string, std::string>> rows;  // (method, bits)
@@ -66,7 +66,13 @@ std::string markdown_table(const std::vector<json>& records) {
     if (with_engine && !is_fp32(r)) method += " (" + r.value("engine", "") + ")";
     const std::pair<std::string, std::string> row{method, is_fp32(r) ? "32/32/32" : bits_text(r)};
     add_unique(&rows, row);
-    cells[row][column] = r.value("status", "") == "ok" ? percent(r.value("top1", 0.0)) : "failed";
+    std::string cell = r.value("status", "") == "ok" ? percent(r.value("top1", 0.0)) : "failed";
+    if (with_speed && r.value("status", "") == "ok") {
+      char speed[32];
+      std::snprintf(speed, sizeof speed, ", %.1f/s", r.value("images_per_second", 0.0));
+      cell += speed;
+    }
+    cells[row][column] = cell;
   }
   std::stable_partition(rows.begin(), rows.end(), [](const auto& row) { return row.first == "FP32"; });
   std::string out = "| Method | W/A/Attn |";

@@ -77,7 +77,7 @@ json run_header(const SweepConfig& c, const SweepRun& run) {
     j["ptf"] = s.ptf;
     j["lis"] = s.lis;
     j["bits"] = {{"weight", s.w_bits}, {"activation", s.a_bits}, {"attention", s.attn_bits}};
-    j["method_label"] = method_label(s);
+    j["method_label"] = run.name.empty() ? method_label(s) : run.name;
     j["settings"] = json::parse(s.to_json());
     j["calibration"] = {{"calib", c.paths.calib},
                         {"images", c.calibration.images},
@@ -131,7 +131,10 @@ json execute(const SweepConfig& c, const SweepRun& run, const SweepOptions& opti
     j["model_file_bytes"] = fs::file_size(run.model + "/model.safetensors");
   }
   std::optional<Numerics> numerics;
-  if (!c.eval.numerics.empty()) numerics = parse_numerics(c.eval.numerics, c.path, "eval.numerics");
+  // The float arithmetic of the float engines; the integer engine has none to choose.
+  if (!c.eval.numerics.empty() && run.engine != "int") {
+    numerics = parse_numerics(c.eval.numerics, c.path, "eval.numerics");
+  }
   const Engine engine = open_engine(run.engine, model_path, numerics);
   const auto folder = ImageFolder::open(c.paths.data, {c.paths.class_list, c.paths.labels, engine.config.num_classes});
   std::vector<LabeledImage> images = folder.images();
@@ -141,7 +144,9 @@ json execute(const SweepConfig& c, const SweepRun& run, const SweepOptions& opti
   EvalOptions eval;
   eval.batch_size = c.eval.batch_size;
   eval.decode_threads = options.decode_threads;
-  const EvalResult r = evaluate(engine.forward, images, engine.config.preprocess, eval);
+  // The integer engine takes the uint8 crops (forward_pixels), the float engines normalized tensors.
+  const EvalResult r = engine.forward_pixels ? evaluate(engine.forward_pixels, images, engine.config.preprocess, eval)
+                                             : evaluate(engine.forward, images, engine.config.preprocess, eval);
   if (r.images == 0) fail(c.paths.data, "images", "none decodable", "at least one image to evaluate");
   j["top1"] = r.top1();
   j["top5"] = r.top5();

@@ -67,7 +67,7 @@ void parse_bits(const json& value, const std::string& origin, const std::string&
 }
 
 std::vector<QuantSettings> expand_settings(const json& entry, const std::string& origin, const std::string& where) {
-  check_keys(entry, {"method", "ptf", "lis", "bits", "layers", "lis_exp_shift"}, origin, where);
+  check_keys(entry, {"method", "ptf", "lis", "bits", "layers", "lis_exp_shift", "extensions", "name"}, origin, where);
   static const std::vector<std::string> kMethods = {"minmax", "ema", "percentile", "omse"};
   const auto list_of = [&](const char* key, json fallback) {
     return entry.contains(key) ? as_list(entry[key]) : std::vector<json>{std::move(fallback)};
@@ -82,6 +82,10 @@ std::vector<QuantSettings> expand_settings(const json& entry, const std::string&
     }
     // The quantization presets' own parser checks the overrides' keys and values.
     base = parse_quant_settings(json{{"layers", entry["layers"]}}.dump(), origin + ": " + where, base);
+  }
+  if (entry.contains("extensions")) {
+    // The presets' parser checks every extension (calibrate/extensions.h).
+    base = parse_quant_settings(json{{"extensions", entry["extensions"]}}.dump(), origin + ": " + where, base);
   }
   if (entry.contains("lis_exp_shift")) {
     base.lis_exp_shift = get<int>(entry["lis_exp_shift"], origin, where + ".lis_exp_shift", "an integer 8..30");
@@ -215,8 +219,20 @@ SweepConfig parse_sweep_config(const std::string& json_text, const std::string& 
   if (j.contains("settings")) {
     if (!j["settings"].is_array()) fail(origin, "settings", j["settings"].type_name(), "a list of setting objects");
     for (size_t i = 0; i < j["settings"].size(); ++i) {
-      for (QuantSettings& s : expand_settings(j["settings"][i], origin, "settings[" + std::to_string(i) + "]")) {
+      const std::string where = "settings[" + std::to_string(i) + "]";
+      const json& entry = j["settings"][i];
+      std::string name;
+      if (entry.is_object() && entry.contains("name")) {
+        name = get<std::string>(entry["name"], origin, where + ".name", "a string");
+      }
+      std::vector<QuantSettings> expanded = expand_settings(entry, origin, where);
+      if (!name.empty() && expanded.size() > 1) {
+        fail(origin, where + ".name", "'" + name + "' on " + std::to_string(expanded.size()) + " settings",
+             "a name only on an entry without lists (one setting)");
+      }
+      for (QuantSettings& s : expanded) {
         c.settings.push_back(std::move(s));
+        c.setting_names.push_back(name);
       }
     }
   }
@@ -262,7 +278,9 @@ std::vector<SweepRun> expand_runs(const SweepConfig& c) {
       r.key = hex_key({{"model", model}, {"engine", "fp32"}, {"eval", eval}});
       runs.push_back(r);
     }
-    for (const QuantSettings& s : c.settings) {
+    for (size_t si = 0; si < c.settings.size(); ++si) {
+      const QuantSettings& s = c.settings[si];
+      const std::string& name = si < c.setting_names.size() ? c.setting_names[si] : std::string();
       const json setting = json::parse(s.to_json());
       const std::string calibration_key =
           hex_key({{"model", model}, {"settings", setting}, {"calibration", calibration}});
@@ -273,7 +291,8 @@ std::vector<SweepRun> expand_runs(const SweepConfig& c) {
         r.engine = engine;
         r.settings = s;
         r.calibration_key = calibration_key;
-        r.label = method_label(s) + " " + bits_label(s);
+        r.label = name.empty() ? method_label(s) + " " + bits_label(s) : name;
+        r.name = name;
         r.key = hex_key({{"model", model},
                          {"engine", engine},
                          {"settings", setting},

@@ -38,6 +38,10 @@ constexpr double kMinCosine = 0.999;  // of (code - zero point), every op
 constexpr double kAttentionMinAgreement = 0.98;
 constexpr int kAttentionMaxDiff = 128;
 constexpr double kAttentionMinCosine = 0.999;
+// fqvit_plus puts attn x V on per-channel scales s1 2^alpha_c (channel_inputs attn_v): most channels are finer than
+// the per-tensor scale, so the same flipped log2 weight moves more of them by a code (ViT-Tiny: 97.7-99.99% equal,
+// its stages 99.7-100% each).
+constexpr double kAttentionChannelMinAgreement = 0.97;
 
 // The cost of the int32-safe i-exp shift: our codes (n = the lowering's choice, 22..25 on ViT-Tiny) against the same
 // integer Log-Int-Softmax with the reference's n = 30 computed in int64 (which int32 cannot hold).
@@ -100,8 +104,9 @@ Bound bound_of(const OpParams& p) {
   if (std::holds_alternative<MlpUpOp>(p) || std::holds_alternative<MlpUpChannelOp>(p)) {
     return {kGeluMinAgreement, kGeluMaxDiff};
   }
-  if (std::holds_alternative<AttentionOp>(p) || std::holds_alternative<AttentionChannelOp>(p)) {
-    return {kAttentionMinAgreement, kAttentionMaxDiff, kAttentionMinCosine};
+  if (std::holds_alternative<AttentionOp>(p)) return {kAttentionMinAgreement, kAttentionMaxDiff, kAttentionMinCosine};
+  if (std::holds_alternative<AttentionChannelOp>(p)) {
+    return {kAttentionChannelMinAgreement, kAttentionMaxDiff, kAttentionMinCosine};
   }
   return {kExactMinAgreement, kExactMaxDiff};
 }

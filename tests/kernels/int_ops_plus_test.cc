@@ -178,15 +178,23 @@ TEST(GeluChannel, EachChannelGetsTheRoundedGeluOnItsOwnScaleAndZeroPoint) {
   for (uint8_t a : out.alpha) out.scale.push_back(std::ldexp(s1, a));
   GeluChannelParams p = lower::gelu_channel_params(fc1, in, out, "test");
   ASSERT_EQ(p.groups.size(), 3u);
+  ASSERT_EQ(p.buckets.size(), 3u);
+  for (const GeluStepBuckets& b : p.buckets) EXPECT_FALSE(b.value.empty());
+  GeluChannelParams searched = p;  // the binary-search form, which the buckets must reproduce exactly
+  searched.buckets.clear();
   for (int64_t c = 0; c < 3; ++c) {
     const double s = out.scale[static_cast<size_t>(c)], s_h = s / 4096;
     p.to_h[static_cast<size_t>(c)] = mult(1.0);
+    searched.to_h[static_cast<size_t>(c)] = mult(1.0);
     for (int32_t h = static_cast<int32_t>(-6 / s_h); h <= static_cast<int32_t>(std::min(8.0, 300 * s) / s_h);
          h += 13) {
       std::vector<int32_t> acc(3, 0);
       acc[static_cast<size_t>(c)] = h;
       std::vector<uint8_t> code(3);
       gelu_channel_ref(p, acc.data(), 1, code.data());
+      std::vector<uint8_t> by_search(3);
+      gelu_channel_ref(searched, acc.data(), 1, by_search.data());
+      ASSERT_EQ(code, by_search) << "h " << h;
       const double x = h * s_h, g = 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
       const double want = std::clamp(g / s + out.zero_points[static_cast<size_t>(c)], 0.0, 255.0);
       ASSERT_LE(std::fabs(code[static_cast<size_t>(c)] - want), kGeluMaxLsb) << "channel " << c << " x " << x;

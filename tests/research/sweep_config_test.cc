@@ -50,6 +50,28 @@ TEST(SweepConfig, CrossProductOfEveryEntry) {
   for (size_t i = 0; i < runs.size(); ++i) EXPECT_EQ(runs[i].key, again[i].key);
 }
 
+// A named entry with extensions (configs/sweeps/plus.json): the name is the row label, the extensions reach the
+// settings (and so the run key), and a name on an entry that expands to several settings is refused.
+TEST(SweepConfig, NamedSettingsWithExtensions) {
+  const SweepConfig c = parse_sweep_config(R"({"models": ["m"], "data": "v", "calib": "c", "engines": ["fake", "int"],
+    "settings": [{"bits": "8/8/4"},
+                 {"name": "plus", "bits": "8/8/4", "extensions": {"residual_bits": 16, "ptf_zero_point": "channel"}}]})",
+                                           "s.json", "");
+  ASSERT_EQ(c.settings.size(), 2u);
+  EXPECT_EQ(c.settings[1].extensions.residual_bits, 16);
+  EXPECT_TRUE(c.settings[1].extensions.ptf_channel_zero_point);
+  const auto runs = expand_runs(c);
+  ASSERT_EQ(runs.size(), 4u);
+  EXPECT_EQ(runs[0].label, "MinMax+PTF+LIS 8/8/4");
+  EXPECT_EQ(runs[2].label, "plus");
+  EXPECT_EQ(runs[3].engine, "int");
+  EXPECT_NE(runs[0].calibration_key, runs[2].calibration_key);
+  const std::string e = error_of(R"({"settings": [{"name": "two", "bits": ["8/8/4", "6/6/4"]}]})");
+  EXPECT_NE(e.find("settings[0].name: found 'two' on 2 settings"), std::string::npos) << e;
+  const std::string x = error_of(R"({"settings": [{"extensions": {"residual_bits": 99}}]})");
+  EXPECT_NE(x.find("residual_bits"), std::string::npos) << x;
+}
+
 TEST(SweepConfig, EnginesShareOneCalibrationPerSetting) {
   SweepConfig c = parse_sweep_config(R"({"models": ["m"], "data": "v", "calib": "c", "engines": ["fake"],
                                          "settings": [{"bits": ["8/8/4", "6/6/4"]}]})",

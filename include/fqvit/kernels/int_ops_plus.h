@@ -77,16 +77,26 @@ void layer_norm_wide_ref(const LayerNormWideParams& p, const In* q, int64_t rows
 // group[c]; each group has its own threshold tables (GeluParams: rise / fall / h_argmin / code_at_argmin) of the
 // *relative* code v(h) = round_even(gelu(h s_g 2^-12) / s_g), clamped to [lo - max zp, hi - min zp] of the group:
 //   h = clamp(round(acc * to_h[c]), -2^30, 2^30),  out = clamp(zero_point[c] + v_group[c](h), lo, hi)
-// (clamping v to the group's range first changes nothing: zero_point[c] lies inside it). The count of steps is a
-// binary search in the group's tables.
+// (clamping v to the group's range first changes nothing: zero_point[c] lies inside it). v comes from the group's
+// bucket table (as GeluParams' buckets, with int16 values: v spans more than 256 codes when zero points differ):
+// one lookup and one compare; a group whose steps are too close for buckets counts them by binary search.
+struct GeluStepBuckets {
+  int32_t origin = 0, shift = 0;
+  std::vector<int16_t> value;  // v at each bucket's first h
+  std::vector<int32_t> step;   // the one step inside the bucket (INT32_MAX: none)
+  std::vector<int8_t> delta;   // +1 or -1 at that step
+};
 struct GeluChannelParams {
   int64_t channels = 0;
   std::vector<FixedMultiplier> to_h;  // [C]: s_in s_w[c] / (s_group 2^-12)
   std::vector<uint8_t> group;         // [C]
   std::vector<int32_t> zero_point;    // [C]
-  std::vector<GeluParams> groups;     // tables only (channels, to_h and buckets unused)
+  std::vector<GeluParams> groups;     // tables only (channels, to_h and GeluParams' own buckets unused)
+  std::vector<GeluStepBuckets> buckets;  // beside groups (build_gelu_channel_buckets)
   int32_t lo = 0, hi = 255;
 };
+// Fills p.buckets from the groups' rise / fall tables.
+void build_gelu_channel_buckets(GeluChannelParams& p);
 void gelu_channel_ref(const GeluChannelParams& p, const int32_t* acc, int64_t rows, uint8_t* out);
 
 // attn x V of head h as attention_context_ref (int_ops.h, its accumulator and bound), requantized per output

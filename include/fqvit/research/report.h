@@ -10,8 +10,9 @@
 namespace fqvit {
 
 // Rows: FP32, then each method and bit-width in the order the results hold them (with the engine when there are
-// several); columns: models; cells: top-1 %, "failed", or "-" when the run is missing. `records` are latest_by_key.
-std::string markdown_table(const std::vector<nlohmann::json>& records);
+// several); columns: models; cells: top-1 % (", N/s" images/s with_speed), "failed", or "-" when the run is
+// missing. `records` are latest_by_key.
+std::string markdown_table(const std::vector<nlohmann::json>& records, bool with_speed = false);
 
 // The series a quantized record belongs to in the plot: its method label and attention bits ("MinMax+PTF+LIS,
 // Attn 4"), with the engine when the results hold several quantized engines.

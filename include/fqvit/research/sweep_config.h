@@ -9,10 +9,12 @@
 //   "eval": {"batch_size": 32, "limit": 0, "numerics": "fast"},
 //   "engines": ["fp32", "fake"],                        fp32: one run per model; others: one per setting
 //   "settings": [ {"method": ["minmax", "omse"], "ptf": [false, true], "lis": false, "bits": ["8/8/8", "8/8/4"],
-//                  "layers": {"head": {"bits": 8}}, "lis_exp_shift": 30} ]
+//                  "layers": {"head": {"bits": 8}}, "lis_exp_shift": 30},
+//                 {"name": "fqvit_plus 8/8/4", "bits": "8/8/4", "extensions": {"ptf_k": "auto", ...}} ]
 // }
 // Every settings entry expands to the cross product of its lists (a scalar is a list of one); bits are
-// "weight/activation/attention".
+// "weight/activation/attention"; "extensions" is the object of calibrate/extensions.h; "name" (an entry of one
+// setting) is the row's label in results and tables instead of method and bits.
 #pragma once
 
 #include <cstdint>
@@ -52,6 +54,7 @@ struct SweepConfig {
   SweepEval eval;
   std::vector<std::string> engines;
   std::vector<QuantSettings> settings;  // expanded, in file order
+  std::vector<std::string> setting_names;  // beside settings: the entry's "name", or ""
 };
 
 // One calibrate + evaluate (or FP32 evaluate) of the sweep.
@@ -61,7 +64,8 @@ struct SweepRun {
   std::optional<QuantSettings> settings;  // unset for fp32
   std::string key;              // FNV-1a of everything that decides the result: rerun skips a finished key
   std::string calibration_key;  // shared by the runs one calibration serves (same model and setting)
-  std::string label;            // "MinMax+PTF+LIS 8/8/4"
+  std::string label;            // "MinMax+PTF+LIS 8/8/4", or the setting's name
+  std::string name;             // the setting's "name" ("" when none)
 };
 
 // Reads and validates a sweep config; throws Error naming the file, the key, the value found and the ones allowed.

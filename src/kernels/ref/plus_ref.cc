@@ -127,17 +127,75 @@ void layer_norm_wide_ref(const LayerNormWideParams& p, const In* q, int64_t rows
   }
 }
 
+namespace {
+
+// The definition: v(h) = code_at_argmin + #{fall >= h} + #{rise <= h} (both tables ascending).
+int32_t gelu_value_at(const GeluParams& g, int32_t h) {
+  const auto fall = g.fall.end() - std::lower_bound(g.fall.begin(), g.fall.end(), h);
+  const auto rise = std::upper_bound(g.rise.begin(), g.rise.end(), h) - g.rise.begin();
+  return g.code_at_argmin + static_cast<int32_t>(fall + rise);
+}
+
+constexpr int64_t kMaxBuckets = int64_t{1} << 16;
+
+GeluStepBuckets step_buckets(const GeluParams& g) {
+  GeluStepBuckets t;
+  std::vector<int64_t> steps;  // leaving fall[j] (h = fall[j] + 1) takes one away, reaching rise[j] adds one
+  for (int32_t f : g.fall) steps.push_back(int64_t{f} + 1);
+  for (int32_t r : g.rise) steps.push_back(r);
+  std::sort(steps.begin(), steps.end());
+  if (steps.empty()) return t;
+  int64_t gap = int64_t{1} << 40;
+  for (size_t i = 1; i < steps.size(); ++i) gap = std::min(gap, steps[i] - steps[i - 1]);
+  if (gap < 1) return t;  // two steps at one h: keep the search
+  int shift = 0;
+  while ((int64_t{2} << shift) <= gap) ++shift;  // 2^shift <= gap: at most one step per bucket
+  const int64_t origin = steps.front() - 1, span = steps.back() - origin + 1;
+  const int64_t count = ((span - 1) >> shift) + 1;
+  if (count > kMaxBuckets) return t;
+  t.origin = static_cast<int32_t>(origin);
+  t.shift = shift;
+  t.value.resize(static_cast<size_t>(count));
+  t.step.assign(static_cast<size_t>(count), INT32_MAX);
+  t.delta.assign(static_cast<size_t>(count), 0);
+  for (int64_t b = 0; b < count; ++b) {
+    const auto start = static_cast<int32_t>(origin + (b << shift));
+    t.value[static_cast<size_t>(b)] = static_cast<int16_t>(gelu_value_at(g, start));
+  }
+  for (int64_t s : steps) {
+    const auto b = static_cast<size_t>((s - origin) >> shift);
+    if (s == origin + (static_cast<int64_t>(b) << shift)) continue;  // a step at the bucket's start is in its value
+    t.step[b] = static_cast<int32_t>(s);
+    t.delta[b] = static_cast<int8_t>(gelu_value_at(g, static_cast<int32_t>(s)) - t.value[b]);
+  }
+  return t;
+}
+
+}  // namespace
+
+void build_gelu_channel_buckets(GeluChannelParams& p) {
+  p.buckets.clear();
+  for (const GeluParams& g : p.groups) p.buckets.push_back(step_buckets(g));
+}
+
 void gelu_channel_ref(const GeluChannelParams& p, const int32_t* acc, int64_t rows, uint8_t* out) {
   constexpr int32_t kHLimit = int32_t{1} << 30;
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t c = 0; c < p.channels; ++c) {
       const auto cc = static_cast<std::size_t>(c);
-      const GeluParams& g = p.groups[p.group[cc]];
+      const uint8_t gi = p.group[cc];
       const int32_t h = requantize(acc[r * p.channels + c], p.to_h[cc], 0, -kHLimit, kHLimit);
-      // #{fall >= h} + #{rise <= h}, both tables ascending.
-      const auto fall = g.fall.end() - std::lower_bound(g.fall.begin(), g.fall.end(), h);
-      const auto rise = std::upper_bound(g.rise.begin(), g.rise.end(), h) - g.rise.begin();
-      const int64_t v = g.code_at_argmin + static_cast<int64_t>(fall + rise);
+      int64_t v;
+      const GeluStepBuckets* t = gi < p.buckets.size() ? &p.buckets[gi] : nullptr;
+      if (t == nullptr || t->value.empty()) {
+        v = gelu_value_at(p.groups[gi], h);
+      } else {
+        // Outside the table the value is that of the nearest end: no step lies beyond.
+        const int64_t last = t->origin + (static_cast<int64_t>(t->value.size()) << t->shift) - 1;
+        const int64_t hc = clamp64(h, t->origin, last);
+        const auto b = static_cast<std::size_t>((hc - t->origin) >> t->shift);
+        v = t->value[b] + (hc >= t->step[b] ? t->delta[b] : 0);
+      }
       out[r * p.channels + c] = static_cast<uint8_t>(clamp64(p.zero_point[cc] + v, p.lo, p.hi));
     }
   }
