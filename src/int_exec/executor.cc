@@ -2,6 +2,8 @@
 // that row's inputs, so any split gives the same bits (see executor.h).
 #include "fqvit/int_exec/executor.h"
 
+#include <omp.h>
+
 #include <cassert>
 #include <cstring>
 #include <map>
@@ -77,13 +79,20 @@ struct OpRunner {
     const AttentionParams& a = p.params;
     const int64_t dim = a.heads * a.head_dim;
     if (op_profile_enabled()) return attention_by_stages(a);
+    // Tasks of query rows of one head: whole heads when there are enough of them to keep every thread busy, else
+    // each head cut into row chunks (batch 1: 3 heads on 2 threads would leave one idle for a third of the time).
+    const int64_t pairs = batch * a.heads, threads = omp_get_max_threads();
+    const int64_t chunks = pairs >= 8 * threads ? 1 : (8 * threads + pairs - 1) / pairs;
+    const int64_t rows = ((a.tokens + chunks - 1) / chunks + 3) / 4 * 4;  // whole 4-row blocks per chunk
+    const int64_t per_head = (a.tokens + rows - 1) / rows;
 #pragma omp parallel
     {
       AttentionScratch scratch;
 #pragma omp for schedule(dynamic, 1)
-      for (int64_t bh = 0; bh < batch * a.heads; ++bh) {
-        const int64_t b = bh / a.heads, h = bh % a.heads;
-        attention_head(a, in[0] + b * a.tokens * 3 * dim, h, scratch, out() + b * a.tokens * dim);
+      for (int64_t task = 0; task < pairs * per_head; ++task) {
+        const int64_t bh = task / per_head, t0 = task % per_head * rows;
+        const int64_t b = bh / a.heads, h = bh % a.heads, t1 = t0 + rows < a.tokens ? t0 + rows : a.tokens;
+        attention_head_rows(a, in[0] + b * a.tokens * 3 * dim, h, t0, t1, scratch, out() + b * a.tokens * dim);
       }
     }
   }

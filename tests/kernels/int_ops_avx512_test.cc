@@ -84,7 +84,8 @@ void check_attention(const AttentionParams& a, Fill fill, uint32_t seed) {
   const int64_t t = a.tokens, dim = a.heads * a.head_dim;
   const std::vector<uint8_t> qkv = codes(t * 3 * dim, fill, rng);
   const std::string what = describe(a, fill);
-  std::vector<uint8_t> want(static_cast<size_t>(t * dim)), got(want.size()), got_fused(want.size());
+  std::vector<uint8_t> want(static_cast<size_t>(t * dim)), got(want.size()), got_fused(want.size()),
+      got_rows(want.size()), got_rows_ref(want.size());
   std::vector<uint8_t> logits_ref(static_cast<size_t>(t * t)), logits(logits_ref.size()), probs_ref(logits.size()),
       probs(logits.size());
   std::vector<int32_t> exp(static_cast<size_t>(t));
@@ -101,10 +102,18 @@ void check_attention(const AttentionParams& a, Fill fill, uint32_t seed) {
     attention_context_ref(a, probs_ref.data(), qkv.data(), h, want.data());
     kernels::attention_context_avx512(a, probs_ref.data(), qkv.data(), h, got.data());
     kernels::attention_head_avx512(a, qkv.data(), h, scratch, got_fused.data());
+    // The rows form over an uneven split (block tails of 1..3 rows, a split inside a block), fast and reference.
+    const int64_t cuts[] = {0, std::min<int64_t>(t, 5), std::min<int64_t>(t, t / 2 + 1), t};
+    for (int c = 0; c < 3; ++c) {
+      kernels::attention_rows_avx512(a, qkv.data(), h, cuts[c], cuts[c + 1], got_rows.data());
+      attention_head_rows_ref(a, qkv.data(), h, cuts[c], cuts[c + 1], scratch_ref, got_rows_ref.data());
+    }
   }
   for (size_t i = 0; i < want.size(); ++i) {
     ASSERT_EQ(got[i], want[i]) << what << " context " << i;
     ASSERT_EQ(got_fused[i], want[i]) << what << " fused head, context " << i;
+    ASSERT_EQ(got_rows[i], want[i]) << what << " rows form, context " << i;
+    ASSERT_EQ(got_rows_ref[i], want[i]) << what << " reference rows form, context " << i;
   }
 }
 

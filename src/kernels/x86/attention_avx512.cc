@@ -216,22 +216,10 @@ void attention_context_avx512(const AttentionParams& p, const uint8_t* probs, co
   for (int64_t t = 0; t < p.tokens; ++t) context_row(p, sh, probs + t * p.tokens, rq, out + t * sh.dim + h * p.head_dim);
 }
 
-void attention_head_avx512(const AttentionParams& p, const uint8_t* qkv, int64_t h, AttentionScratch& /*unused*/,
+void attention_head_avx512(const AttentionParams& p, const uint8_t* qkv, int64_t h, AttentionScratch& scratch,
                            uint8_t* out) {
-  const Shape sh(p);
-  load_qk(p, sh, qkv, h);
-  load_v(p, sh, qkv, h);
-  uint8_t* logit_row = scratch<uint8_t>(kLogitRow, sh.keys);
-  uint8_t* prob_row = scratch<uint8_t>(kProbRow, sh.tokens);
-  int32_t* exp_row = scratch<int32_t>(kExpRow, sh.tokens);
-  const RequantLanes logit_rq = per_tensor_lanes(p.score_multiplier, p.logit_zero_point, p.logit_lo, p.logit_hi);
-  const RequantLanes context_rq = per_tensor_lanes(p.context_multiplier, p.out_zero_point, p.lo, p.hi);
-  // Row by row: logits -> probability codes -> context, all in L1 (the T x T logits are never stored).
-  for (int64_t t = 0; t < sh.tokens; ++t) {
-    logits_row(sh, t, logit_rq, logit_row);
-    softmax_row_avx512(p, logit_row, exp_row, prob_row);
-    context_row(p, sh, prob_row, context_rq, out + t * sh.dim + h * p.head_dim);
-  }
+  if (attention_rows_avx512_supports(p)) return attention_rows_avx512(p, qkv, h, 0, p.tokens, out);
+  attention_head_ref(p, qkv, h, scratch, out);
 }
 
 }  // namespace fqvit::kernels
