@@ -149,6 +149,25 @@ TEST_F(Avx512Kernels, AttentionEqualsReferenceOnEveryLog2WidthAndTheTokenLimit) 
   for (const Fill fill : kFills) check_attention(a, fill, ++seed);
 }
 
+// Uniform softmax quotients beyond the 9-bit long division (a probability scale of 1/1000 and 1/600: codes clamp at
+// hi), a narrow [lo, hi], a zero point at the long division's -256 limit and below it (the reference form), and the
+// 256 / 257-token bound of the fast form.
+TEST_F(Avx512Kernels, UniformSoftmaxEqualsReferenceAtItsBounds) {
+  std::mt19937 rng(14);
+  uint32_t seed = 700;
+  for (const int64_t t : {1, 9, 197, 256, 257}) {
+    for (const int64_t reciprocal : {int64_t{65536} * 1000, int64_t{65536} * 600, int64_t{65536} * 17, (int64_t{1} << 31) - 1}) {
+      for (const int32_t zp : {0, 7, -256, -300}) {
+        AttentionParams a = attention(t, 1, 16, SoftmaxKind::kUniform, 8, rng);
+        a.prob_reciprocal_q16 = reciprocal;
+        a.prob_zero_point = zp;
+        a.prob_lo = zp == 7 ? 3 : 0, a.prob_hi = zp == 7 ? 200 : 255;
+        for (const Fill fill : kFills) check_attention(a, fill, ++seed);
+      }
+    }
+  }
+}
+
 TEST_F(Avx512Kernels, AttentionOnTwoThreadsEqualsReference) {
   std::mt19937 rng(13);
   const AttentionParams a = attention(197, 3, 64, SoftmaxKind::kLog2, 4, rng), b = attention(65, 2, 17, SoftmaxKind::kUniform, 8, rng);
