@@ -196,18 +196,24 @@ GeluParams gelu_table(int64_t channels, std::mt19937& rng) {
 TEST_F(Avx512Kernels, GeluEqualsReference) {
   std::mt19937 rng(21);
   for (const int64_t c : {1, 3, 15, 16, 17, 33, 768, 769}) {
-    const GeluParams p = gelu_table(c, rng);
-    ASSERT_GE(p.bucket_code.size(), 4u) << "the fast kernel's table path";
-    for (const int64_t rows : {1, 2, 7}) {
-      std::vector<int32_t> acc(static_cast<size_t>(rows * c));
-      std::uniform_int_distribution<int32_t> wide(INT32_MIN, INT32_MAX), near(-(1 << 22), 1 << 22);
-      for (size_t i = 0; i < acc.size(); ++i) acc[i] = i % 11 == 0 ? wide(rng) : (i % 13 == 0 ? (i % 2 ? INT32_MAX : INT32_MIN) : near(rng));
-      std::vector<uint8_t> want(acc.size()), got(acc.size());
-      gelu_ref(p, acc.data(), rows, want.data());
-      kernels::gelu_avx512(p, acc.data(), rows, got.data());
-      for (size_t i = 0; i < want.size(); ++i) {
-        ASSERT_EQ(got[i], want[i]) << "channels " << c << " rows " << rows << " element " << i << " acc " << acc[i]
-                                   << " buckets " << p.bucket_code.size() << " shift " << p.bucket_shift;
+    const GeluParams packed = gelu_table(c, rng);
+    ASSERT_GE(packed.bucket_code.size(), 4u) << "the fast kernel's table path";
+    ASSERT_EQ(packed.bucket_packed.size(), packed.bucket_code.size()) << "the one-gather form";
+    GeluParams unpacked = packed;
+    unpacked.bucket_packed.clear();  // the three-gather form
+    for (const GeluParams& p : {packed, unpacked}) {
+      for (const int64_t rows : {1, 2, 7}) {
+        std::vector<int32_t> acc(static_cast<size_t>(rows * c));
+        std::uniform_int_distribution<int32_t> wide(INT32_MIN, INT32_MAX), near(-(1 << 22), 1 << 22);
+        for (size_t i = 0; i < acc.size(); ++i) acc[i] = i % 11 == 0 ? wide(rng) : (i % 13 == 0 ? (i % 2 ? INT32_MAX : INT32_MIN) : near(rng));
+        std::vector<uint8_t> want(acc.size()), got(acc.size());
+        gelu_ref(p, acc.data(), rows, want.data());
+        kernels::gelu_avx512(p, acc.data(), rows, got.data());
+        for (size_t i = 0; i < want.size(); ++i) {
+          ASSERT_EQ(got[i], want[i]) << "channels " << c << " rows " << rows << " element " << i << " acc " << acc[i]
+                                     << " buckets " << p.bucket_code.size() << " shift " << p.bucket_shift
+                                     << " packed " << p.bucket_packed.size();
+        }
       }
     }
   }

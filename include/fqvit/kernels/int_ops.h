@@ -157,7 +157,12 @@ struct GeluParams {
   std::vector<uint8_t> bucket_code;
   std::vector<int32_t> bucket_step;
   std::vector<int8_t> bucket_delta;
+  // The same table in one int32 per bucket, for a single gather: bits 0-7 bucket_code, 8-9 bucket_delta + 1,
+  // 10-31 the step's offset from the bucket's first h (2^bucket_shift when the bucket has no step). Empty when
+  // bucket_shift > kGeluPackedMaxShift (the offset would not fit).
+  std::vector<uint32_t> bucket_packed;
 };
+constexpr int kGeluPackedMaxShift = 21;
 // Fills the bucket table of p from its rise / fall tables.
 void build_gelu_buckets(GeluParams& p);
 void gelu_ref(const GeluParams& p, const int32_t* acc, int64_t rows, uint8_t* out);
