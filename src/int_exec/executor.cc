@@ -100,7 +100,9 @@ struct OpRunner {
     const LinearParams& l = p.linear;
     if (op_profile_enabled()) return mlp_up_by_stages(p);
     for_row_blocks(batch * rows_per_image(), [&](int64_t begin, int64_t end) {
-      std::vector<int32_t> acc(static_cast<size_t>((end - begin) * l.out));
+      // One block's accumulators (32 x 768 int32 for ViT-Tiny: 96 KB, stays in L2), reused, never zero-filled.
+      thread_local std::vector<int32_t> acc;
+      if (acc.size() < static_cast<size_t>((end - begin) * l.out)) acc.resize(static_cast<size_t>(kRowBlock * l.out));
       gemm_u8s8s32(*l.weights, end - begin, in[0] + begin * l.in, l.in, l.bias.data(), acc.data(), l.out);
       gelu(p.gelu, acc.data(), end - begin, out() + begin * l.out);
     });
