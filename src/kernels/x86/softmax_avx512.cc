@@ -2,8 +2,9 @@
 //   exp: e = exp_table[max - code] by a gather from the 256-entry table; the row sum in int64 lanes (< T 2^31).
 //   Log-Int-Softmax: the reference's code k = #{j : 2 sum >= c_j e} (c_1 = 3, c_j = 3 2^(j-1) - 1) is
 //          #{j : e <= floor(2 sum / c_j)} for integers e >= 0, c_j > 0: 2^b thresholds per row, each a division by
-//          a constant (a multiply-high, no divide instruction), then 2^b int32 compares per 16 codes. Thresholds past
-//          2^b are -1, which no e passes, so k stops at the zero code 2^b.
+//          a constant (a multiply-high, no divide instruction); they decrease with j, so k is found by a binary search
+//          of 5 compares per 16 codes (vpermd picks each lane's threshold). Thresholds past 2^b are -1, which no
+//          e passes, so k stops at the zero code 2^b.
 //   uniform: code = clamp(zp + floor(N / den)), N = e R + den / 2, den = sum 2^16 (R = prob_reciprocal_q16 < 2^31,
 //          so N < 2^62), by long division in int64 lanes: for each quotient bit from 2^8 down, subtract bit den from
 //          the remainder where it stays >= 0. The quotient is computed up to 511, which clamps to hi like any larger
@@ -51,14 +52,20 @@ void log2_codes(const AttentionParams& p, const int32_t* exp, uint64_t sum, uint
     const uint64_t t = 2 * sum / kLisDivisor[j];
     threshold[j] = j >= zero_code ? -1 : (t < INT32_MAX ? static_cast<int32_t>(t) : INT32_MAX);
   }
-  __m512i th[kMaxLog2Codes];
-  for (int j = 0; j < zero_code; ++j) th[j] = _mm512_set1_epi32(threshold[j]);
+  // The thresholds decrease with j, so the passing j are 1..k: binary search over them, threshold[k] by vpermd.
+  const __m512i th = _mm512_loadu_si512(threshold);
   const __m512i one = _mm512_set1_epi32(1);
   for (int64_t s = 0; s < p.tokens; s += kLanes) {
     const __mmask16 m = lane_mask(p.tokens - s);
     const __m512i e = _mm512_maskz_loadu_epi32(m, exp + s);
-    __m512i k = _mm512_setzero_si512();
-    for (int j = 0; j < zero_code; ++j) k = _mm512_mask_add_epi32(k, _mm512_cmple_epi32_mask(e, th[j]), k, one);
+    __m512i k = _mm512_setzero_si512();  // k passing so far; test k + step (threshold index k + step - 1)
+    for (int step = 8; step >= 1; step /= 2) {
+      const __m512i at = _mm512_add_epi32(k, _mm512_set1_epi32(step - 1));
+      k = _mm512_mask_add_epi32(k, _mm512_cmple_epi32_mask(e, _mm512_permutexvar_epi32(at, th)), k,
+                                _mm512_set1_epi32(step));
+    }
+    // k in [0, 15] now; threshold[k] passes only when k = 15 and the 16th passes too.
+    k = _mm512_mask_add_epi32(k, _mm512_cmple_epi32_mask(e, _mm512_permutexvar_epi32(k, th)), k, one);
     store_codes_u8(probs + s, k, m);
   }
 }
