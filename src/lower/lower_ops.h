@@ -4,9 +4,11 @@
 #include <string>
 #include <vector>
 
-#include "fqvit/calibrate/quant_state.h"
 #include "fqvit/core/tensor.h"
 #include "fqvit/int_exec/plan.h"
+#include "fqvit/quant/qparams.h"
+#include "fqvit/quant/quantized_file.h"
+#include "fqvit/quant/quantizer_record.h"
 
 namespace fqvit::lower {
 
@@ -18,11 +20,11 @@ struct ActQuant {
   std::vector<double> scale;      // the float32 scales as the fake-quant path uses them
   std::vector<uint8_t> alpha;     // ptf
   int32_t zero_point = 0, lo = 0, hi = 255;
-  std::vector<int32_t> zero_points;  // ptf with per-channel zero points (fqvit_plus), else empty
   int bits = 8;
   int exp_shift = 30;             // lis
   QParams qparams() const;        // uniform only
   double channel_scale(int64_t c) const { return scale.size() == 1 ? scale[0] : scale[static_cast<size_t>(c)]; }
+  std::vector<int32_t> zero_points;  // ptf with per-channel zero points (fqvit_plus), else empty
   int32_t channel_zero_point(int64_t c) const {
     return zero_points.empty() ? zero_point : zero_points[static_cast<size_t>(c)];
   }
@@ -34,10 +36,15 @@ struct ActQuant {
   double folded_scale() const;
 };
 
-// Looks `point` up in the state; throws Error (origin, field quantizers.activations.<point>, ...) for a missing
-// point, an unknown kind, or a code range the kernels cannot hold (signed activations; above max_bits: 8, or 16
-// for the residual stream, whose buffers may hold uint16 codes).
-ActQuant act_quant(const QuantState& state, const std::string& point, const std::string& origin, int max_bits = 8);
+// The quantizer stored at `point` as the integer ops see it. Throws Error (origin, field
+// quantizers.activations.<point>[.<field>], found, expected) for an unknown kind, a code range the kernels cannot
+// hold (signed, or wider than max_bits: 8, or 16 for the residual stream, whose buffers may hold uint16 codes), a
+// missing or empty parameter, a scale that is not finite and positive, a zero point outside the code range, or PTF
+// exponents above kPtfMaxK.
+ActQuant act_quant(const QuantizerRecord& record, const std::string& point, const std::string& origin,
+                   int max_bits = 8);
+// The same, looked up in the file's quantizers (a missing point is an Error too).
+ActQuant act_quant(const QuantizedFile& file, const std::string& point, const std::string& origin, int max_bits = 8);
 
 // Weight codes [out][in] of a weight-quantized layer (weight = scale[o] * code) and its scales.
 struct WeightCodes {
@@ -45,11 +52,17 @@ struct WeightCodes {
   int64_t out = 0, in = 0;
   std::vector<int8_t> codes;
   std::vector<double> scale;
+  std::vector<float> bias;  // [out], empty without a bias
   std::vector<int32_t> input_exponent;  // factors 2^e[k] folded into the columns (fqvit_plus), else empty
-  const Tensor* bias = nullptr;
 };
-WeightCodes weight_codes(VisionModel& model, const QuantState& state, const std::string& name,
-                         const std::string& origin);
+// The codes of module `name` (e.g. "blocks.0.attn.qkv"), whose tensor must have `shape`, and its float bias
+// tensor `bias` ([out]; empty name: none), with its folded input exponents when it has them (fqvit_plus). Throws
+// Error (origin, field, found, expected) for a missing weight or bias, another shape, codes wider than int8, a
+// scale that is not finite and positive, or a non-finite bias.
+WeightCodes weight_codes(const QuantizedFile& file, const std::string& name, const Shape& shape,
+                         const std::string& bias, const std::string& origin);
+// A float tensor the plan folds (tokens, position embedding, LayerNorm parameters), of `shape` and finite.
+Tensor float_tensor(const QuantizedFile& file, const std::string& name, const Shape& shape, const std::string& origin);
 
 // Linear from input quantizer `in` to output quantizer `out`. `in` per tensor, or per channel with its factors folded
 // into w's columns (checked: w.input_exponent == in.alpha) and its zero points folded into the bias; `out` per tensor

@@ -1,31 +1,33 @@
 // Lowering of a ViT / DeiT quantized model file: walks the graph in the fake-quant path's order (the same points,
-// model/vit_model.cc) and emits one op per step.
+// model/vit_model.cc) and emits one op per step, reading codes, scales and float tensors from the file itself.
 #include <cmath>
 #include <sstream>
 
 #include "fqvit/core/error.h"
-#include "fqvit/lower/lower.h"
-#include "fqvit/model/vit_model.h"
+#include "fqvit/model/vit_names.h"
+#include "lower/lower_models.h"
 #include "lower/lower_ops.h"
 
-namespace fqvit {
+namespace fqvit::lower {
 namespace {
-
-using lower::ActQuant;
 
 class VitLowering {
  public:
-  VitLowering(QuantizedModel& q, const VitModel& vit, const std::string& origin)
-      : q_(q), vit_(vit), cfg_(vit.config()), origin_(origin) {}
+  explicit VitLowering(const LoweringContext& c) : file_(c.file), cfg_(c.config), int_ln_(c.int_layer_norm),
+                                                   wide_ln_(c.wide_layer_norm), origin_(c.origin) {}
 
   LoweredModel run();
 
  private:
-  ActQuant act(const std::string& point) const { return lower::act_quant(q_.state, point, origin_); }
+  ActQuant act(const std::string& point) const { return act_quant(file_, point, origin_); }
   // A residual stream point: its codes may be up to 16 bits wide ("residual_bits").
-  ActQuant stream(const std::string& point) const { return lower::act_quant(q_.state, point, origin_, 16); }
-  lower::WeightCodes weights(const std::string& name) const {
-    return lower::weight_codes(*q_.model, q_.state, name, origin_);
+  ActQuant stream(const std::string& point) const { return act_quant(file_, point, origin_, 16); }
+  // The codes of a linear (module `module`: its weight [out, in...] and bias) from the file.
+  WeightCodes weights(const std::string& module, const Shape& shape) const {
+    return weight_codes(file_, module, shape, module + ".bias", origin_);
+  }
+  Tensor tensor(VitTensor t, const Shape& shape, int block = -1) const {
+    return float_tensor(file_, vit_tensor_name(t, block), shape, origin_);
   }
   int buffer(const std::string& point, int64_t rows, int64_t cols, int code_bytes = 1) {
     plan_->buffers.push_back({point, rows, cols, code_bytes});
@@ -39,23 +41,24 @@ class VitLowering {
   }
   PatchEmbedOp patch_embed(const ActQuant& out) const;
   // Each op in the paper's form where its quantizers allow, in the fqvit_plus form (int_ops_plus.h) otherwise.
-  OpParams layer_norm(const ActQuant& in, const ActQuant& out, const Tensor& g, const Tensor& b) const;
-  OpParams linear(const std::string& layer, const ActQuant& in, const ActQuant& out) const;
+  OpParams layer_norm(const ActQuant& in, const ActQuant& out, VitTensor gamma, VitTensor beta, int block = -1) const;
+  OpParams linear(const std::string& layer, const Shape& shape, const ActQuant& in, const ActQuant& out) const;
   OpParams residual_add(const ActQuant& a, const ActQuant& b, const ActQuant& out, int64_t d,
                         const std::string& field) const;
   OpParams attention(const ActQuant& qkv, const ActQuant& logits, const ActQuant& probs, const ActQuant& out,
                      int64_t tokens, int64_t heads, int64_t head_dim) const;
-  OpParams mlp_up(const lower::WeightCodes& fc1, const ActQuant& in, const ActQuant& out) const;
+  OpParams mlp_up(const WeightCodes& fc1, const ActQuant& in, const ActQuant& out) const;
 
-  QuantizedModel& q_;
-  const VitModel& vit_;
+  const QuantizedFile& file_;
   const ModelConfig& cfg_;
+  bool int_ln_, wide_ln_;
   std::string origin_;
   std::shared_ptr<IntPlan> plan_ = std::make_shared<IntPlan>();
 };
 
 PatchEmbedOp VitLowering::patch_embed(const ActQuant& out) const {
-  const lower::WeightCodes w = weights("patch_embed.proj");
+  const int64_t p = cfg_.patch_size;
+  const WeightCodes w = weights("patch_embed.proj", {cfg_.embed_dim, cfg_.in_chans, p, p});
   const PreprocessConfig& pre = cfg_.preprocess;
   PatchEmbedOp op;
   op.input.channels = cfg_.in_chans, op.input.image_size = cfg_.img_size, op.input.patch = cfg_.patch_size;
@@ -71,7 +74,7 @@ PatchEmbedOp VitLowering::patch_embed(const ActQuant& out) const {
     for (int c = 0; c < 3; ++c) {
       for (int v = 0; v < 256; ++v) {
         const float x = (static_cast<float>(v) / 255.0f - pre.mean[static_cast<size_t>(c)]) / pre.std[static_cast<size_t>(c)];
-        op.input.pixel_code[static_cast<size_t>(c)][static_cast<size_t>(v)] = lower::constant_codes(&x, 1, in)[0];
+        op.input.pixel_code[static_cast<size_t>(c)][static_cast<size_t>(v)] = constant_codes(&x, 1, in)[0];
       }
       input_scale[static_cast<size_t>(c)] = in.scale[0];
       input_zero[static_cast<size_t>(c)] = in.zero_point;
@@ -106,7 +109,7 @@ PatchEmbedOp VitLowering::patch_embed(const ActQuant& out) const {
       for (int64_t k = 0; k < per_channel; ++k) sum_w += w.codes[static_cast<size_t>(o * w.in + c * per_channel + k)];
       zero_term += input_zero[static_cast<size_t>(c)] * static_cast<double>(sum_w);
     }
-    const double bias = std::ldexp(static_cast<double>((*w.bias)[o]) / acc_scale - zero_term, g);
+    const double bias = std::ldexp(static_cast<double>(w.bias[static_cast<size_t>(o)]) / acc_scale - zero_term, g);
     if (!(std::fabs(bias) < std::ldexp(1.0, 30))) {
       fail(origin_, "patch_embed.proj.bias", std::to_string(bias), "|folded bias| < 2^30 on the accumulator scale");
     }
@@ -117,58 +120,57 @@ PatchEmbedOp VitLowering::patch_embed(const ActQuant& out) const {
   return op;
 }
 
-OpParams VitLowering::layer_norm(const ActQuant& in, const ActQuant& out, const Tensor& g, const Tensor& b) const {
+OpParams VitLowering::layer_norm(const ActQuant& in, const ActQuant& out, VitTensor gamma, VitTensor beta,
+                                 int block) const {
+  const Shape shape{cfg_.embed_dim};
+  const Tensor g = tensor(gamma, shape, block), b = tensor(beta, shape, block);
   // The emulation's own switch (calibrate/hooks.cc): the wide LayerNorm whenever the extensions leave the
   // reference's arithmetic or the output has per-channel factors.
-  if (q_.state.int_layer_norm && (q_.state.settings.extensions.wide_layer_norm() || out.per_channel())) {
-    return LayerNormWideOp{lower::layer_norm_wide_params(in, out, g, b, origin_)};
-  }
+  if (int_ln_ && (wide_ln_ || out.per_channel())) return LayerNormWideOp{layer_norm_wide_params(in, out, g, b, origin_)};
   if (in.needs_channel_ops()) {
     fail(origin_, "quantizers.activations." + in.point, "per-channel zero points or wide codes",
          "the integer LayerNorm of the extensions (quantization.int_layer_norm true)");
   }
-  return LayerNormOp{lower::layer_norm_params(in, out, g, b, q_.state.int_layer_norm,
-                                              static_cast<double>(cfg_.norm_eps), origin_)};
+  return LayerNormOp{layer_norm_params(in, out, g, b, int_ln_, static_cast<double>(cfg_.norm_eps), origin_)};
 }
 
-OpParams VitLowering::linear(const std::string& layer, const ActQuant& in, const ActQuant& out) const {
-  LinearParams p = lower::linear_params(weights(layer), in, out, origin_);
+OpParams VitLowering::linear(const std::string& layer, const Shape& shape, const ActQuant& in,
+                             const ActQuant& out) const {
+  LinearParams p = linear_params(weights(layer, shape), in, out, origin_);
   if (!out.needs_channel_ops()) return LinearOp{std::move(p)};
-  ChannelRequantParams rq = lower::channel_requant(p, out);
+  ChannelRequantParams rq = channel_requant(p, out);
   return LinearChannelOp{std::move(p), std::move(rq)};
 }
 
 OpParams VitLowering::residual_add(const ActQuant& a, const ActQuant& b, const ActQuant& out, int64_t d,
                                    const std::string& field) const {
   if (!a.needs_channel_ops() && !b.needs_channel_ops() && !out.needs_channel_ops()) {
-    return ResidualAddOp{lower::residual_add_params(a, b, out, d, origin_, field)};
+    return ResidualAddOp{residual_add_params(a, b, out, d, origin_, field)};
   }
-  return ResidualAddChannelOp{lower::residual_add_channel_params(a, b, out, d, origin_, field)};
+  return ResidualAddChannelOp{residual_add_channel_params(a, b, out, d, origin_, field)};
 }
 
 OpParams VitLowering::attention(const ActQuant& qkv, const ActQuant& logits, const ActQuant& probs,
                                 const ActQuant& out, int64_t tokens, int64_t heads, int64_t head_dim) const {
   ActQuant per_tensor = out;  // attention_params reads one output scale; the per-channel requant replaces it
   per_tensor.scale.resize(1), per_tensor.zero_points.clear();
-  AttentionParams p = lower::attention_params(qkv, logits, probs, per_tensor, tokens, heads, head_dim, origin_);
+  AttentionParams p = attention_params(qkv, logits, probs, per_tensor, tokens, heads, head_dim, origin_);
   if (!out.per_channel() && !out.needs_channel_ops()) return AttentionOp{std::move(p)};
-  return AttentionChannelOp{std::move(p), lower::context_requant(qkv, probs, out, origin_)};
+  return AttentionChannelOp{std::move(p), context_requant(qkv, probs, out, origin_)};
 }
 
-OpParams VitLowering::mlp_up(const lower::WeightCodes& fc1, const ActQuant& in, const ActQuant& out) const {
+OpParams VitLowering::mlp_up(const WeightCodes& fc1, const ActQuant& in, const ActQuant& out) const {
   ActQuant per_tensor = out;  // the fc1 accumulators go to the GELU tables; the LinearParams multiplier is unused
   per_tensor.scale.resize(1), per_tensor.zero_points.clear();
-  LinearParams l = lower::linear_params(fc1, in, per_tensor, origin_);
-  if (!out.per_channel() && !out.needs_channel_ops()) {
-    return MlpUpOp{std::move(l), lower::gelu_params(fc1, in, out, origin_)};
-  }
-  return MlpUpChannelOp{std::move(l), lower::gelu_channel_params(fc1, in, out, origin_)};
+  LinearParams l = linear_params(fc1, in, per_tensor, origin_);
+  if (!out.per_channel() && !out.needs_channel_ops()) return MlpUpOp{std::move(l), gelu_params(fc1, in, out, origin_)};
+  return MlpUpChannelOp{std::move(l), gelu_channel_params(fc1, in, out, origin_)};
 }
 
 LoweredModel VitLowering::run() {
-  const VitWeights& w = vit_.parameters();
-  const int64_t d = cfg_.embed_dim, prefix = vit_.prefix_tokens(), patches = vit_.num_patches();
-  const int64_t tokens = prefix + patches, heads = cfg_.num_heads, dh = d / heads;
+  const int64_t d = cfg_.embed_dim, prefix = cfg_.distilled ? 2 : 1, grid = cfg_.img_size / cfg_.patch_size;
+  const int64_t patches = grid * grid, tokens = prefix + patches, heads = cfg_.num_heads, dh = d / heads;
+  const int64_t hidden = file_.file.info(vit_tensor_name(VitTensor::kFc1Weight, 0)).shape[0];
   plan_->architecture = cfg_.architecture;
   plan_->image_size = cfg_.img_size;
   plan_->channels = cfg_.in_chans;
@@ -182,51 +184,50 @@ LoweredModel VitLowering::run() {
   ActQuant resid_q = stream("qact1");
   EmbedChannelParams e;
   e.prefix = prefix, e.patches = patches, e.dim = d;
-  e.prefix_codes = lower::constant_codes(w.cls_token.data(), d, embed_q);
+  e.prefix_codes = constant_codes(tensor(VitTensor::kClsToken, {1, 1, d}).data(), d, embed_q);
   if (cfg_.distilled) {
-    const auto dist = lower::constant_codes(w.dist_token.data(), d, embed_q);
+    const auto dist = constant_codes(tensor(VitTensor::kDistToken, {1, 1, d}).data(), d, embed_q);
     e.prefix_codes.insert(e.prefix_codes.end(), dist.begin(), dist.end());
   }
   e.patch_to_embed = {patch_q.zero_point,
                       fixed_multiplier_from_real(patch_q.scale[0] / embed_q.scale[0], origin_, "qact_embed rescale"),
                       embed_q.zero_point, embed_q.lo, embed_q.hi};
-  e.pos_codes = lower::constant_codes(w.pos_embed.data(), tokens * d, pos_q);
+  e.pos_codes = constant_codes(tensor(VitTensor::kPosEmbed, {1, tokens, d}).data(), tokens * d, pos_q);
   int x = buffer("qact1", tokens, d, resid_q.code_bytes());
   if (resid_q.needs_channel_ops()) {
-    e.add_pos = lower::residual_add_channel_params(embed_q, pos_q, resid_q, d, origin_, "qact1 residual multipliers");
+    e.add_pos = residual_add_channel_params(embed_q, pos_q, resid_q, d, origin_, "qact1 residual multipliers");
     emit("embed", EmbedChannelOp{std::move(e)}, {patch_buf}, x);
   } else {
     EmbedOp embed{{e.prefix, e.patches, e.dim, std::move(e.prefix_codes), e.patch_to_embed, std::move(e.pos_codes),
-                   lower::residual_add_params(embed_q, pos_q, resid_q, d, origin_, "qact1 residual multipliers")}};
+                   residual_add_params(embed_q, pos_q, resid_q, d, origin_, "qact1 residual multipliers")}};
     emit("embed", std::move(embed), {patch_buf}, x);
   }
 
   for (int i = 0; i < cfg_.depth; ++i) {
     const std::string p = "blocks." + std::to_string(i) + ".";
-    const VitBlockWeights& b = w.blocks[static_cast<size_t>(i)];
     const ActQuant n1 = act(p + "qact1"), qkv_q = act(p + "attn.qact1"), logit_q = act(p + "attn.qact_attn1"),
                    prob_q = act(p + "attn.log_int_softmax"), ctx_q = act(p + "attn.qact2"),
                    proj_q = act(p + "attn.qact3"), r2 = stream(p + "qact2"), n2 = act(p + "qact3"),
                    gelu_q = act(p + "mlp.qact1"), fc2_q = act(p + "mlp.qact2"), r4 = stream(p + "qact4");
 
     const int h1 = buffer(p + "qact1", tokens, d);
-    emit(p + "norm1", layer_norm(resid_q, n1, b.norm1_weight, b.norm1_bias), {x}, h1);
+    emit(p + "norm1", layer_norm(resid_q, n1, VitTensor::kNorm1Weight, VitTensor::kNorm1Bias, i), {x}, h1);
     const int qkv = buffer(p + "attn.qact1", tokens, 3 * d);
-    emit(p + "attn.qkv", linear(p + "attn.qkv", n1, qkv_q), {h1}, qkv);
+    emit(p + "attn.qkv", linear(p + "attn.qkv", {3 * d, d}, n1, qkv_q), {h1}, qkv);
     const int ctx = buffer(p + "attn.qact2", tokens, d);
     emit(p + "attn", attention(qkv_q, logit_q, prob_q, ctx_q, tokens, heads, dh), {qkv}, ctx);
     const int proj = buffer(p + "attn.qact3", tokens, d);
-    emit(p + "attn.proj", linear(p + "attn.proj", ctx_q, proj_q), {ctx}, proj);
+    emit(p + "attn.proj", linear(p + "attn.proj", {d, d}, ctx_q, proj_q), {ctx}, proj);
     const int x2 = buffer(p + "qact2", tokens, d, r2.code_bytes());
     emit(p + "add1", residual_add(resid_q, proj_q, r2, d, p + "qact2 multipliers"), {x, proj}, x2);
 
     const int h2 = buffer(p + "qact3", tokens, d);
-    emit(p + "norm2", layer_norm(r2, n2, b.norm2_weight, b.norm2_bias), {x2}, h2);
-    const lower::WeightCodes fc1 = weights(p + "mlp.fc1");
+    emit(p + "norm2", layer_norm(r2, n2, VitTensor::kNorm2Weight, VitTensor::kNorm2Bias, i), {x2}, h2);
+    const WeightCodes fc1 = weights(p + "mlp.fc1", {hidden, d});
     const int mid = buffer(p + "mlp.qact1", tokens, fc1.out);
     emit(p + "mlp.fc1+gelu", mlp_up(fc1, n2, gelu_q), {h2}, mid);
     const int fc2 = buffer(p + "mlp.qact2", tokens, d);
-    emit(p + "mlp.fc2", linear(p + "mlp.fc2", gelu_q, fc2_q), {mid}, fc2);
+    emit(p + "mlp.fc2", linear(p + "mlp.fc2", {d, hidden}, gelu_q, fc2_q), {mid}, fc2);
     const int x4 = buffer(p + "qact4", tokens, d, r4.code_bytes());
     emit(p + "add2", residual_add(r2, fc2_q, r4, d, p + "qact4 multipliers"), {x2, fc2}, x4);
     x = x4;
@@ -235,17 +236,17 @@ LoweredModel VitLowering::run() {
 
   const ActQuant final_q = act("qact2");
   const int feats = buffer("qact2", tokens, d);
-  emit("norm", layer_norm(resid_q, final_q, w.norm_weight, w.norm_bias), {x}, feats);
+  emit("norm", layer_norm(resid_q, final_q, VitTensor::kNormWeight, VitTensor::kNormBias), {x}, feats);
 
   HeadOp head;
   head.tokens = tokens, head.dim = d;
   const ActQuant out_a = act("act_out");
-  head.head = lower::linear_params(weights("head"), final_q, out_a, origin_);
+  head.head = linear_params(weights("head", {cfg_.num_classes, d}), final_q, out_a, origin_);
   head.scores.a_zero_point = out_a.zero_point;
   double score_scale = out_a.scale[0];
   if (cfg_.distilled) {
     const ActQuant out_b = act("act_out_dist");
-    head.head_dist = lower::linear_params(weights("head_dist"), final_q, out_b, origin_);
+    head.head_dist = linear_params(weights("head_dist", {cfg_.num_classes, d}), final_q, out_b, origin_);
     head.scores.two_heads = true;
     head.scores.b_zero_point = out_b.zero_point;
     // score = (s_a (a - zp_a) + s_b (b - zp_b)) / (2 s), s = max(s_a, s_b) 2^-16: |score| < 2^25.
@@ -266,18 +267,6 @@ LoweredModel VitLowering::run() {
 
 }  // namespace
 
-LoweredModel lower_quantized_model(QuantizedModel& model, const std::string& origin) {
-  const auto* vit = dynamic_cast<const VitModel*>(model.model.get());
-  if (vit == nullptr) {
-    fail(origin, "__metadata__.model_config.architecture", model.model->config().architecture,
-         "a ViT or DeiT model (the integer executor does not run Swin yet; use --engine fake)");
-  }
-  return VitLowering(model, *vit, origin).run();
-}
+LoweredModel lower_vit(const LoweringContext& context) { return VitLowering(context).run(); }
 
-LoweredModel lower_quantized_model(const std::string& path) {
-  QuantizedModel model = read_quantized_model(path);
-  return lower_quantized_model(model, path);
-}
-
-}  // namespace fqvit
+}  // namespace fqvit::lower

@@ -137,8 +137,7 @@ void teacher_force(const std::string& path, const testing::Images& images) {
   fake.model->set_numerics(Numerics::kTorch);
   testing::RecordingHooks hooks(fake.state, path);
   fake.model->forward(images.normalized, &hooks);
-  QuantizedModel file = read_quantized_model(path);
-  const LoweredModel lowered = lower_quantized_model(file, path);
+  const LoweredModel lowered = lower_quantized_model(path);
   const IntPlan& plan = *lowered.plan;
   const int64_t batch = images.count;
   std::printf("%s (%lld images)\n", plan.architecture.c_str(), static_cast<long long>(batch));
@@ -190,7 +189,8 @@ void teacher_force(const std::string& path, const testing::Images& images) {
     run_op(plan, op, batch, inputs, out.data());
     const std::vector<int32_t>& want = hooks.codes.at(op.output_point);
     const auto rows = static_cast<int64_t>(want.size()) / (batch * out_spec.cols);
-    const lower::ActQuant out_q = lower::act_quant(fake.state, op.output_point, path, 16);
+    const lower::ActQuant out_q =
+        lower::act_quant(fake.state.activations.at(op.output_point)->record(), op.output_point, path, 16);
     auto zp_of = [&](int64_t i) { return out_q.channel_zero_point(out_q.per_channel() ? i % out_spec.cols : 0); };
     Stats s;
     for (int64_t b = 0; b < batch; ++b) {
