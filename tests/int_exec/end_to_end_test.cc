@@ -54,7 +54,7 @@ TEST_P(EndToEndDemo, IntegerTop1WithinHalfAPointOfFakeQuant) {
   EXPECT_NEAR(c.integer.top1(), c.fake.top1(), kDemoMaxTop1Gap);
 }
 
-INSTANTIATE_TEST_SUITE_P(Presets, EndToEndDemo, ::testing::Values("fqvit_w8a8attn4", "fqvit_w8a8attn8"));
+INSTANTIATE_TEST_SUITE_P(Presets, EndToEndDemo, ::testing::Values("fqvit_w8a8attn4", "fqvit_w8a8attn8", "fqvit_plus"));
 
 // One case per preset (PTF + LIS 8/8/4, PTF 8/8/8), each its own ctest entry so each has the whole timeout.
 class EndToEndVitTiny : public ::testing::TestWithParam<const char*> {};
@@ -72,7 +72,7 @@ INSTANTIATE_TEST_SUITE_P(ReferenceQparams, EndToEndVitTiny,
 
 // Identical scores at 1 and 2 threads, and for an image alone or at any position in a batch of 8.
 TEST(IntDeterminism, ScoresIndependentOfThreadsAndBatch) {
-  for (const char* config : {"fqvit_w8a8attn4", "fqvit_w8a8attn8", "minmax_w8a8attn8"}) {
+  for (const char* config : {"fqvit_w8a8attn4", "fqvit_w8a8attn8", "minmax_w8a8attn8", "fqvit_plus"}) {
     const std::string path = testing::calibrate_demo("vit_micro", config);
     const LoweredModel lowered = lower_quantized_model(path);
     const IntExecutor exec(lowered.plan);
