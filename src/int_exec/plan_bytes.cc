@@ -38,7 +38,7 @@ struct Count {
     const GeluParams& g = p.gelu;
     b.channel += bytes_of(g.to_h);
     b.tables += bytes_of(g.rise) + bytes_of(g.fall) + bytes_of(g.bucket_code) + bytes_of(g.bucket_step) +
-                bytes_of(g.bucket_delta);
+                bytes_of(g.bucket_delta) + bytes_of(g.bucket_packed);
   }
   void operator()(const ResidualAddOp& p) const { residual(p.params); }
   void operator()(const HeadOp& p) const {

@@ -372,7 +372,7 @@ struct Shrink {
     linear(p.linear);
     GeluParams& g = p.gelu;
     g.to_h.shrink_to_fit(), g.rise.shrink_to_fit(), g.fall.shrink_to_fit(), g.bucket_code.shrink_to_fit();
-    g.bucket_step.shrink_to_fit(), g.bucket_delta.shrink_to_fit();
+    g.bucket_step.shrink_to_fit(), g.bucket_delta.shrink_to_fit(), g.bucket_packed.shrink_to_fit();
   }
   void operator()(ResidualAddOp& p) const { residual(p.params); }
   void operator()(HeadOp& p) const { linear(p.head), linear(p.head_dist); }
