@@ -13,7 +13,8 @@
 //          adds -2^15 (v - zp) instead of 2^15 (v - zp), and 2^16 (v - zp) is added back once (k = 0 needs
 //          e > 2 sum / 3, so a row has at most one such token). All sums are modulo 2^32 (vpdpwssd and vpaddd wrap)
 //          and the exact result is within the reference's int32 bound, so it comes out exact.
-// No std templates here (thread_scratch.h says why): buffers come from thread_scratch.
+// No std templates here beyond vnni_asm.h's compile-time index sequence (thread_scratch.h says why): buffers come
+// from thread_scratch.
 #include <cassert>
 #include <cstddef>
 #include <cstring>
@@ -22,6 +23,7 @@
 #include "kernels/x86/immintrin_quiet.h"
 #include "kernels/x86/int_ops_x86.h"
 #include "kernels/x86/requant_avx512.h"
+#include "kernels/x86/vnni_asm.h"
 
 namespace fqvit::kernels {
 namespace {
@@ -97,31 +99,32 @@ void pack_v(const AttentionParams& p, const Layout& l, const uint8_t* qkv, int64
   }
 }
 
-// Logit codes of R query rows against keys [s0, s0 + 16 NV): acc starts at the row and key terms.
+// Logit codes of R query rows against keys [s0, s0 + 16 NV): acc starts at the row and key terms. One flattened
+// function with local accumulators, compile-time indices and asm dot products (vnni_asm.h: else GCC copies them).
 template <int R, int NV>
-__attribute__((always_inline)) inline void logits_tile(const Layout& l, const uint32_t* q_words, const int32_t* row_term,
-                                                       int64_t s0, const RequantLanes& rq, uint8_t* logits) {
-  const uint32_t* k_words = scratch<uint32_t>(kKWords, 0);
-  const int32_t* key_term = scratch<int32_t>(kKeyTerm, 0);
+__attribute__((flatten)) void logits_tile(const Layout& l, const uint32_t* q_words, const int32_t* row_term,
+                                          int64_t s0, const RequantLanes& rq, uint8_t* logits) {
+  const uint32_t* k_words = scratch<uint32_t>(kKWords, 0) + s0;
+  const int32_t* key_term = scratch<int32_t>(kKeyTerm, 0) + s0;
   __m512i acc[R][NV];
-  for (int v = 0; v < NV; ++v) {
-    const __m512i kt = _mm512_loadu_si512(key_term + s0 + v * kLanes);
-    for (int r = 0; r < R; ++r) acc[r][v] = _mm512_add_epi32(kt, _mm512_set1_epi32(row_term[r]));
-  }
+  unrolled<NV>([&](auto v) {
+    const __m512i kt = _mm512_loadu_si512(key_term + v * kLanes);
+    unrolled<R>([&](auto r) { acc[r][v] = _mm512_add_epi32(kt, _mm512_set1_epi32(row_term[r])); });
+  });
   for (int64_t g = 0; g < l.groups; ++g) {
     __m512i k[NV];
-    for (int v = 0; v < NV; ++v) k[v] = _mm512_loadu_si512(k_words + g * l.keys + s0 + v * kLanes);
-    for (int r = 0; r < R; ++r) {
+    unrolled<NV>([&](auto v) { k[v] = _mm512_loadu_si512(k_words + g * l.keys + v * kLanes); });
+    unrolled<R>([&](auto r) {
       const __m512i q = _mm512_set1_epi32(static_cast<int32_t>(q_words[r * l.groups + g]));
-      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], q, k[v]);
-    }
+      unrolled<NV>([&](auto v) { acc[r][v] = dpbusd(acc[r][v], q, k[v]); });
+    });
   }
-  for (int r = 0; r < R; ++r) {
-    for (int v = 0; v < NV; ++v) {
+  unrolled<R>([&](auto r) {
+    unrolled<NV>([&](auto v) {
       _mm_storeu_si128(reinterpret_cast<__m128i*>(logits + r * l.keys + s0 + v * kLanes),
                        _mm512_cvtepi32_epi8(requantize_lanes(acc[r][v], rq)));
-    }
-  }
+    });
+  });
 }
 
 template <int R>
@@ -169,39 +172,39 @@ int64_t weight_row(const AttentionParams& p, const Layout& l, const uint8_t* pro
   return wrapped;
 }
 
-// Context rows of R query rows from their weight pairs, channels [d0, d0 + 64), requantized into out rows.
+// Context rows of R query rows from their weight pairs, channels [d0, d0 + 64), requantized into out rows (codegen
+// as logits_tile).
 template <int R>
-__attribute__((always_inline)) inline void context_tile(const Layout& l, const int32_t* weights, const int64_t* wrapped,
-                                                        int64_t d0, const RequantLanes& rq, uint8_t* out) {
-  const int32_t* v_pairs = scratch<int32_t>(kVPairs, 0);
+__attribute__((flatten)) void context_tile(const Layout& l, const int32_t* weights, const int64_t* wrapped, int64_t d0,
+                                           const RequantLanes& rq, uint8_t* out) {
+  const int32_t* v_pairs = scratch<int32_t>(kVPairs, 0) + d0;
   __m512i acc[R][4];
-  for (int r = 0; r < R; ++r) {
-    for (int c = 0; c < 4; ++c) acc[r][c] = _mm512_setzero_si512();
-  }
+  unrolled<R>([&](auto r) { unrolled<4>([&](auto c) { acc[r][c] = _mm512_setzero_si512(); }); });
   for (int64_t i = 0; i < l.token_pairs; ++i) {
     __m512i v[4];
-    for (int c = 0; c < 4; ++c) v[c] = _mm512_loadu_si512(v_pairs + i * l.width + d0 + c * kLanes);
-    for (int r = 0; r < R; ++r) {
+    unrolled<4>([&](auto c) { v[c] = _mm512_loadu_si512(v_pairs + i * l.width + c * kLanes); });
+    unrolled<R>([&](auto r) {
       const __m512i w = _mm512_set1_epi32(weights[r * l.weight_ld + i]);
-      for (int c = 0; c < 4; ++c) acc[r][c] = _mm512_dpwssd_epi32(acc[r][c], v[c], w);
-    }
+      unrolled<4>([&](auto c) { acc[r][c] = dpwssd(acc[r][c], v[c], w); });
+    });
   }
-  for (int r = 0; r < R; ++r) {
+  unrolled<R>([&](auto r) {
     if (wrapped[r] >= 0) {  // + 2^16 (v[s] - zp) for the token whose 2^15 went in as -2^15
       const int64_t s = wrapped[r];
-      const int32_t* vp = v_pairs + s / 2 * l.width + d0;
-      for (int c = 0; c < 4; ++c) {
+      const int32_t* vp = v_pairs + s / 2 * l.width;
+      unrolled<4>([&](auto c) {
         const __m512i pairs = _mm512_loadu_si512(vp + c * kLanes);
         const __m512i v = s % 2 == 0 ? _mm512_srai_epi32(_mm512_slli_epi32(pairs, 16), 16) : _mm512_srai_epi32(pairs, 16);
         acc[r][c] = _mm512_add_epi32(acc[r][c], _mm512_slli_epi32(v, 16));
-      }
+      });
     }
-    for (int c = 0; c < 4; ++c) {
+    unrolled<4>([&](auto c) {
       const int64_t d = d0 + c * kLanes;
-      if (d >= l.head_dim) break;
-      store_codes_u8(out + r * l.dim + d, requantize_lanes(acc[r][c], rq), lane_mask(l.head_dim - d));
-    }
-  }
+      if (d < l.head_dim) {
+        store_codes_u8(out + r * l.dim + d, requantize_lanes(acc[r][c], rq), lane_mask(l.head_dim - d));
+      }
+    });
+  });
 }
 
 RequantLanes per_tensor_lanes(FixedMultiplier multiplier, int32_t zero_point, int32_t lo, int32_t hi) {
