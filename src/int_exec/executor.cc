@@ -126,10 +126,12 @@ struct OpRunner {
   void operator()(const AttentionOp& p) const {
     const AttentionParams& a = p.params;
     const int64_t dim = a.heads * a.head_dim;
-    // Tasks of query rows of one head: whole heads when there are enough of them to keep every thread busy, else
-    // each head cut into row chunks (batch 1: 3 heads on 2 threads would leave one idle for a third of the time).
+    // Tasks of query rows of one head: whole heads when their count is a multiple of the threads, else each head
+    // cut into the fewest row chunks that make it one (batch 1: 3 heads on 2 threads would leave one idle for a
+    // third of the time; 2 chunks each make 6 tasks). Each task packs its head's K and V again, so no more chunks.
     const int64_t pairs = batch * a.heads, threads = omp_get_max_threads();
-    const int64_t chunks = pairs >= 8 * threads ? 1 : (8 * threads + pairs - 1) / pairs;
+    int64_t chunks = 1;
+    while (chunks < threads && (pairs * chunks) % threads != 0) ++chunks;
     const int64_t rows = ((a.tokens + chunks - 1) / chunks + 3) / 4 * 4;  // whole 4-row blocks per chunk
     const int64_t per_head = (a.tokens + rows - 1) / rows;
 #pragma omp parallel

@@ -58,12 +58,15 @@ uint32_t word_at(const uint8_t* row, int64_t d, int64_t n, uint32_t flip) {
   return w;
 }
 
-// k_words [groups][keys]: dims 4g..4g+3 of each key minus 128 (s8), keys contiguous, zero past T;
-// key_term [keys]: D zp^2 - zp sum_d k (0 past T).
+// k_words [groups][keys]: dims 4g..4g+3 of each key minus 128 (s8), keys contiguous, zero past T and past
+// head_dim; key_term [keys]: D zp^2 - zp sum_d k (0 past T). Per key, 64 dims at a time: one masked load, the sum
+// by vpsadbw, the XOR, then 16 dword stores down the columns.
 void pack_k(const AttentionParams& p, const Layout& l, const uint8_t* qkv, int64_t h) {
   uint32_t* k_words = scratch<uint32_t>(kKWords, l.groups * l.keys);
   int32_t* key_term = scratch<int32_t>(kKeyTerm, l.keys);
   const int32_t zp = p.qkv_zero_point;
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  alignas(64) uint32_t words[16];
   for (int64_t s = 0; s < l.keys; ++s) {
     if (s >= l.tokens) {
       for (int64_t g = 0; g < l.groups; ++g) k_words[g * l.keys + s] = 0;
@@ -71,10 +74,17 @@ void pack_k(const AttentionParams& p, const Layout& l, const uint8_t* qkv, int64
       continue;
     }
     const uint8_t* k = qkv + s * l.ld + l.dim + h * l.head_dim;
-    int32_t sum = 0;
-    for (int64_t d = 0; d < l.head_dim; ++d) sum += k[d];
-    for (int64_t g = 0; g < l.groups; ++g) k_words[g * l.keys + s] = word_at(k, 4 * g, l.head_dim, 0x80808080u);
-    key_term[s] = static_cast<int32_t>(l.head_dim) * zp * zp - zp * sum;
+    __m512i sum = _mm512_setzero_si512();
+    for (int64_t d = 0; d < l.head_dim; d += 64) {
+      const int64_t left = l.head_dim - d;
+      const __mmask64 m = left >= 64 ? ~__mmask64{0} : (__mmask64{1} << left) - 1;
+      const __m512i bytes = _mm512_maskz_loadu_epi8(m, k + d);
+      sum = _mm512_add_epi64(sum, _mm512_sad_epu8(bytes, _mm512_setzero_si512()));
+      _mm512_store_si512(words, _mm512_maskz_xor_epi32(~__mmask16{0}, bytes, _mm512_maskz_mov_epi8(m, flip)));
+      const int64_t g0 = d / 4, count = l.groups - g0 < 16 ? l.groups - g0 : 16;
+      for (int64_t g = 0; g < count; ++g) k_words[(g0 + g) * l.keys + s] = words[g];
+    }
+    key_term[s] = static_cast<int32_t>(l.head_dim) * zp * zp - zp * static_cast<int32_t>(_mm512_reduce_add_epi64(sum));
   }
 }
 
