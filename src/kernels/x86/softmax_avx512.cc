@@ -90,7 +90,7 @@ void uniform_codes(const AttentionParams& p, const int32_t* exp, int64_t sum, ui
       q = _mm512_mask_add_epi64(q, fits, q, bit[i]);
     }
     const __m512i code = _mm512_min_epi64(_mm512_max_epi64(_mm512_add_epi64(q, zp), lo), hi);
-    _mm512_mask_cvtepi64_storeu_epi8(probs + s, m, code);
+    store_codes_u8_from_epi64(probs + s, code, m);
   }
 }
 
