@@ -204,7 +204,8 @@ __attribute__((flatten)) void context_tile(const Layout& l, const int32_t* weigh
       const int32_t* vp = v_pairs + s / 2 * l.width;
       unrolled<4>([&](auto c) {
         const __m512i pairs = _mm512_loadu_si512(vp + c * kLanes);
-        const __m512i v = s % 2 == 0 ? _mm512_srai_epi32(_mm512_slli_epi32(pairs, 16), 16) : _mm512_srai_epi32(pairs, 16);
+        const __m512i v =
+            s % 2 == 0 ? _mm512_srai_epi32(_mm512_slli_epi32(pairs, 16), 16) : _mm512_srai_epi32(pairs, 16);
         acc[r][c] = _mm512_add_epi32(acc[r][c], _mm512_slli_epi32(v, 16));
       });
     }
