@@ -34,6 +34,7 @@ class VitLowering {
     return static_cast<int>(plan_->buffers.size()) - 1;
   }
   void emit(std::string name, OpParams params, std::vector<int> inputs, int output) {
+    shrink_to_fit(params);
     PlanOp op{std::move(name), std::move(params), std::move(inputs), output, {}, {}};
     for (int id : op.inputs) op.input_points.push_back(plan_->buffers[static_cast<size_t>(id)].point);
     op.output_point = output >= 0 ? plan_->buffers[static_cast<size_t>(output)].point : "scores";
@@ -163,6 +164,7 @@ OpParams VitLowering::mlp_up(const WeightCodes& fc1, const ActQuant& in, const A
   ActQuant per_tensor = out;  // the fc1 accumulators go to the GELU tables; the LinearParams multiplier is unused
   per_tensor.scale.resize(1), per_tensor.zero_points.clear();
   LinearParams l = linear_params(fc1, in, per_tensor, origin_);
+  l.multiplier.clear();  // the GELU tables requantize (gelu.to_h): not kept twice
   if (!out.per_channel() && !out.needs_channel_ops()) return MlpUpOp{std::move(l), gelu_params(fc1, in, out, origin_)};
   return MlpUpChannelOp{std::move(l), gelu_channel_params(fc1, in, out, origin_)};
 }
@@ -175,6 +177,7 @@ LoweredModel VitLowering::run() {
   plan_->image_size = cfg_.img_size;
   plan_->channels = cfg_.in_chans;
   plan_->classes = cfg_.num_classes;
+  plan_->float_weight_bytes = float_model_bytes(file_);
 
   const ActQuant patch_q = act("patch_embed.qact");
   const int patch_buf = buffer("patch_embed.qact", patches, d);
