@@ -322,8 +322,14 @@ AttentionParams attention_params(const ActQuant& qkv, const ActQuant& logits, co
     if (probs.bits > 4) fail(origin, field + ".bits", std::to_string(probs.bits), "2..4 for Log-Int-Softmax");
     p.exp = int_exp_params(s_logit, probs.exp_shift);
     const int zero_code = 1 << probs.bits;
+    // i-exp's constant c = floor(1 / (a S^2)) is 0 for logit scales above ~1.67 (4-bit logits at W4A4): the
+    // polynomial then has no positive value and every weight would be zero, in the reference's arithmetic too.
+    if (p.exp.c < 1) {
+      fail(origin, field_of(logits.point) + ".scale", text(s_logit),
+           "below 1.67 (i-exp's c = floor(1 / (0.358 S^2)) is 0 above: logit scale too coarse for Log-Int-Softmax)");
+    }
     // A logit clamped at n x0 must still land on the zero code: k >= n there, so n >= 2^bits.
-    if (p.exp.n < zero_code || p.exp.c < 1) {
+    if (p.exp.n < zero_code) {
       fail(origin, field + ".exp_shift", "i-exp shift " + std::to_string(p.exp.n) + " for logit scale " + text(s_logit),
            ">= " + std::to_string(zero_code) + " with c 2^n < 2^31 (logit scale too fine for int32 i-exp)");
     }
