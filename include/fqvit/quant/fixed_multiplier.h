@@ -40,9 +40,24 @@ constexpr int64_t apply_multiplier(int32_t x, FixedMultiplier m) {
   return (product + (int64_t{1} << (s - 1))) >> s;  // arithmetic shift: floor division by 2^s
 }
 
+// The same with a given rounding term in place of 2^(s - 1): floor((x * mantissa_q31 + rounding) / 2^s). The
+// lowering uses it to carry the fraction f of an accumulator unit that an int32 bias cannot hold (|f| <= 1/2):
+// rounding = 2^(s - 1) + round(f * mantissa_q31), so the result is the rounding of (x + f) * real to within 2^-s.
+// Bound: |rounding| <= 2^61 + 2^30, and |x * mantissa| + |rounding| < 2^63.
+constexpr int64_t apply_multiplier(int32_t x, FixedMultiplier m, int64_t rounding) {
+  assert(m.valid());
+  return (static_cast<int64_t>(x) * m.mantissa_q31 + rounding) >> m.right_shift();
+}
+
 // apply_multiplier clamped to [lo, hi] after adding `zero_point`: the requantization of one accumulator to a code.
 constexpr int32_t requantize(int32_t acc, FixedMultiplier m, int32_t zero_point, int32_t lo, int32_t hi) {
   const int64_t v = apply_multiplier(acc, m) + zero_point;
+  return static_cast<int32_t>(v < lo ? lo : (v > hi ? hi : v));
+}
+// The same with a rounding term (above).
+constexpr int32_t requantize(int32_t acc, FixedMultiplier m, int64_t rounding, int32_t zero_point, int32_t lo,
+                             int32_t hi) {
+  const int64_t v = apply_multiplier(acc, m, rounding) + zero_point;
   return static_cast<int32_t>(v < lo ? lo : (v > hi ? hi : v));
 }
 
