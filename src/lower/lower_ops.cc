@@ -194,10 +194,9 @@ LinearParams linear_params(const WeightCodes& w, const ActQuant& in, const ActQu
     const FixedMultiplier m = fixed_multiplier_from_real(acc_scale / out.scale[0], origin,
                                                          w.name + " requantization multiplier (s_in s_w / s_out)");
     p.multiplier.push_back(m);
-    // The bias's fraction f in [-1/2, 1/2] of an accumulator unit, in the rounding term (fixed_multiplier.h).
+    // The bias's fraction f in [-1/2, 1/2] of an accumulator unit, as a rounding offset (fixed_multiplier.h).
     const double f = b - static_cast<double>(rounded);
-    p.rounding.push_back((int64_t{1} << (m.right_shift() - 1)) +
-                         static_cast<int64_t>(std::llround(f * static_cast<double>(m.mantissa_q31))));
+    p.rounding_offset.push_back(static_cast<int32_t>(std::llround(f * static_cast<double>(m.mantissa_q31))));
   }
   return p;
 }
@@ -319,12 +318,11 @@ GeluParams gelu_params(const WeightCodes& fc1, const ActQuant& in, const ActQuan
     const double acc_scale = in.scale[0] * fc1.scale[static_cast<size_t>(o)];
     const FixedMultiplier m = fixed_multiplier_from_real(acc_scale / s_h, origin, fc1.name + " GELU input multiplier");
     p.to_h.push_back(m);
-    // fc1's bias is rounded to accumulator units (linear_params); its fraction goes into the rounding term.
+    // fc1's bias is rounded to accumulator units (linear_params); its fraction goes into the rounding offset.
     if (!fc1.bias.empty()) {
       const double b = static_cast<double>(fc1.bias[static_cast<size_t>(o)]) / acc_scale;
       const double f = b - static_cast<double>(std::llround(b));
-      p.to_h_rounding.push_back((int64_t{1} << (m.right_shift() - 1)) +
-                                static_cast<int64_t>(std::llround(f * static_cast<double>(m.mantissa_q31))));
+      p.to_h_rounding_offset.push_back(static_cast<int32_t>(std::llround(f * static_cast<double>(m.mantissa_q31))));
     }
   }
   // code(h) = clamp(round(gelu(h s_h) / s_out) + zp): exact erf GELU in double, half to even as the fake path.
@@ -368,7 +366,7 @@ namespace {
 
 struct Shrink {
   static void linear(LinearParams& p) {
-    p.bias.shrink_to_fit(), p.multiplier.shrink_to_fit(), p.rounding.shrink_to_fit();
+    p.bias.shrink_to_fit(), p.multiplier.shrink_to_fit(), p.rounding_offset.shrink_to_fit();
   }
   static void residual(ResidualAddParams& p) { p.a_multiplier.shrink_to_fit(), p.b_multiplier.shrink_to_fit(); }
   void operator()(PatchEmbedOp& p) const { p.requant.bias.shrink_to_fit(), p.requant.multiplier.shrink_to_fit(); }
@@ -386,7 +384,7 @@ struct Shrink {
   void operator()(MlpUpOp& p) const {
     linear(p.linear);
     GeluParams& g = p.gelu;
-    g.to_h.shrink_to_fit(), g.to_h_rounding.shrink_to_fit(), g.rise.shrink_to_fit(), g.fall.shrink_to_fit(), g.bucket_code.shrink_to_fit();
+    g.to_h.shrink_to_fit(), g.to_h_rounding_offset.shrink_to_fit(), g.rise.shrink_to_fit(), g.fall.shrink_to_fit(), g.bucket_code.shrink_to_fit();
     g.bucket_step.shrink_to_fit(), g.bucket_delta.shrink_to_fit(), g.bucket_packed.shrink_to_fit();
   }
   void operator()(ResidualAddOp& p) const { residual(p.params); }

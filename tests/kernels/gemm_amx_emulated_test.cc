@@ -32,11 +32,11 @@ void expect_emulated_amx_equals_reference(const Case& s, uint32_t seed, bool ext
   for (size_t j = 0; j < multiplier.size(); ++j) {
     multiplier[j] = {(1 << 30) + u8(rng) * 4000000, j % 5 == 0 ? -31 : (j % 5 == 1 ? 30 : exp(rng))};
   }
-  // Odd seeds: per-channel rounding terms (the lowering's bias fractions, 2^(s - 1) + f * mantissa).
-  std::vector<int64_t> rounding;
+  // Odd seeds: per-channel rounding offsets (the lowering's bias fractions, f * mantissa, |f| <= 1/2).
+  std::vector<int32_t> rounding;
   for (const FixedMultiplier& m : multiplier) {
     if (seed % 2 == 1) {
-      rounding.push_back((int64_t{1} << (m.right_shift() - 1)) + (u8(rng) - 128) * (m.mantissa_q31 / 256));
+      rounding.push_back((u8(rng) - 128) * (m.mantissa_q31 / 256));
     }
   }
   const RequantParams rq{multiplier.data(), u8(rng), 0, 255, rounding.empty() ? nullptr : rounding.data()};

@@ -37,7 +37,7 @@ struct Problem {
   std::vector<int8_t> w;
   std::vector<int32_t> bias;
   std::vector<FixedMultiplier> multiplier;
-  std::vector<int64_t> rounding;  // odd seeds: per-channel rounding terms (a bias fraction), else empty
+  std::vector<int32_t> rounding;  // odd seeds: per-channel rounding offsets (a bias fraction), else empty
   RequantParams rq;
 };
 
@@ -93,11 +93,10 @@ Problem make_problem(int64_t m, int64_t n, int64_t k, Data data, uint32_t seed) 
     if (j % 11 == 6) fm = {0, 0};
     p.multiplier[static_cast<size_t>(j)] = fm;
   }
-  if (seed % 2 == 1) {  // 2^(s - 1) + f * mantissa, f in [-1/2, 1/2]: the lowering's bias fractions
+  if (seed % 2 == 1) {  // f * mantissa, f in [-1/2, 1/2]: the lowering's bias fractions
     std::uniform_real_distribution<double> fraction(-0.5, 0.5);
     for (const FixedMultiplier& fm : p.multiplier) {
-      const int64_t half = int64_t{1} << (fm.right_shift() - 1);
-      p.rounding.push_back(half + std::llround(fraction(rng) * static_cast<double>(fm.mantissa_q31)));
+      p.rounding.push_back(static_cast<int32_t>(std::llround(fraction(rng) * static_cast<double>(fm.mantissa_q31))));
     }
   }
   std::uniform_int_distribution<int32_t> zp(0, 255);

@@ -56,18 +56,18 @@ TEST(RequantizeClosedForm, MatchesExactArithmeticOverTheExponentRange) {
   }
 }
 
-// With a rounding term carrying a fraction f of an accumulator unit (the lowering's bias fractions): the result is
-// (x + f) * real rounded half up, to within the 2^-s the term is rounded to. Hand-computed, then exact arithmetic.
-TEST(RequantizeClosedForm, RoundingTermCarriesAFractionOfAnAccumulatorUnit) {
-  // real 0.5, s = 31: (3 + 0.25) * 0.5 = 1.625 -> 2; (3 - 0.25) * 0.5 = 1.375 -> 1; x = 2, f = +-0.5: 1.25 / 0.75
+// With a rounding offset carrying a fraction f of an accumulator unit (the lowering's bias fractions): the result
+// is (x + f) * real rounded half up, to within the 2^-s the offset is rounded to. Hand-computed, then exact
+// arithmetic.
+TEST(RequantizeClosedForm, RoundingOffsetCarriesAFractionOfAnAccumulatorUnit) {
+  // real 0.5, s = 31: (3 + 0.25) * 0.5 = 1.625 -> 2; (3 - 0.25) * 0.5 = 1.375 -> 1; (2 + 0.5) * 0.5 = 1.25 -> 1
   const FixedMultiplier half{kHalf, 0};
-  const int64_t h = int64_t{1} << 30;
-  EXPECT_EQ(apply_multiplier(3, half, h + kHalf / 4), 2);
-  EXPECT_EQ(apply_multiplier(3, half, h - kHalf / 4), 1);
-  EXPECT_EQ(apply_multiplier(2, half, h + kHalf / 2), 1);  // 1.25 -> 1
-  EXPECT_EQ(apply_multiplier(1, half, h - kHalf / 2), 0);  // 0.25 -> 0 (without the fraction: 0.5 -> 1)
-  EXPECT_EQ(requantize(-1000, {kHalf, -3}, (int64_t{1} << 33) + kHalf / 2, 10, 0, 255), 0);
-  EXPECT_EQ(apply_multiplier(7, half, h), apply_multiplier(7, half));  // 2^(s - 1): the plain rule
+  EXPECT_EQ(apply_multiplier(3, half, kHalf / 4), 2);
+  EXPECT_EQ(apply_multiplier(3, half, -kHalf / 4), 1);
+  EXPECT_EQ(apply_multiplier(2, half, kHalf / 2), 1);
+  EXPECT_EQ(apply_multiplier(1, half, -kHalf / 2), 0);  // 0.25 -> 0 (without the fraction: 0.5 -> 1)
+  EXPECT_EQ(requantize(-1000, {kHalf, -3}, kHalf / 2, 10, 0, 255), 0);
+  EXPECT_EQ(apply_multiplier(7, half, 0), apply_multiplier(7, half));  // offset 0: the plain rule
   std::mt19937 rng(11);
   std::uniform_int_distribution<int32_t> any(INT32_MIN, INT32_MAX), mant(1 << 30, INT32_MAX);
   std::uniform_int_distribution<int64_t> fraction(-(int64_t{1} << 30), int64_t{1} << 30);  // f * 2^31
@@ -82,11 +82,10 @@ TEST(RequantizeClosedForm, RoundingTermCarriesAFractionOfAnAccumulatorUnit) {
       const Int128 den = Int128{1} << (s + 31);
       Int128 q = num / den;
       if (num % den != 0 && num < 0) --q;
-      // The term holds f * mantissa rounded to an integer (error <= 1/2 of 2^-s, i.e. 2^30 in num's units): the
+      // The offset is f * mantissa rounded to an integer (error <= 1/2 of 2^-s, i.e. 2^30 in num's units): the
       // result is q, or a neighbour when the exact value lies that close to the rounding boundary.
-      const int64_t rounding = (int64_t{1} << (s - 1)) +
-                               static_cast<int64_t>((static_cast<Int128>(f31) * m.mantissa_q31 + (Int128{1} << 30)) >> 31);
-      const int64_t got = apply_multiplier(x, m, rounding);
+      const auto offset = static_cast<int32_t>((static_cast<Int128>(f31) * m.mantissa_q31 + (Int128{1} << 30)) >> 31);
+      const int64_t got = apply_multiplier(x, m, offset);
       const Int128 above = num - q * den;  // in [0, den)
       const bool near = above <= (Int128{1} << 30) || den - above <= (Int128{1} << 30);
       ASSERT_TRUE(got == static_cast<int64_t>(q) || (near && std::abs(got - static_cast<int64_t>(q)) == 1))

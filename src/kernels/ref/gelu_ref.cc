@@ -70,8 +70,9 @@ void gelu_ref(const GeluParams& p, const int32_t* acc, int64_t rows, uint8_t* ou
     for (int64_t c = 0; c < p.channels; ++c) {
       const auto ci = static_cast<std::size_t>(c);
       const int32_t a = acc[r * p.channels + c];
-      const int32_t h = p.to_h_rounding.empty() ? requantize(a, p.to_h[ci], 0, -kHLimit, kHLimit)
-                                                : requantize(a, p.to_h[ci], p.to_h_rounding[ci], 0, -kHLimit, kHLimit);
+      const int32_t h = p.to_h_rounding_offset.empty()
+                            ? requantize(a, p.to_h[ci], 0, -kHLimit, kHLimit)
+                            : requantize(a, p.to_h[ci], p.to_h_rounding_offset[ci], 0, -kHLimit, kHLimit);
       int32_t code;
       if (buckets == 0) {
         code = p.code_at_argmin + steps_at(p, h);

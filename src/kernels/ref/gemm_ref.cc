@@ -23,7 +23,7 @@ void gemm_u8s8s32_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t
 namespace {
 
 int32_t requantize_one(int32_t acc, const RequantParams& rq, int64_t j) {
-  return rq.rounding ? requantize(acc, rq.multiplier[j], rq.rounding[j], rq.zero_point, rq.lo, rq.hi)
+  return rq.rounding_offset ? requantize(acc, rq.multiplier[j], rq.rounding_offset[j], rq.zero_point, rq.lo, rq.hi)
                      : requantize(acc, rq.multiplier[j], rq.zero_point, rq.lo, rq.hi);
 }
 

@@ -2,7 +2,7 @@
 // accumulators -> 16 codes, exactly requantize() of quant/fixed_multiplier.h:
 //
 //   code = clamp(zero_point + floor((acc * mantissa_q31 + 2^(s - 1)) / 2^s), lo, hi),   s = 31 - exponent
-// (or the channel's rounding term in place of 2^(s - 1), gemm.h)
+// (plus the channel's rounding offset when given, gemm.h)
 //
 // The product and the rounding term are formed in int64 lanes (8 per zmm, two zmm per 16 channels): vpmuldq
 // multiplies the sign-extended low dwords exactly, |acc * mantissa| <= 2^62 and + 2^61 stays below 2^63, vpsravq
@@ -34,7 +34,7 @@ struct RequantLanes {
 };
 
 // Loads channels [0, count) of `multiplier` (count <= 16), which points into rq.multiplier; the missing lanes get
-// {0, 0} (s = 31, output unused). With rq.rounding the rounding terms of the same channels replace 2^(s - 1).
+// {0, 0} (s = 31, output unused). With rq.rounding_offset the same channels' offsets are added to 2^(s - 1).
 inline RequantLanes load_requant_lanes(const FixedMultiplier* multiplier, int count, const RequantParams& rq) {
   const auto* pairs = reinterpret_cast<const int32_t*>(multiplier);
   const int ints = 2 * count;
@@ -52,16 +52,13 @@ inline RequantLanes load_requant_lanes(const FixedMultiplier* multiplier, int co
   q.shift_even = _mm512_and_si512(shift, _mm512_set1_epi64(0xFFFFFFFF));  // s > 0: the low dword is the value
   q.shift_odd = _mm512_srli_epi64(shift, 32);
   const __m512i one = _mm512_set1_epi64(1);
-  if (rq.rounding != nullptr) {
-    const int64_t* r = rq.rounding + (multiplier - rq.multiplier);
-    const __m512i r0 = _mm512_maskz_loadu_epi64(static_cast<__mmask8>(count >= 8 ? 0xFF : (1u << count) - 1), r);
-    const __m512i r1 =
-        _mm512_maskz_loadu_epi64(static_cast<__mmask8>(count <= 8 ? 0 : (1u << (count - 8)) - 1), r + 8);
-    q.rounding_even = _mm512_permutex2var_epi64(r0, _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14), r1);
-    q.rounding_odd = _mm512_permutex2var_epi64(r0, _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15), r1);
-  } else {
-    q.rounding_even = _mm512_sllv_epi64(one, _mm512_sub_epi64(q.shift_even, one));
-    q.rounding_odd = _mm512_sllv_epi64(one, _mm512_sub_epi64(q.shift_odd, one));
+  q.rounding_even = _mm512_sllv_epi64(one, _mm512_sub_epi64(q.shift_even, one));
+  q.rounding_odd = _mm512_sllv_epi64(one, _mm512_sub_epi64(q.shift_odd, one));
+  if (rq.rounding_offset != nullptr) {  // int32 offsets in channel order: sign-extend the low / high dwords
+    const __m512i offset = _mm512_maskz_loadu_epi32(static_cast<__mmask16>(count >= 16 ? 0xFFFF : (1u << count) - 1),
+                                                    rq.rounding_offset + (multiplier - rq.multiplier));
+    q.rounding_even = _mm512_add_epi64(q.rounding_even, _mm512_srai_epi64(_mm512_slli_epi64(offset, 32), 32));
+    q.rounding_odd = _mm512_add_epi64(q.rounding_odd, _mm512_srai_epi64(offset, 32));
   }
   q.lo = _mm512_set1_epi64(int64_t{rq.lo} - rq.zero_point);
   q.hi = _mm512_set1_epi64(int64_t{rq.hi} - rq.zero_point);
