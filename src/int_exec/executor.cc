@@ -44,8 +44,7 @@ void for_row_blocks(int64_t rows, Fn fn) {
 
 // The row-local ops (LayerNorm, linear, fc1 + GELU, residual add): row r of the output depends on row r of the
 // inputs only, so a chain of them can run block by block with no barrier in between (IntExecutor::run). One op on
-// rows [begin, end) on the calling thread; the profile's nanoseconds go to ns[0] (fc1 + GELU: the GEMM's to ns[0],
-// GELU's to ns[1]) when ns is not null.
+// rows [begin, end) on the calling thread; the profile's nanoseconds go to *ns when ns is not null.
 struct RowOpRunner {
   const std::vector<const uint8_t*>& in;
   uint8_t* out;
@@ -55,30 +54,25 @@ struct RowOpRunner {
   void operator()(const LayerNormOp& p) const {
     const int64_t c = p.params.channels, t0 = ns ? op_profile_now_ns() : 0;
     layer_norm(p.params, in[0] + begin * c, end - begin, out + begin * c);
-    if (ns) ns[0] += op_profile_now_ns() - t0;
+    if (ns) *ns += op_profile_now_ns() - t0;
   }
   void operator()(const LinearOp& op) const {
     const LinearParams& p = op.params;
     const int64_t t0 = ns ? op_profile_now_ns() : 0;
     gemm_u8s8_requant_u8(*p.weights, end - begin, in[0] + begin * p.in, p.in, p.bias.data(), p.requant(),
                          out + begin * p.out, p.out);
-    if (ns) ns[0] += op_profile_now_ns() - t0;
+    if (ns) *ns += op_profile_now_ns() - t0;
   }
-  void operator()(const MlpUpOp& p) const {
+  void operator()(const MlpUpOp& p) const {  // fc1 with GELU in its epilogue: the int32 sums stay in registers
     const LinearParams& l = p.linear;
-    // One block's accumulators (32 x 768 int32 for ViT-Tiny: 96 KB, stays in L2), reused, never zero-filled.
-    thread_local std::vector<int32_t> acc;
-    if (acc.size() < static_cast<size_t>((end - begin) * l.out)) acc.resize(static_cast<size_t>(kRowBlock * l.out));
     const int64_t t0 = ns ? op_profile_now_ns() : 0;
-    gemm_u8s8s32(*l.weights, end - begin, in[0] + begin * l.in, l.in, l.bias.data(), acc.data(), l.out);
-    const int64_t t1 = ns ? op_profile_now_ns() : 0;
-    gelu(p.gelu, acc.data(), end - begin, out + begin * l.out);
-    if (ns) ns[0] += t1 - t0, ns[1] += op_profile_now_ns() - t1;
+    linear_gelu(*l.weights, end - begin, in[0] + begin * l.in, l.in, l.bias.data(), p.gelu, out + begin * l.out);
+    if (ns) *ns += op_profile_now_ns() - t0;
   }
   void operator()(const ResidualAddOp& p) const {
     const int64_t c = p.params.channels, t0 = ns ? op_profile_now_ns() : 0;
     residual_add(p.params, in[0] + begin * c, in[1] + begin * c, end - begin, out + begin * c);
-    if (ns) ns[0] += op_profile_now_ns() - t0;
+    if (ns) *ns += op_profile_now_ns() - t0;
   }
   template <typename T>
   void operator()(const T&) const {
@@ -190,7 +184,7 @@ std::string profile_kind(const PlanOp& op) {
         if constexpr (std::is_same_v<T, ResidualAddOp>) return "residual_add";
         if constexpr (std::is_same_v<T, HeadOp>) return "head";
         if constexpr (std::is_same_v<T, AttentionOp>) return "attention";
-        if constexpr (std::is_same_v<T, MlpUpOp>) return "gemm.fc1";  // + "gelu": RowOpRunner's second slot
+        if constexpr (std::is_same_v<T, MlpUpOp>) return "gemm.fc1+gelu";  // GELU is the GEMM's epilogue
         return "";
       },
       op.params);
@@ -289,14 +283,14 @@ void IntExecutor::run(const uint8_t* pixels, int64_t batch, int32_t* scores) con
         op_profile_add(profile_kind(plan.ops[i]), op_profile_now_ns() - start);
       }
     } else {
-      // The profile's nanoseconds per op (two slots each: fc1 + GELU uses both), summed over the threads.
-      std::vector<std::atomic<int64_t>> ns(2 * (end - i));
+      // The profile's nanoseconds per op, summed over the threads.
+      std::vector<std::atomic<int64_t>> ns(end - i);
       const RowBlocks blocks(batch * rows);
 #pragma omp parallel for schedule(dynamic, 1)
       for (int64_t blk = 0; blk < blocks.count; ++blk) {
         for (size_t j = i; j < end; ++j) {
           RowOpRunner runner{inputs[j - i], static_cast<uint8_t*>(outputs[j - i]), blocks.begin(blk), blocks.end(blk),
-                             profile ? &ns[2 * (j - i)] : nullptr};
+                             profile ? &ns[j - i] : nullptr};
           std::visit(runner, plan.ops[j].params);
         }
       }
@@ -305,11 +299,8 @@ void IntExecutor::run(const uint8_t* pixels, int64_t batch, int32_t* scores) con
         int64_t busy = 0;
         for (const auto& v : ns) busy += v;
         for (size_t j = i; j < end; ++j) {
-          for (int slot = 0; slot < 2; ++slot) {
-            const int64_t t = ns[2 * (j - i) + static_cast<size_t>(slot)];
-            if (busy <= 0 || (slot == 1 && !std::holds_alternative<MlpUpOp>(plan.ops[j].params))) continue;
-            op_profile_add(slot == 0 ? profile_kind(plan.ops[j]) : "gelu", wall / busy * t + wall % busy * t / busy);
-          }
+          const int64_t t = ns[j - i];
+          if (busy > 0) op_profile_add(profile_kind(plan.ops[j]), wall / busy * t + wall % busy * t / busy);
         }
       }
     }
