@@ -4,6 +4,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cassert>
 #include <cstring>
@@ -93,27 +94,48 @@ struct OpRunner {
 
   uint8_t* out() const { return static_cast<uint8_t*>(output); }
 
+  // Patch rows image by image, then the GEMM and its requantization over row blocks of all images' patches (one
+  // image at batch 1 still uses every thread).
   void operator()(const PatchEmbedOp& p) const {
     const PatchInputParams& ip = p.input;
     const int64_t grid = ip.image_size / ip.patch, patches = grid * grid, len = ip.channels * ip.patch * ip.patch;
     const int64_t d = p.weights->n();
     const int64_t pixels_per_image = ip.channels * ip.image_size * ip.image_size;
+    std::vector<uint8_t> patch_rows(static_cast<size_t>(batch * patches * len));
 #pragma omp parallel for schedule(static)
     for (int64_t b = 0; b < batch; ++b) {
-      std::vector<uint8_t> rows(static_cast<size_t>(patches * len));
-      std::vector<int32_t> acc(static_cast<size_t>(patches * d));
-      patch_rows_ref(ip, in[0] + b * pixels_per_image, rows.data());
-      gemm_u8s8s32(*p.weights, patches, rows.data(), len, nullptr, acc.data(), d);
-      requantize_accumulators_ref(p.requant, acc.data(), patches, d, out() + b * patches * d);
+      patch_rows_ref(ip, in[0] + b * pixels_per_image, patch_rows.data() + b * patches * len);
     }
+    for_row_blocks(batch * patches, [&](int64_t begin, int64_t end) {
+      thread_local std::vector<int32_t> acc;
+      acc.resize(static_cast<size_t>((end - begin) * d));
+      gemm_u8s8s32(*p.weights, end - begin, patch_rows.data() + begin * len, len, nullptr, acc.data(), d);
+      requantize_accumulators_ref(p.requant, acc.data(), end - begin, d, out() + begin * d);
+    });
   }
+  // embed_tokens_ref by row blocks of every image's tokens: a token's codes depend on its own patch row only.
   void operator()(const EmbedOp& p) const {
     const EmbedParams& e = p.params;
-    const int64_t tokens = e.prefix + e.patches;
-#pragma omp parallel for schedule(static)
-    for (int64_t b = 0; b < batch; ++b) {
-      embed_tokens_ref(e, in[0] + b * e.patches * e.dim, out() + b * tokens * e.dim);
-    }
+    const int64_t tokens = e.prefix + e.patches, dim = e.dim;
+    for_row_blocks(batch * tokens, [&](int64_t begin, int64_t end) {
+      thread_local std::vector<uint8_t> embed;
+      embed.resize(static_cast<size_t>((end - begin) * dim));
+      for (int64_t r = begin; r < end; ++r) {
+        const int64_t b = r / tokens, t = r % tokens;
+        uint8_t* dst = embed.data() + (r - begin) * dim;
+        if (t < e.prefix) {
+          std::memcpy(dst, e.prefix_codes.data() + t * dim, static_cast<size_t>(dim));
+        } else {
+          rescale_codes_ref(e.patch_to_embed, in[0] + (b * e.patches + t - e.prefix) * dim, dim, dst);
+        }
+      }
+      // The position codes of rows [begin, end) of each image, one image's run of rows at a time.
+      for (int64_t r = begin; r < end;) {
+        const int64_t t = r % tokens, run = std::min(end - r, tokens - t);
+        residual_add(e.add_pos, embed.data() + (r - begin) * dim, e.pos_codes.data() + t * dim, run, out() + r * dim);
+        r += run;
+      }
+    });
   }
   void operator()(const LayerNormOp& p) const { rows(p); }
   void operator()(const LinearOp& p) const { rows(p); }
