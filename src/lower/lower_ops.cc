@@ -223,8 +223,13 @@ LinearParams linear_params(const WeightCodes& w, const ActQuant& in, const ActQu
     const auto rounded = static_cast<int64_t>(std::llround(b));
     check_accumulator(rounded, w.in, origin, w.name + ".bias");
     p.bias.push_back(static_cast<int32_t>(rounded - zero_term));
-    p.multiplier.push_back(fixed_multiplier_from_real(acc_scale / out.channel_scale(out.per_channel() ? o : 0), origin,
-                                                      w.name + " requantization multiplier (s_in s_w / s_out)"));
+    const double s_out = out.channel_scale(out.per_channel() ? o : 0);
+    const FixedMultiplier m =
+        fixed_multiplier_from_real(acc_scale / s_out, origin, w.name + " requantization multiplier (s_in s_w / s_out)");
+    p.multiplier.push_back(m);
+    // The bias's fraction f in [-1/2, 1/2] of an accumulator unit, as a rounding offset (fixed_multiplier.h).
+    const double f = b - static_cast<double>(rounded);
+    p.rounding_offset.push_back(static_cast<int32_t>(std::llround(f * static_cast<double>(m.mantissa_q31))));
   }
   return p;
 }
@@ -404,8 +409,15 @@ GeluParams gelu_params(const WeightCodes& fc1, const ActQuant& in, const ActQuan
   GeluParams p = gelu_tables(s_out, out.zero_point, out.lo, out.hi);
   p.channels = fc1.out;
   for (int64_t o = 0; o < fc1.out; ++o) {
-    p.to_h.push_back(fixed_multiplier_from_real(in.folded_scale() * fc1.scale[static_cast<size_t>(o)] / s_h, origin,
-                                                fc1.name + " GELU input multiplier"));
+    const double acc_scale = in.folded_scale() * fc1.scale[static_cast<size_t>(o)];
+    const FixedMultiplier m = fixed_multiplier_from_real(acc_scale / s_h, origin, fc1.name + " GELU input multiplier");
+    p.to_h.push_back(m);
+    // fc1's bias is rounded to accumulator units (linear_params); its fraction goes into the rounding offset.
+    if (!fc1.bias.empty()) {
+      const double bq = static_cast<double>(fc1.bias[static_cast<size_t>(o)]) / acc_scale;
+      const double f = bq - static_cast<double>(std::llround(bq));
+      p.to_h_rounding_offset.push_back(static_cast<int32_t>(std::llround(f * static_cast<double>(m.mantissa_q31))));
+    }
   }
   build_gelu_buckets(p);
   return p;
@@ -520,7 +532,9 @@ ChannelRequantParams context_requant(const ActQuant& qkv, const ActQuant& probs,
 namespace {
 
 struct Shrink {
-  static void linear(LinearParams& p) { p.bias.shrink_to_fit(), p.multiplier.shrink_to_fit(); }
+  static void linear(LinearParams& p) {
+    p.bias.shrink_to_fit(), p.multiplier.shrink_to_fit(), p.rounding_offset.shrink_to_fit();
+  }
   static void residual(ResidualAddParams& p) { p.a_multiplier.shrink_to_fit(), p.b_multiplier.shrink_to_fit(); }
   void operator()(PatchEmbedOp& p) const { p.requant.bias.shrink_to_fit(), p.requant.multiplier.shrink_to_fit(); }
   void operator()(EmbedOp& p) const {
@@ -537,7 +551,7 @@ struct Shrink {
   void operator()(MlpUpOp& p) const {
     linear(p.linear);
     GeluParams& g = p.gelu;
-    g.to_h.shrink_to_fit(), g.rise.shrink_to_fit(), g.fall.shrink_to_fit(), g.bucket_code.shrink_to_fit();
+    g.to_h.shrink_to_fit(), g.to_h_rounding_offset.shrink_to_fit(), g.rise.shrink_to_fit(), g.fall.shrink_to_fit(), g.bucket_code.shrink_to_fit();
     g.bucket_step.shrink_to_fit(), g.bucket_delta.shrink_to_fit(), g.bucket_packed.shrink_to_fit();
   }
   void operator()(ResidualAddOp& p) const { residual(p.params); }

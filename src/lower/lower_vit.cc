@@ -127,7 +127,9 @@ OpParams VitLowering::layer_norm(const ActQuant& in, const ActQuant& out, VitTen
   const Tensor g = tensor(gamma, shape, block), b = tensor(beta, shape, block);
   // The emulation's own switch (calibrate/hooks.cc): the wide LayerNorm whenever the extensions leave the
   // reference's arithmetic or the output has per-channel factors.
-  if (int_ln_ && (wide_ln_ || out.per_channel())) return LayerNormWideOp{layer_norm_wide_params(in, out, g, b, origin_)};
+  if (int_ln_ && (wide_ln_ || out.per_channel())) {
+    return LayerNormWideOp{layer_norm_wide_params(in, out, g, b, origin_)};
+  }
   if (in.needs_channel_ops()) {
     fail(origin_, "quantizers.activations." + in.point, "per-channel zero points or wide codes",
          "the integer LayerNorm of the extensions (quantization.int_layer_norm true)");
@@ -165,6 +167,7 @@ OpParams VitLowering::mlp_up(const WeightCodes& fc1, const ActQuant& in, const A
   per_tensor.scale.resize(1), per_tensor.zero_points.clear();
   LinearParams l = linear_params(fc1, in, per_tensor, origin_);
   l.multiplier.clear();  // the GELU tables requantize (gelu.to_h): not kept twice
+  l.rounding_offset.clear();
   if (!out.per_channel() && !out.needs_channel_ops()) return MlpUpOp{std::move(l), gelu_params(fc1, in, out, origin_)};
   return MlpUpChannelOp{std::move(l), gelu_channel_params(fc1, in, out, origin_)};
 }

@@ -55,7 +55,8 @@ TEST(SweepConfig, CrossProductOfEveryEntry) {
 TEST(SweepConfig, NamedSettingsWithExtensions) {
   const SweepConfig c = parse_sweep_config(R"({"models": ["m"], "data": "v", "calib": "c", "engines": ["fake", "int"],
     "settings": [{"bits": "8/8/4"},
-                 {"name": "plus", "bits": "8/8/4", "extensions": {"residual_bits": 16, "ptf_zero_point": "channel"}}]})",
+                 {"name": "plus", "bits": "8/8/4",
+                  "extensions": {"residual_bits": 16, "ptf_zero_point": "channel"}}]})",
                                            "s.json", "");
   ASSERT_EQ(c.settings.size(), 2u);
   EXPECT_EQ(c.settings[1].extensions.residual_bits, 16);
