@@ -7,6 +7,7 @@
 #include "fqvit/calibrate/quant_state.h"
 #include "fqvit/core/tensor.h"
 #include "fqvit/int_exec/plan.h"
+#include "fqvit/io/model_config.h"
 
 namespace fqvit::lower {
 
@@ -39,7 +40,14 @@ struct WeightCodes {
 WeightCodes weight_codes(VisionModel& model, const QuantState& state, const std::string& name,
                          const std::string& origin);
 
-// Linear from input quantizer `in` (per tensor) to output quantizer `out` (per tensor).
+// The patch embedding: pixels -> patch rows -> int8 GEMM -> codes of `out`. `input` is the qact_input quantizer
+// (DeiT / Swin: Normalize and the quantizer folded into per-channel pixel tables), or null (ViT: the pixel itself,
+// Normalize folded into the bias with 2^gain_shift extra precision).
+PatchEmbedOp patch_embed_op(const WeightCodes& w, const ModelConfig& cfg, const ActQuant* input, const ActQuant& out,
+                            const std::string& origin);
+
+// Linear from input quantizer `in` (per tensor) to output quantizer `out` (per tensor, or per output channel: a
+// PTF output such as Swin's patch-merging reduction, one multiplier per channel either way).
 LinearParams linear_params(const WeightCodes& w, const ActQuant& in, const ActQuant& out, const std::string& origin);
 // Residual add of a (per tensor or channel) and b onto out (per channel), C channels.
 ResidualAddParams residual_add_params(const ActQuant& a, const ActQuant& b, const ActQuant& out, int64_t channels,

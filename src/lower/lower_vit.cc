@@ -5,8 +5,10 @@
 
 #include "fqvit/core/error.h"
 #include "fqvit/lower/lower.h"
+#include "fqvit/model/swin_model.h"
 #include "fqvit/model/vit_model.h"
 #include "lower/lower_ops.h"
+#include "lower/lower_swin.h"
 
 namespace fqvit {
 namespace {
@@ -49,66 +51,9 @@ class VitLowering {
 };
 
 PatchEmbedOp VitLowering::patch_embed(const ActQuant& out) const {
-  const lower::WeightCodes w = weights("patch_embed.proj");
-  const PreprocessConfig& pre = cfg_.preprocess;
-  PatchEmbedOp op;
-  op.input.channels = cfg_.in_chans, op.input.image_size = cfg_.img_size, op.input.patch = cfg_.patch_size;
-  if (cfg_.in_chans != 3) fail(origin_, "model_config.in_chans", std::to_string(cfg_.in_chans), "3 (RGB pixels)");
-  op.weights = std::make_shared<PackedWeights>(w.codes.data(), w.out, w.in);
-  AccRequantParams& rq = op.requant;
-  rq.zero_point = out.zero_point, rq.lo = out.lo, rq.hi = out.hi;
-  const int64_t per_channel = w.in / 3;
-  std::vector<double> input_scale(3), input_zero(3);  // real input = input_scale * (code - input_zero)
-  if (cfg_.quantize_input) {
-    // DeiT / Swin: the pixel's code under qact_input, through ToTensor + Normalize in float32 as preprocessing.
-    const ActQuant in = act("qact_input");
-    for (int c = 0; c < 3; ++c) {
-      for (int v = 0; v < 256; ++v) {
-        const float x = (static_cast<float>(v) / 255.0f - pre.mean[static_cast<size_t>(c)]) / pre.std[static_cast<size_t>(c)];
-        op.input.pixel_code[static_cast<size_t>(c)][static_cast<size_t>(v)] = lower::constant_codes(&x, 1, in)[0];
-      }
-      input_scale[static_cast<size_t>(c)] = in.scale[0];
-      input_zero[static_cast<size_t>(c)] = in.zero_point;
-    }
-  } else {
-    // ViT: the pixel itself, x = (v / 255 - mean) / std = (v - 255 mean) / (255 std): one scale needs one std.
-    for (int c = 0; c < 3; ++c) {
-      if (pre.std[static_cast<size_t>(c)] != pre.std[0]) {
-        std::ostringstream os;
-        os << pre.std[0] << ", " << pre.std[1] << ", " << pre.std[2];
-        fail(origin_, "model_config.pretrained_cfg.std", os.str(),
-             "one std for all channels when the input is not quantized (folded into one patch-embedding scale)");
-      }
-      for (int v = 0; v < 256; ++v) op.input.pixel_code[static_cast<size_t>(c)][static_cast<size_t>(v)] = static_cast<uint8_t>(v);
-      input_scale[static_cast<size_t>(c)] = 1.0 / (255.0 * static_cast<double>(pre.std[0]));
-      input_zero[static_cast<size_t>(c)] = 255.0 * static_cast<double>(pre.mean[static_cast<size_t>(c)]);
-    }
-  }
-  // acc = (sum code * w) << g + bias: with a non-integer input zero point (ViT) the 2^g keeps the fold exact to
-  // 2^-(g+1) accumulator units. g as large as the int32 bound allows, at most 8.
-  const bool integral_zero = cfg_.quantize_input;
-  int g = 0;
-  if (!integral_zero) {
-    while (g < 8 && (int64_t{255} * 128 * w.in << (g + 1)) * 2 < (int64_t{1} << 31)) ++g;
-  }
-  rq.gain_shift = g;
-  for (int64_t o = 0; o < w.out; ++o) {
-    const double acc_scale = input_scale[0] * w.scale[static_cast<size_t>(o)];
-    double zero_term = 0;
-    for (int c = 0; c < 3; ++c) {
-      int64_t sum_w = 0;
-      for (int64_t k = 0; k < per_channel; ++k) sum_w += w.codes[static_cast<size_t>(o * w.in + c * per_channel + k)];
-      zero_term += input_zero[static_cast<size_t>(c)] * static_cast<double>(sum_w);
-    }
-    const double bias = std::ldexp(static_cast<double>((*w.bias)[o]) / acc_scale - zero_term, g);
-    if (!(std::fabs(bias) < std::ldexp(1.0, 30))) {
-      fail(origin_, "patch_embed.proj.bias", std::to_string(bias), "|folded bias| < 2^30 on the accumulator scale");
-    }
-    rq.bias.push_back(static_cast<int32_t>(std::llround(bias)));
-    rq.multiplier.push_back(fixed_multiplier_from_real(std::ldexp(acc_scale, -g) / out.scale[0], origin_,
-                                                       "patch_embed.proj requantization multiplier"));
-  }
-  return op;
+  if (!cfg_.quantize_input) return lower::patch_embed_op(weights("patch_embed.proj"), cfg_, nullptr, out, origin_);
+  const ActQuant in = act("qact_input");
+  return lower::patch_embed_op(weights("patch_embed.proj"), cfg_, &in, out, origin_);
 }
 
 LoweredModel VitLowering::run() {
@@ -214,9 +159,10 @@ LoweredModel VitLowering::run() {
 
 LoweredModel lower_quantized_model(QuantizedModel& model, const std::string& origin) {
   const auto* vit = dynamic_cast<const VitModel*>(model.model.get());
-  if (vit == nullptr) {
+  const auto* swin = dynamic_cast<const SwinModel*>(model.model.get());
+  if (vit == nullptr && swin == nullptr) {
     fail(origin, "__metadata__.model_config.architecture", model.model->config().architecture,
-         "a ViT or DeiT model (the integer executor does not run Swin yet; use --engine fake)");
+         "a ViT, DeiT or Swin model");
   }
   // The fqvit_plus extensions change the arithmetic (wider PTF factors, per-channel zero points, branch PTF, int16
   // residual codes, folded per-channel inputs): not lowered yet, so refused rather than run wrongly.
@@ -226,6 +172,7 @@ LoweredModel lower_quantized_model(QuantizedModel& model, const std::string& ori
     fail(origin, "__metadata__.quantization.settings.extensions", "fqvit_plus extensions",
          "the paper's quantizers (the integer executor does not lower the extensions yet; use --engine fake)");
   }
+  if (swin != nullptr) return lower::lower_swin(model, *swin, origin);
   return VitLowering(model, *vit, origin).run();
 }
 

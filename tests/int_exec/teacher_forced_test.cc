@@ -12,6 +12,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdio>
+#include <map>
 
 #include "fqvit/int_exec/executor.h"
 #include "fqvit/lower/lower.h"
@@ -95,8 +96,63 @@ void check(const std::string& what, const Stats& s, Bound b) {
 Bound bound_of(const OpParams& p) {
   if (std::holds_alternative<LayerNormOp>(p)) return {kLayerNormMinAgreement, kLayerNormMaxDiff};
   if (std::holds_alternative<MlpUpOp>(p)) return {kGeluMinAgreement, kGeluMaxDiff};
-  if (std::holds_alternative<AttentionOp>(p)) return {kAttentionMinAgreement, kAttentionMaxDiff, kAttentionMinCosine};
+  if (std::holds_alternative<AttentionOp>(p) || std::holds_alternative<SwinAttentionOp>(p)) {
+    return {kAttentionMinAgreement, kAttentionMaxDiff, kAttentionMinCosine};
+  }
   return {kExactMinAgreement, kExactMaxDiff};
+}
+
+Bound softmax_bound(const AttentionParams& a) {
+  return a.softmax == SoftmaxKind::kLog2 ? Bound{kLisMinAgreement, kLisMaxDiff}
+                                         : Bound{kUniformSoftmaxMinAgreement, kUniformSoftmaxMaxDiff};
+}
+
+// Swin window attention, stage by stage, each fed the fake-quant codes of its input: q k^T (attn.qact_attn1), the
+// relative position bias add (attn.qact2), the softmax with the shift mask, the context (attn.qact3).
+void check_swin_attention_stages(const PlanOp& op, const SwinAttentionParams& p, const testing::RecordingHooks& hooks,
+                                 const uint8_t* qkv_codes, int64_t batch) {
+  const AttentionParams& a = p.attention;
+  const int64_t n = a.tokens, square = n * n, dim = a.heads * a.head_dim;
+  const std::vector<uint8_t>& logits = hooks.codes.at(op.name + ".qact_attn1");
+  const std::vector<uint8_t>& biased = hooks.codes.at(op.name + ".qact2");
+  const std::vector<uint8_t>& probs = hooks.codes.at(op.name + ".log_int_softmax");
+  const std::vector<uint8_t>& context = hooks.codes.at(op.output_point);
+  const int prob_zero = a.softmax == SoftmaxKind::kLog2 ? (1 << a.log2_bits) : a.prob_zero_point;
+  Stats sl, sb, sp, sc;
+  int64_t masked = 0, masked_nonzero_fake = 0;
+  std::vector<uint8_t> lg(static_cast<size_t>(square)), lb(lg.size()), pr(lg.size()), ctx(static_cast<size_t>(n * dim));
+  std::vector<int32_t> exp(static_cast<size_t>(n));
+  for (int64_t w = 0; w < batch * p.windows; ++w) {
+    const uint8_t* qkv = qkv_codes + w * n * 3 * dim;
+    for (int64_t h = 0; h < a.heads; ++h) {
+      const size_t at = static_cast<size_t>((w * a.heads + h) * square);
+      attention_logits_ref(a, qkv, h, lg.data());
+      swin_bias_logits_ref(p, h, logits.data() + at, lb.data());
+      swin_masked_softmax_ref(p, w % p.windows, biased.data() + at, exp.data(), pr.data());
+      attention_context_ref(a, probs.data() + at, qkv, h, ctx.data());
+      for (int64_t ij = 0; ij < square; ++ij) {
+        const size_t k = static_cast<size_t>(ij);
+        sl.add(lg[k], logits[at + k], a.logit_zero_point);
+        sb.add(lb[k], biased[at + k], p.biased_zero_point);
+        sp.add(pr[k], probs[at + k], prob_zero);
+        if (p.masked(w % p.windows, ij / n, ij % n)) ++masked, masked_nonzero_fake += probs[at + k] != prob_zero;
+      }
+      for (int64_t t = 0; t < n; ++t) {
+        for (int64_t d = 0; d < a.head_dim; ++d) {
+          const size_t i = static_cast<size_t>(t * dim + h * a.head_dim + d);
+          sc.add(ctx[i], context[static_cast<size_t>(w * n * dim) + i], a.out_zero_point);
+        }
+      }
+    }
+  }
+  check(op.name + " logits", sl, {kExactMinAgreement, kExactMaxDiff});
+  check(op.name + " + relative position bias", sb, {kExactMinAgreement, kExactMaxDiff});
+  check(op.name + (a.softmax == SoftmaxKind::kLog2 ? " log2 softmax" : " uint8 softmax") +
+            (p.region.empty() ? "" : " (shift mask)"),
+        sp, softmax_bound(a));
+  check(op.name + " context", sc, {kExactMinAgreement, kExactMaxDiff});
+  // The masked logits (x - 100 in the fake path) take exactly zero weight there too.
+  EXPECT_EQ(masked_nonzero_fake, 0) << op.name << ": " << masked << " masked logits";
 }
 
 // Teacher-forces every op of the file's plan on `images`; returns the number of ops checked.
@@ -111,13 +167,20 @@ void teacher_force(const std::string& path, const testing::Images& images) {
   const int64_t batch = images.count;
   std::printf("%s (%lld images)\n", plan.architecture.c_str(), static_cast<long long>(batch));
 
+  // Codes of the gathered buffers (Swin's "<point>@<order>"): the same codes moved by the op's index map, which
+  // tests/lower/swin_maps_test.cc checks against the float graph's window functions.
+  std::map<std::string, std::vector<uint8_t>> moved;
+  auto codes_of = [&](const std::string& point) -> const std::vector<uint8_t>& {
+    const auto it = moved.find(point);
+    return it != moved.end() ? it->second : hooks.codes.at(point);
+  };
   for (const PlanOp& op : plan.ops) {
     std::vector<std::vector<uint8_t>> forced;
     std::vector<const uint8_t*> inputs;
     if (std::holds_alternative<PatchEmbedOp>(op.params)) inputs.push_back(images.pixels.data());
     for (size_t i = 0; i < op.inputs.size(); ++i) {
       const BufferSpec& spec = plan.buffers[static_cast<size_t>(op.inputs[i])];
-      const std::vector<uint8_t>& rec = hooks.codes.at(op.input_points[i]);
+      const std::vector<uint8_t>& rec = codes_of(op.input_points[i]);
       std::vector<uint8_t> buf(static_cast<size_t>(batch * spec.rows * spec.cols), 0);
       const auto rows = static_cast<int64_t>(rec.size()) / (batch * spec.cols);  // prefix rows only for the head
       for (int64_t b = 0; b < batch; ++b) {
@@ -156,6 +219,10 @@ void teacher_force(const std::string& path, const testing::Images& images) {
     const BufferSpec& out_spec = plan.buffers[static_cast<size_t>(op.output)];
     std::vector<uint8_t> out(static_cast<size_t>(batch * out_spec.rows * out_spec.cols));
     run_op(plan, op, batch, inputs, out.data());
+    if (std::holds_alternative<RowGatherOp>(op.params)) {
+      moved[op.output_point] = std::move(out);
+      continue;
+    }
     const std::vector<uint8_t>& want = hooks.codes.at(op.output_point);
     const auto rows = static_cast<int64_t>(want.size()) / (batch * out_spec.cols);
     const int zp = lower::act_quant(fake.state, op.output_point, path).zero_point;
@@ -167,6 +234,9 @@ void teacher_force(const std::string& path, const testing::Images& images) {
     }
     check(op.name, s, bound_of(op.params));
 
+    if (const auto* swin = std::get_if<SwinAttentionOp>(&op.params)) {
+      check_swin_attention_stages(op, swin->params, hooks, inputs[0], batch);
+    }
     if (const auto* attn = std::get_if<AttentionOp>(&op.params)) {
       // The two inner stages on their own: logits from the forced qkv codes, softmax from the forced logits.
       const AttentionParams& a = attn->params;
@@ -240,7 +310,10 @@ INSTANTIATE_TEST_SUITE_P(Presets, TeacherForcedDemo,
                          ::testing::Values(DemoCase{"vit_micro", "fqvit_w8a8attn4"},
                                            DemoCase{"vit_micro", "fqvit_w8a8attn8"},
                                            DemoCase{"vit_micro", "minmax_w8a8attn8"},
-                                           DemoCase{"vit_micro", "fqvit_w6a6attn4_head8"}));
+                                           DemoCase{"vit_micro", "fqvit_w6a6attn4_head8"},
+                                           DemoCase{"swin_micro", "fqvit_w8a8attn4"},
+                                           DemoCase{"swin_micro", "fqvit_w8a8attn8"},
+                                           DemoCase{"swin_micro", "minmax_w8a8attn8"}));
 
 // A random DeiT with distillation (committed): the quantized input (qact_input tables) and the two-head average,
 // calibrated and evaluated on demo images resized to its 48 x 48 input.

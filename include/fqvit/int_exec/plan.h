@@ -15,6 +15,7 @@
 
 #include "fqvit/kernels/gemm.h"
 #include "fqvit/kernels/int_ops.h"
+#include "fqvit/kernels/swin_ops.h"
 
 namespace fqvit {
 
@@ -61,8 +62,20 @@ struct HeadOp {
   ScoreParams scores;
 };
 
-using OpParams =
-    std::variant<PatchEmbedOp, EmbedOp, LayerNormOp, LinearOp, AttentionOp, MlpUpOp, ResidualAddOp, HeadOp>;
+// Swin (kernels/swin_ops.h): token gathers through index maps (shifted-window partition / reverse, patch
+// merging), window attention with the relative position bias and the shift mask, the average pool over tokens.
+struct RowGatherOp {
+  RowGatherParams params;
+};
+struct SwinAttentionOp {
+  SwinAttentionParams params;
+};
+struct TokenMeanOp {
+  TokenMeanParams params;
+};
+
+using OpParams = std::variant<PatchEmbedOp, EmbedOp, LayerNormOp, LinearOp, AttentionOp, MlpUpOp, ResidualAddOp,
+                              HeadOp, RowGatherOp, SwinAttentionOp, TokenMeanOp>;
 
 struct BufferSpec {
   std::string point;  // the fake-quant point whose codes it holds
