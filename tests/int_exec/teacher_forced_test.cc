@@ -326,6 +326,17 @@ TEST(TeacherForcedDeitDistilled, EveryOpAgreesWithFakeQuant) {
   teacher_force(path, testing::load_images(list, q.model->config().preprocess));
 }
 
+// A narrow random Swin at 224 with window 7 (committed): Swin-T's geometry (56 x 56 grid, shift 3, four stages, the
+// last a single unshifted window), calibrated and evaluated on demo images resized to 224.
+TEST(TeacherForcedSwinWindow7, EveryOpAgreesWithFakeQuant) {
+  const std::string dir = testing::source_dir() + "/tests/data/models/swin_small_committed";
+  const std::string path = testing::calibrate_dir(dir, "swin_window7", "fqvit_w8a8attn4");
+  const auto list = testing::first_images(testing::source_dir() + "/demo/data/val",
+                                          testing::source_dir() + "/demo/data/classes.txt", 4, 97);
+  QuantizedModel q = read_quantized_model(path);
+  teacher_force(path, testing::load_images(list, q.model->config().preprocess));
+}
+
 // The real ViT-Tiny with the reference's own calibrated parameters, on 8 val images.
 TEST(TeacherForcedVitTiny, EveryOpAgreesWithFakeQuant) {
   FQVIT_REQUIRE_SHARED(shared);
