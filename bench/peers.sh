@@ -13,6 +13,7 @@
 #
 #   bench/peers.sh [--build DIR] [--scratch DIR] [--threads 2] [--batches "1 8"] [--seconds 3] [--check-images 300]
 #                  [--models "vit_tiny deit_s swin_t"] [--torch-settings "..."] [--quick] [--no-torch] [--no-ort]
+#   --quick: every model, peer and batch in about 10 minutes (shorter timings, fewer peer settings: see below).
 #
 # Settings of the torch peer are CORETYPE:TORCH_THREADS:OPENBLAS_THREADS:WAIT, CORETYPE one of SkylakeX, Haswell...
 # (OPENBLAS_CORETYPE for that process only), "env" (the environment's own), or "none" (unset, with
@@ -26,11 +27,12 @@ build="$root/build"
 scratch=""
 threads=2
 batches="1 8"
-seconds=3
-check_images=300
+seconds=""
+check_images=""
 models="vit_tiny deit_s swin_t"
-torch_settings="SkylakeX:1:2:passive SkylakeX:2:1:passive SkylakeX:2:2:passive env:2:1:passive SkylakeX:2:1:spin"
+torch_settings=""
 ort_spinning="0 1"
+quick=0
 use_torch=1
 use_ort=1
 while [ $# -gt 0 ]; do
@@ -43,12 +45,25 @@ while [ $# -gt 0 ]; do
     --check-images) check_images="$2"; shift 2 ;;
     --models) models="$2"; shift 2 ;;
     --torch-settings) torch_settings="$2"; shift 2 ;;
-    --quick) torch_settings="SkylakeX:1:2:passive SkylakeX:2:1:passive"; ort_spinning="0"; shift ;;
+    --quick) quick=1; shift ;;
     --no-torch) use_torch=0; shift ;;
     --no-ort) use_ort=0; shift ;;
     *) echo "peers.sh: unknown argument '$1' (see the header of $0)" >&2; exit 1 ;;
   esac
 done
+# --quick (the lead's end-of-session run on an idle machine, about 10 minutes): every model, peer and batch, but
+# 1-second timings, the two settings that were PyTorch's best here (OpenBLAS SkylakeX, torch 1 / OpenBLAS 2 and
+# torch 2 / OpenBLAS 1), ONNX Runtime without spinning (its faster setting here), 100 check images. Options given
+# explicitly win over these.
+if [ "$quick" = 1 ]; then
+  seconds="${seconds:-1}"
+  check_images="${check_images:-100}"
+  torch_settings="${torch_settings:-SkylakeX:1:2:passive SkylakeX:2:1:passive}"
+  ort_spinning="0"
+fi
+seconds="${seconds:-3}"
+check_images="${check_images:-300}"
+torch_settings="${torch_settings:-SkylakeX:1:2:passive SkylakeX:2:1:passive SkylakeX:2:2:passive env:2:1:passive SkylakeX:2:1:spin}"
 scratch="${scratch:-$build/peers}"
 shared="${FQVIT_SHARED_DIR:-$root/../shared}"
 py=/usr/bin/python3  # Debian's, which has python3-torch and python3-onnx
@@ -67,6 +82,7 @@ have_torch() { "$py" -c "import torch" 2>/dev/null; }
 
 echo "peers.sh: $(date -u +%FT%TZ), $(nproc) cores, load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "  (figures on a shared machine are provisional; another user's job slows every column)"
+[ "$quick" = 1 ] && echo "  --quick: ${seconds} s per figure, PyTorch settings: $torch_settings; ONNX Runtime spinning off"
 
 # --- models ------------------------------------------------------------------------------------------------------
 declare -A model_dir

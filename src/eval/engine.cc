@@ -50,8 +50,8 @@ Engine open_engine(const std::string& engine, const std::string& model_path, std
       fail(model_path, "--numerics", to_string(*numerics), "no --numerics with --engine int (no float inside)");
     }
     LoweredModel lowered = lower_quantized_model(model_path);
-    // The lowering's float graph is gone; hand its freed pages back to the OS (glibc keeps them otherwise), so
-    // the engine's resident memory is the plan's integer weights, not twice the float model.
+    // The lowering's temporaries (the file's row-major codes and float tensors) are gone; hand their freed pages
+    // back to the OS (glibc keeps them otherwise), so the engine's resident memory is the plan's.
     malloc_trim(0);
     auto st = std::make_shared<IntEngineState>(IntEngineState{lowered, IntExecutor(lowered.plan)});
     IntEngineState* raw = st.get();

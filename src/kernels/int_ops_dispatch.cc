@@ -18,6 +18,14 @@ void attention_head(const AttentionParams& p, const uint8_t* qkv, int64_t h, Att
   attention_head_ref(p, qkv, h, scratch, out);
 }
 
+void attention_head_rows(const AttentionParams& p, const uint8_t* qkv, int64_t h, int64_t t_begin, int64_t t_end,
+                         AttentionScratch& scratch, uint8_t* out) {
+  if (use_avx512() && kernels::attention_rows_avx512_supports(p)) {
+    return kernels::attention_rows_avx512(p, qkv, h, t_begin, t_end, out);
+  }
+  attention_head_rows_ref(p, qkv, h, t_begin, t_end, scratch, out);
+}
+
 void attention_logits(const AttentionParams& p, const uint8_t* qkv, int64_t h, uint8_t* logits) {
   if (use_avx512()) return kernels::attention_logits_avx512(p, qkv, h, logits);
   attention_logits_ref(p, qkv, h, logits);

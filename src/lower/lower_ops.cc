@@ -5,9 +5,10 @@
 #include <limits>
 #include <sstream>
 
-#include "fqvit/calibrate/quantizer.h"
 #include "fqvit/core/error.h"
 #include "fqvit/lower/lower.h"
+#include "fqvit/quant/lis_params.h"
+#include "fqvit/quant/ptf_params.h"
 
 namespace fqvit::lower {
 namespace {
@@ -32,74 +33,144 @@ void check_accumulator(int64_t bias, int64_t k, const std::string& origin, const
   }
 }
 
+// A quantizer feeding a C-channel op holds one scale (per tensor) or one per channel.
+void check_channels(const ActQuant& q, int64_t channels, const std::string& origin) {
+  if (q.scale.size() != 1 && static_cast<int64_t>(q.scale.size()) != channels) {
+    fail(origin, field_of(q.point) + ".alpha", std::to_string(q.scale.size()) + " channels",
+         "1 or " + std::to_string(channels) + " (the channels of the tensor it quantizes)");
+  }
+}
+
 }  // namespace
 
 QParams ActQuant::qparams() const { return {static_cast<float>(scale[0]), zero_point}; }
 
-ActQuant act_quant(const QuantState& state, const std::string& point, const std::string& origin) {
-  const auto it = state.activations.find(point);
-  if (it == state.activations.end()) fail(origin, field_of(point), "missing", "a quantizer at every point");
-  const ActivationQuantizer& q = *it->second;
+ActQuant act_quant(const QuantizerRecord& r, const std::string& point, const std::string& origin) {
+  const std::string field = field_of(point);
+  const BitType bt = r.bit_type;
+  if (bt.is_signed || bt.bits < kMinBits || bt.bits > kMaxBits) {
+    fail(origin, field + ".bits", bt.name(), "uint2..uint8 (the integer kernels hold codes in uint8)");
+  }
+  auto floats = [&](const char* key) -> const std::vector<float>& {
+    const auto it = r.floats.find(key);
+    if (it == r.floats.end() || it->second.empty()) {
+      fail(origin, field + "." + key, it == r.floats.end() ? "missing" : "no values",
+           "a float value for a " + r.kind + " quantizer");
+    }
+    return it->second;
+  };
+  auto ints = [&](const char* key) -> const std::vector<int32_t>& {
+    const auto it = r.ints.find(key);
+    if (it == r.ints.end() || it->second.empty()) {
+      fail(origin, field + "." + key, it == r.ints.end() ? "missing" : "no values",
+           "an integer value for a " + r.kind + " quantizer");
+    }
+    return it->second;
+  };
+  auto single = [&](const char* key, size_t n) {
+    if (n != 1) fail(origin, field + "." + key, std::to_string(n) + " values", "1 (one per tensor)");
+  };
   ActQuant a;
   a.point = point;
-  a.kind = q.kind();
-  const BitType bt = q.bit_type();
+  a.kind = r.kind;
   a.bits = bt.bits;
-  if (bt.is_signed || bt.bits < kMinBits || bt.bits > kMaxBits) {
-    fail(origin, field_of(point) + ".bits", bt.name(), "uint2..uint8 (the integer kernels hold codes in uint8)");
-  }
   a.lo = bt.lo(), a.hi = bt.hi();
-  if (const auto* u = dynamic_cast<const UniformQuantizer*>(&q)) {
-    a.scale = {static_cast<double>(u->qparams().scale)};
-    a.zero_point = u->qparams().zero_point;
-  } else if (const auto* p = dynamic_cast<const PtfQuantizer*>(&q)) {
-    for (float s : p->params().channel_scales()) a.scale.push_back(static_cast<double>(s));
-    a.alpha = p->params().alpha;
-    if (!p->params().zero_points.empty()) {
-      fail(origin, field_of(point) + ".zero_point", "per-channel zero points", "one zero point (paper PTF)");
+  if (r.kind == "uniform") {
+    single("scale", floats("scale").size());
+    single("zero_point", ints("zero_point").size());
+    a.scale = {static_cast<double>(floats("scale")[0])};
+    a.zero_point = ints("zero_point")[0];
+  } else if (r.kind == "ptf") {
+    if (r.ints.count("zero_points")) {
+      fail(origin, field + ".zero_points", "per-channel zero points", "one zero point (paper PTF)");
     }
-    for (uint8_t al : a.alpha) {
-      if (al > kPtfMaxAlpha) fail(origin, field_of(point) + ".alpha", std::to_string(al), "0..3 (paper PTF, K = 3)");
+    single("scale1", floats("scale1").size());
+    single("zero_point", ints("zero_point").size());
+    PtfParams p;
+    p.bit_type = bt;
+    p.scale1 = floats("scale1")[0];
+    if (!(p.scale1 > 0.0f) || !std::isfinite(p.scale1)) {
+      fail(origin, field + ".scale1", text(static_cast<double>(p.scale1)), "finite and positive");
     }
-    a.zero_point = p->params().zero_point;
-  } else if (const auto* l = dynamic_cast<const LisQuantizer*>(&q)) {
-    a.exp_shift = l->params().exp_shift;
+    for (const int32_t al : ints("alpha")) {
+      if (al < 0 || al > kPtfMaxAlpha) fail(origin, field + ".alpha", std::to_string(al), "0..3 (paper PTF, K = 3)");
+      p.alpha.push_back(static_cast<uint8_t>(al));
+    }
+    for (const float sc : p.channel_scales()) a.scale.push_back(static_cast<double>(sc));
+    a.alpha = p.alpha;
+    a.zero_point = ints("zero_point")[0];
+  } else if (r.kind == "lis") {
+    single("exp_shift", ints("exp_shift").size());
+    a.exp_shift = ints("exp_shift")[0];
+    if (a.exp_shift < 8 || a.exp_shift > kLisReferenceShift) {
+      fail(origin, field + ".exp_shift", std::to_string(a.exp_shift), "8..30");
+    }
   } else {
-    fail(origin, field_of(point) + ".kind", q.kind(), "uniform, ptf or lis (the kinds the integer executor runs)");
+    fail(origin, field + ".kind", r.kind, "uniform, ptf or lis (the kinds the integer executor runs)");
   }
-  for (double s : a.scale) {
-    if (!(s > 0.0) || !std::isfinite(s)) fail(origin, field_of(point) + ".scale", text(s), "finite and positive");
+  if (r.kind != "lis" && (a.zero_point < a.lo || a.zero_point > a.hi)) {
+    fail(origin, field + ".zero_point", std::to_string(a.zero_point),
+         "within [" + std::to_string(a.lo) + ", " + std::to_string(a.hi) + "] of " + bt.name());
+  }
+  for (double sc : a.scale) {
+    if (!(sc > 0.0) || !std::isfinite(sc)) fail(origin, field + ".scale", text(sc), "finite and positive");
   }
   return a;
 }
 
-WeightCodes weight_codes(VisionModel& model, const QuantState& state, const std::string& name,
-                         const std::string& origin) {
-  const auto wq = state.weights.find(name);
-  if (wq == state.weights.end()) fail(origin, "quantizers.weights." + name, "missing", "a quantized weight");
-  for (const WeightRef& ref : model.weights()) {
-    if (ref.name != name) continue;
-    WeightCodes w;
-    w.name = name;
-    w.out = ref.weight->dim(0);
-    w.in = ref.weight->numel() / w.out;
-    w.bias = ref.bias;
-    const BitType bt = wq->second.bit_type;
-    if (!bt.is_signed || bt.bits > 8) fail(origin, "quantizers.weights." + name + ".bits", bt.name(), "int2..int8");
-    w.codes.resize(static_cast<size_t>(w.out * w.in));
-    for (int64_t o = 0; o < w.out; ++o) {
-      const float s = wq->second.scales[static_cast<size_t>(o)];
-      w.scale.push_back(static_cast<double>(s));
-      for (int64_t k = 0; k < w.in; ++k) {
-        // The graph holds scale * code in float32: dividing back and rounding recovers the code exactly.
-        const float v = std::rint((*ref.weight)[o * w.in + k] / s);
-        const auto lo = static_cast<float>(bt.lo()), hi = static_cast<float>(bt.hi());
-        w.codes[static_cast<size_t>(o * w.in + k)] = static_cast<int8_t>(std::clamp(v, lo, hi));
-      }
-    }
-    return w;
+ActQuant act_quant(const QuantizedFile& file, const std::string& point, const std::string& origin) {
+  const auto it = file.activations.find(point);
+  if (it == file.activations.end()) fail(origin, field_of(point), "missing", "a quantizer at every point");
+  return act_quant(it->second, point, origin);
+}
+
+WeightCodes weight_codes(const QuantizedFile& file, const std::string& name, const Shape& shape,
+                         const std::string& bias, const std::string& origin) {
+  const std::string field = "quantizers.weights." + name;
+  const auto it = file.weights.find(name);
+  if (it == file.weights.end()) fail(origin, field, "missing", "a quantized weight");
+  const QuantizedWeight& q = it->second;
+  if (q.shape != shape) fail(origin, q.tensor + ".shape", shape_to_string(q.shape), shape_to_string(shape));
+  if (!q.bit_type.is_signed || q.bit_type.bits > 8) fail(origin, field + ".bits", q.bit_type.name(), "int2..int8");
+  if (!q.input_exponent.empty()) {
+    fail(origin, q.tensor + "_input_exponent", "per-channel input exponents",
+         "none (the paper's weights; folded inputs are not lowered yet)");
   }
-  fail(origin, "quantizers.weights." + name, "not a layer of the model", "a weight of the float graph");
+  WeightCodes w;
+  w.name = name;
+  w.out = shape[0];
+  w.in = shape_numel(shape) / w.out;
+  w.codes = q.codes;  // checked within bit_type by the reader
+  for (int64_t o = 0; o < w.out; ++o) {
+    const float sc = q.scales[static_cast<size_t>(o)];
+    if (!(sc > 0.0f) || !std::isfinite(sc)) {
+      fail(origin, q.tensor + "_scale", "scale " + text(static_cast<double>(sc)) + " for output channel " +
+                   std::to_string(o), "finite and positive");
+    }
+    w.scale.push_back(static_cast<double>(sc));
+  }
+  if (!bias.empty()) {
+    const Tensor b = float_tensor(file, bias, {w.out}, origin);
+    w.bias.assign(b.data(), b.data() + b.numel());
+  }
+  return w;
+}
+
+Tensor float_tensor(const QuantizedFile& file, const std::string& name, const Shape& shape, const std::string& origin) {
+  if (!file.file.contains(name)) fail(origin, name, "missing", "a float tensor " + shape_to_string(shape));
+  const TensorInfo& t = file.file.info(name);
+  if (t.dtype != DType::kF32 && t.dtype != DType::kF16 && t.dtype != DType::kBF16 && t.dtype != DType::kF64) {
+    fail(origin, name + ".dtype", dtype_name(t.dtype), "F32, F16, BF16 or F64 (a float tensor)");
+  }
+  if (t.shape != shape) fail(origin, name + ".shape", shape_to_string(t.shape), shape_to_string(shape));
+  Tensor v = file.file.load_float(name);
+  for (int64_t i = 0; i < v.numel(); ++i) {
+    if (!std::isfinite(v[i])) {
+      fail(origin, name, "value " + text(static_cast<double>(v[i])) + " at flat index " + std::to_string(i),
+           "finite numbers");
+    }
+  }
+  return v;
 }
 
 LinearParams linear_params(const WeightCodes& w, const ActQuant& in, const ActQuant& out, const std::string& origin) {
@@ -116,7 +187,7 @@ LinearParams linear_params(const WeightCodes& w, const ActQuant& in, const ActQu
     const double acc_scale = in.scale[0] * w.scale[static_cast<size_t>(o)];
     int64_t sum_w = 0;
     for (int64_t k = 0; k < w.in; ++k) sum_w += w.codes[static_cast<size_t>(o * w.in + k)];
-    const double b = w.bias ? static_cast<double>((*w.bias)[o]) / acc_scale : 0.0;
+    const double b = w.bias.empty() ? 0.0 : static_cast<double>(w.bias[static_cast<size_t>(o)]) / acc_scale;
     if (!std::isfinite(b) || std::fabs(b) > 1e9) fail(origin, w.name + ".bias", text(b), "|bias / (s_in s_w)| < 2^30");
     const auto rounded = static_cast<int64_t>(std::llround(b));
     check_accumulator(rounded, w.in, origin, w.name + ".bias");
@@ -129,6 +200,7 @@ LinearParams linear_params(const WeightCodes& w, const ActQuant& in, const ActQu
 
 ResidualAddParams residual_add_params(const ActQuant& a, const ActQuant& b, const ActQuant& out, int64_t channels,
                                       const std::string& origin, const std::string& field) {
+  for (const ActQuant* q : {&a, &b, &out}) check_channels(*q, channels, origin);
   ResidualAddParams p;
   p.channels = channels;
   p.a_zero_point = a.zero_point, p.b_zero_point = b.zero_point;
@@ -147,6 +219,7 @@ LayerNormParams layer_norm_params(const ActQuant& in, const ActQuant& out, const
   const int64_t c_count = gamma.numel();
   if (c_count > 4096) fail(origin, out.point, std::to_string(c_count) + " channels", "at most 4096 (int64 bounds)");
   if (out.scale.size() != 1) fail(origin, field_of(out.point), "per-channel", "a per-tensor LayerNorm output");
+  check_channels(in, c_count, origin);
   LayerNormParams p;
   p.channels = c_count;
   p.in_zero_point = in.zero_point;
@@ -339,7 +412,7 @@ PatchEmbedOp patch_embed_op(const WeightCodes& w, const ModelConfig& cfg, const 
       for (int64_t k = 0; k < per_channel; ++k) sum_w += w.codes[static_cast<size_t>(o * w.in + c * per_channel + k)];
       zero_term += input_zero[static_cast<size_t>(c)] * static_cast<double>(sum_w);
     }
-    const double bias = std::ldexp(static_cast<double>((*w.bias)[o]) / acc_scale - zero_term, g);
+    const double bias = std::ldexp(static_cast<double>(w.bias[static_cast<size_t>(o)]) / acc_scale - zero_term, g);
     if (!(std::fabs(bias) < std::ldexp(1.0, 30))) {
       fail(origin, "patch_embed.proj.bias", std::to_string(bias), "|folded bias| < 2^30 on the accumulator scale");
     }

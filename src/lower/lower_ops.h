@@ -4,10 +4,12 @@
 #include <string>
 #include <vector>
 
-#include "fqvit/calibrate/quant_state.h"
 #include "fqvit/core/tensor.h"
 #include "fqvit/int_exec/plan.h"
 #include "fqvit/io/model_config.h"
+#include "fqvit/quant/qparams.h"
+#include "fqvit/quant/quantized_file.h"
+#include "fqvit/quant/quantizer_record.h"
 
 namespace fqvit::lower {
 
@@ -25,9 +27,14 @@ struct ActQuant {
   double channel_scale(int64_t c) const { return scale.size() == 1 ? scale[0] : scale[static_cast<size_t>(c)]; }
 };
 
-// Looks `point` up in the state; throws Error (origin, field quantizers.activations.<point>, ...) for a missing
-// point, an unknown kind, or a code range the uint8 kernels cannot hold (signed activations).
-ActQuant act_quant(const QuantState& state, const std::string& point, const std::string& origin);
+// The quantizer stored at `point` as the integer ops see it. Throws Error (origin, field
+// quantizers.activations.<point>[.<field>], found, expected) for an unknown kind, a code range the uint8 kernels
+// cannot hold (signed or wider than 8 bits), a missing or empty parameter, a scale that is not finite and positive,
+// a zero point outside the code range, or an fqvit_plus form the kernels do not run (per-channel zero points, PTF
+// exponents above 3).
+ActQuant act_quant(const QuantizerRecord& record, const std::string& point, const std::string& origin);
+// The same, looked up in the file's quantizers (a missing point is an Error too).
+ActQuant act_quant(const QuantizedFile& file, const std::string& point, const std::string& origin);
 
 // Weight codes [out][in] of a weight-quantized layer (weight = scale[o] * code) and its scales.
 struct WeightCodes {
@@ -35,10 +42,16 @@ struct WeightCodes {
   int64_t out = 0, in = 0;
   std::vector<int8_t> codes;
   std::vector<double> scale;
-  const Tensor* bias = nullptr;
+  std::vector<float> bias;  // [out], empty without a bias
 };
-WeightCodes weight_codes(VisionModel& model, const QuantState& state, const std::string& name,
-                         const std::string& origin);
+// The codes of module `name` (e.g. "blocks.0.attn.qkv"), whose tensor must have `shape`, and its float bias
+// tensor `bias` ([out]; empty name: none). Throws Error (origin, field, found, expected) for a missing weight or
+// bias, another shape, codes wider than int8, a scale that is not finite and positive, folded input exponents
+// (fqvit_plus), or a non-finite bias.
+WeightCodes weight_codes(const QuantizedFile& file, const std::string& name, const Shape& shape,
+                         const std::string& bias, const std::string& origin);
+// A float tensor the plan folds (tokens, position embedding, LayerNorm parameters), of `shape` and finite.
+Tensor float_tensor(const QuantizedFile& file, const std::string& name, const Shape& shape, const std::string& origin);
 
 // The patch embedding: pixels -> patch rows -> int8 GEMM -> codes of `out`. `input` is the qact_input quantizer
 // (DeiT / Swin: Normalize and the quantizer folded into per-channel pixel tables), or null (ViT: the pixel itself,

@@ -1,6 +1,8 @@
 // Lowering of a Swin quantized model file: walks the graph in the fake-quant path's order (model/swin_forward.cc,
-// the point table in model/swin_model.cc) and emits one op per step. The window machinery becomes index maps
-// (gathers of token rows) and tables built here; docs/quantization.md section 10.8 states the arithmetic.
+// the point table in model/swin_model.cc) and emits one op per step, reading codes, scales and float tensors from
+// the file itself (its stage geometry from the tensor shapes, as SwinModel::load does). The window machinery becomes
+// index maps (gathers of token rows) and tables built here; docs/quantization.md section 10.2.1 states the
+// arithmetic.
 //
 // Buffers hold a point's codes in the row order the fake-quant path holds them: the residual stream and the
 // LayerNorm outputs in grid order, qkv / context / proj in window order. A gathered buffer names its point with
@@ -10,23 +12,45 @@
 #include <cmath>
 
 #include "fqvit/core/error.h"
-#include "lower/lower_swin.h"
+#include "fqvit/model/swin_names.h"
+#include "fqvit/model/swin_window.h"
+#include "lower/lower_models.h"
 #include "lower/lower_ops.h"
+#include "lower/lower_swin.h"
 
 namespace fqvit::lower {
 namespace {
 
+// What the tensors and the config fix about one stage (SwinModel::load's rules).
+struct Stage {
+  int64_t depth = 0, dim = 0, heads = 0, hidden = 0, resolution = 0, window = 0, shift = 0;
+  std::vector<int32_t> rel_index;  // [win^2 * win^2], rows of the bias table
+  bool merges = false;             // a patch merging closes the stage
+};
+
 class SwinLowering {
  public:
-  SwinLowering(QuantizedModel& q, const SwinModel& swin, const std::string& origin)
-      : q_(q), swin_(swin), cfg_(swin.config()), origin_(origin) {}
+  explicit SwinLowering(const LoweringContext& c)
+      : file_(c.file), cfg_(c.config), int_ln_(c.int_layer_norm), origin_(c.origin) {}
 
   LoweredModel run();
 
  private:
-  ActQuant act(const std::string& point) const { return act_quant(q_.state, point, origin_); }
+  ActQuant act(const std::string& point) const { return act_quant(file_, point, origin_); }
   ActQuant act(SwinPoint p, int stage = -1, int block = -1) const { return act(swin_point_name(p, stage, block)); }
-  WeightCodes weights(const std::string& name) const { return weight_codes(*q_.model, q_.state, name, origin_); }
+  std::string name(SwinTensor t, int stage = -1, int block = -1) const { return swin_tensor_name(t, layout_, stage, block); }
+  const Shape& shape(SwinTensor t, int stage = -1, int block = -1) const {
+    const std::string n = name(t, stage, block);
+    if (!file_.file.contains(n)) fail(origin_, n, "missing", "a tensor of the Swin layout");
+    return file_.file.info(n).shape;
+  }
+  Tensor tensor(SwinTensor t, const Shape& shape, int stage = -1, int block = -1) const {
+    return float_tensor(file_, name(t, stage, block), shape, origin_);
+  }
+  // The codes of module `module` (FQ-ViT's name) of `shape`, with the checkpoint's bias tensor (`bias`, if any).
+  WeightCodes weights(const std::string& module, const Shape& shape, const std::string& bias) const {
+    return weight_codes(file_, module, shape, bias, origin_);
+  }
   int buffer(const std::string& point, int64_t rows, int64_t cols) {
     plan_->buffers.push_back({point, rows, cols});
     return static_cast<int>(plan_->buffers.size()) - 1;
@@ -37,18 +61,23 @@ class SwinLowering {
     op.output_point = output >= 0 ? plan_->buffers[static_cast<size_t>(output)].point : "scores";
     plan_->ops.push_back(std::move(op));
   }
-  LayerNormOp layer_norm(const ActQuant& in, const ActQuant& out, const Tensor& g, const Tensor& b) const {
-    return {layer_norm_params(in, out, g, b, q_.state.int_layer_norm, static_cast<double>(cfg_.norm_eps), origin_)};
+  LayerNormOp layer_norm(const ActQuant& in, const ActQuant& out, SwinTensor gamma, SwinTensor beta, int64_t c,
+                         int stage = -1, int block = -1) const {
+    return {layer_norm_params(in, out, tensor(gamma, {c}, stage, block), tensor(beta, {c}, stage, block), int_ln_,
+                              static_cast<double>(cfg_.norm_eps), origin_)};
   }
+  void read_geometry();
   // x: the residual stream's buffer (grid order) under resid_q; returns the block's output stream.
   int block(int stage, int index, int x, ActQuant& resid_q);
   int merge(int stage, int x, ActQuant& resid_q);
   SwinAttentionParams window_attention(int stage, int index) const;
 
-  QuantizedModel& q_;
-  const SwinModel& swin_;
+  const QuantizedFile& file_;
   const ModelConfig& cfg_;
+  bool int_ln_;
   std::string origin_;
+  SwinLayout layout_ = SwinLayout::kOfficial;
+  std::vector<Stage> stages_;
   std::shared_ptr<IntPlan> plan_ = std::make_shared<IntPlan>();
 };
 
@@ -60,8 +89,7 @@ bool is_identity(const RowGatherParams& p) {
 }
 
 SwinAttentionParams SwinLowering::window_attention(int stage, int index) const {
-  const SwinStageGeometry& g = swin_.stages()[static_cast<size_t>(stage)];
-  const SwinBlockWeights& bw = swin_.parameters().stages[static_cast<size_t>(stage)].blocks[static_cast<size_t>(index)];
+  const Stage& g = stages_[static_cast<size_t>(stage)];
   const int64_t win = g.window, n = win * win, heads = g.heads, dh = g.dim / heads, res = g.resolution;
   const int64_t shift = index % 2 == 1 ? g.shift : 0;
   const ActQuant qkv_q = act(SwinPoint::kQkv, stage, index), a_q = act(SwinPoint::kScores, stage, index),
@@ -89,7 +117,7 @@ SwinAttentionParams SwinLowering::window_attention(int stage, int index) const {
   const FixedMultiplier big = fixed_multiplier_from_real(std::max(ra, rt), origin_, field);
   p.a_multiplier = fixed_multiplier_with_exponent(ra, big.exponent, origin_, field);
   const FixedMultiplier mt = fixed_multiplier_with_exponent(rt, big.exponent, origin_, field);
-  const Tensor& table = bw.rel_pos_bias_table;
+  const Tensor table = tensor(SwinTensor::kRelPosBiasTable, {(2 * win - 1) * (2 * win - 1), heads}, stage, index);
   const std::vector<uint8_t> codes = constant_codes(table.data(), table.numel(), t_q);
   p.bias.resize(static_cast<size_t>(heads * n * n));
   for (int64_t h = 0; h < heads; ++h) {
@@ -104,8 +132,7 @@ SwinAttentionParams SwinLowering::window_attention(int stage, int index) const {
 }
 
 int SwinLowering::block(int stage, int index, int x, ActQuant& resid_q) {
-  const SwinStageGeometry& g = swin_.stages()[static_cast<size_t>(stage)];
-  const SwinBlockWeights& bw = swin_.parameters().stages[static_cast<size_t>(stage)].blocks[static_cast<size_t>(index)];
+  const Stage& g = stages_[static_cast<size_t>(stage)];
   const int64_t c = g.dim, rows = g.resolution * g.resolution;
   const int64_t shift = index % 2 == 1 ? g.shift : 0;
   const std::string p = "layers." + std::to_string(stage) + ".blocks." + std::to_string(index) + ".";
@@ -116,7 +143,8 @@ int SwinLowering::block(int stage, int index, int x, ActQuant& resid_q) {
                  r4 = act(SwinPoint::kResidual2, stage, index);
 
   const int h1 = buffer(n1.point, rows, c);
-  emit(p + "norm1", layer_norm(resid_q, n1, bw.norm1_weight, bw.norm1_bias), {x}, h1);
+  emit(p + "norm1", layer_norm(resid_q, n1, SwinTensor::kNorm1Weight, SwinTensor::kNorm1Bias, c, stage, index), {x},
+       h1);
   const RowGatherParams to_windows = swin_partition_map(g.resolution, g.window, shift, c);
   const bool moves = !is_identity(to_windows);
   int windows = h1;
@@ -125,11 +153,13 @@ int SwinLowering::block(int stage, int index, int x, ActQuant& resid_q) {
     emit(p + "window_partition", RowGatherOp{to_windows}, {h1}, windows);
   }
   const int qkv = buffer(qkv_q.point, rows, 3 * c);
-  emit(p + "attn.qkv", LinearOp{linear_params(weights(p + "attn.qkv"), n1, qkv_q, origin_)}, {windows}, qkv);
+  const WeightCodes qkv_w = weights(p + "attn.qkv", {3 * c, c}, name(SwinTensor::kQkvBias, stage, index));
+  emit(p + "attn.qkv", LinearOp{linear_params(qkv_w, n1, qkv_q, origin_)}, {windows}, qkv);
   const int ctx = buffer(ctx_q.point, rows, c);
   emit(p + "attn", SwinAttentionOp{window_attention(stage, index)}, {qkv}, ctx);
   const int proj = buffer(proj_q.point, rows, c);
-  emit(p + "attn.proj", LinearOp{linear_params(weights(p + "attn.proj"), ctx_q, proj_q, origin_)}, {ctx}, proj);
+  const WeightCodes proj_w = weights(p + "attn.proj", {c, c}, name(SwinTensor::kProjBias, stage, index));
+  emit(p + "attn.proj", LinearOp{linear_params(proj_w, ctx_q, proj_q, origin_)}, {ctx}, proj);
   int branch = proj;
   if (moves) {
     RowGatherParams to_grid = swin_reverse_map(to_windows);
@@ -141,13 +171,14 @@ int SwinLowering::block(int stage, int index, int x, ActQuant& resid_q) {
        {x, branch}, x2);
 
   const int h2 = buffer(n2.point, rows, c);
-  emit(p + "norm2", layer_norm(r2, n2, bw.norm2_weight, bw.norm2_bias), {x2}, h2);
-  const WeightCodes fc1 = weights(p + "mlp.fc1");
+  emit(p + "norm2", layer_norm(r2, n2, SwinTensor::kNorm2Weight, SwinTensor::kNorm2Bias, c, stage, index), {x2}, h2);
+  const WeightCodes fc1 = weights(p + "mlp.fc1", {g.hidden, c}, name(SwinTensor::kFc1Bias, stage, index));
   MlpUpOp up{linear_params(fc1, n2, gelu_q, origin_), gelu_params(fc1, n2, gelu_q, origin_)};
   const int mid = buffer(gelu_q.point, rows, fc1.out);
   emit(p + "mlp.fc1+gelu", std::move(up), {h2}, mid);
   const int fc2 = buffer(fc2_q.point, rows, c);
-  emit(p + "mlp.fc2", LinearOp{linear_params(weights(p + "mlp.fc2"), gelu_q, fc2_q, origin_)}, {mid}, fc2);
+  const WeightCodes fc2_w = weights(p + "mlp.fc2", {c, g.hidden}, name(SwinTensor::kFc2Bias, stage, index));
+  emit(p + "mlp.fc2", LinearOp{linear_params(fc2_w, gelu_q, fc2_q, origin_)}, {mid}, fc2);
   const int x4 = buffer(r4.point, rows, c);
   emit(p + "add2", ResidualAddOp{residual_add_params(r2, fc2_q, r4, c, origin_, r4.point + " multipliers")},
        {x2, fc2}, x4);
@@ -156,14 +187,8 @@ int SwinLowering::block(int stage, int index, int x, ActQuant& resid_q) {
 }
 
 int SwinLowering::merge(int stage, int x, ActQuant& resid_q) {
-  const SwinStageGeometry& g = swin_.stages()[static_cast<size_t>(stage)];
-  const SwinStageWeights& sw = swin_.parameters().stages[static_cast<size_t>(stage)];
+  const Stage& g = stages_[static_cast<size_t>(stage)];
   const int64_t c = g.dim, res = g.resolution, half = res / 2, rows = half * half;
-  if (res % 2 != 0) {
-    fail(origin_, "model_config.img_size", std::to_string(cfg_.img_size),
-         "a grid of even size before each patch merging (stage " + std::to_string(stage) + ": " +
-             std::to_string(res) + "x" + std::to_string(res) + ")");
-  }
   const std::string p = "layers." + std::to_string(stage) + ".downsample.";
   const ActQuant m1 = act(SwinPoint::kMergeNorm, stage), m2 = act(SwinPoint::kMergeReduction, stage);
 
@@ -183,34 +208,82 @@ int SwinLowering::merge(int stage, int x, ActQuant& resid_q) {
     }
   }
   const int normed = buffer(m1.point, rows, 4 * c);
-  emit(p + "norm", layer_norm(tiled, m1, sw.merge_norm_weight, sw.merge_norm_bias), {cat}, normed);
-  const WeightCodes red = weights(p + "reduction");
+  emit(p + "norm", layer_norm(tiled, m1, SwinTensor::kMergeNormWeight, SwinTensor::kMergeNormBias, 4 * c, stage),
+       {cat}, normed);
+  const int64_t next = stages_[static_cast<size_t>(stage) + 1].dim;
+  const WeightCodes red = weights(p + "reduction", {next, 4 * c}, "");
   const int out = buffer(m2.point, rows, red.out);
   emit(p + "reduction", LinearOp{linear_params(red, m1, m2, origin_)}, {normed}, out);
   resid_q = m2;
   return out;
 }
 
+void SwinLowering::read_geometry() {
+  std::vector<std::string> names;
+  for (const TensorInfo& t : file_.file.tensors()) names.push_back(t.name);
+  layout_ = detect_swin_layout(names, origin_);
+  int64_t resolution = cfg_.img_size / cfg_.patch_size;
+  for (int s = 0; file_.file.contains(name(SwinTensor::kNorm1Weight, s, 0)); ++s) {
+    Stage g;
+    while (file_.file.contains(name(SwinTensor::kNorm1Weight, s, static_cast<int>(g.depth)))) ++g.depth;
+    g.dim = shape(SwinTensor::kNorm1Weight, s, 0).at(0);
+    const Shape& table = shape(SwinTensor::kRelPosBiasTable, s, 0);
+    g.heads = table.size() == 2 ? table[1] : 0;
+    g.hidden = shape(SwinTensor::kFc1Weight, s, 0).at(0);
+    g.resolution = resolution;
+    // Official rule: a grid no larger than the window is one window, unshifted.
+    g.window = std::min<int64_t>(cfg_.window_size, resolution);
+    g.shift = resolution <= cfg_.window_size ? 0 : cfg_.window_size / 2;
+    if (g.window < 1 || resolution % g.window != 0) {
+      fail(origin_, "window_size",
+           std::to_string(cfg_.window_size) + " on the " + std::to_string(resolution) + "x" +
+               std::to_string(resolution) + " grid of stage " + std::to_string(s),
+           "a window dividing every stage's grid (img_size " + std::to_string(cfg_.img_size) + ", patch " +
+               std::to_string(cfg_.patch_size) + ")");
+    }
+    const int64_t span = 2 * g.window - 1;
+    if (table.size() != 2 || table[0] != span * span || g.heads < 1 || g.dim % g.heads != 0) {
+      fail(origin_, name(SwinTensor::kRelPosBiasTable, s, 0) + ".shape", shape_to_string(table),
+           "[" + std::to_string(span * span) + ", heads] with heads dividing " + std::to_string(g.dim) +
+               " (window " + std::to_string(g.window) + ")");
+    }
+    g.rel_index = relative_position_index(static_cast<int>(g.window));
+    g.merges = file_.file.contains(name(SwinTensor::kMergeReduction, s));
+    stages_.push_back(std::move(g));
+    if (!stages_.back().merges) break;
+    if (resolution % 2 != 0) {
+      fail(origin_, "model_config.img_size", std::to_string(cfg_.img_size),
+           "a grid of even size before each patch merging (stage " + std::to_string(s) + ": " +
+               std::to_string(resolution) + "x" + std::to_string(resolution) + ")");
+    }
+    resolution /= 2;
+  }
+  if (stages_.empty()) fail(origin_, name(SwinTensor::kNorm1Weight, 0, 0), "missing", "at least one Swin stage");
+  std::vector<int> depths;
+  for (const Stage& g : stages_) depths.push_back(static_cast<int>(g.depth));
+  if (!cfg_.depths.empty() && depths != cfg_.depths) {
+    auto list = [](const std::vector<int>& v) {
+      std::string out;
+      for (int d : v) out += (out.empty() ? "" : ", ") + std::to_string(d);
+      return "[" + out + "]";
+    };
+    fail(origin_, "layers.{i}.blocks", "depths " + list(depths), "depths " + list(cfg_.depths) + " of " +
+                                                                     cfg_.architecture);
+  }
+}
+
 LoweredModel SwinLowering::run() {
-  const SwinWeights& w = swin_.parameters();
-  const std::vector<SwinStageGeometry>& stages = swin_.stages();
+  read_geometry();
   plan_->architecture = cfg_.architecture;
   plan_->image_size = cfg_.img_size;
   plan_->channels = cfg_.in_chans;
   plan_->classes = cfg_.num_classes;
-  for (size_t s = 0; s < stages.size(); ++s) {
-    const SwinStageGeometry& g = stages[s];
-    if (g.window < 1 || g.resolution % g.window != 0) {  // the float graph refuses these at load already
-      fail(origin_, "model_config.window_size", std::to_string(g.window),
-           "a window dividing stage " + std::to_string(s) + "'s " + std::to_string(g.resolution) + "x" +
-               std::to_string(g.resolution) + " grid");
-    }
-  }
 
-  const int64_t c0 = stages.front().dim, tokens0 = stages.front().resolution * stages.front().resolution;
+  const int64_t c0 = stages_.front().dim, tokens0 = stages_.front().resolution * stages_.front().resolution;
   const ActQuant patch_q = act(SwinPoint::kPatchEmbed), norm_q = act(SwinPoint::kPatchNorm);
   const int patch_buf = buffer(patch_q.point, tokens0, c0);
-  const WeightCodes patch_w = weights("patch_embed.proj");
+  const int64_t ps = cfg_.patch_size;
+  const WeightCodes patch_w = weights("patch_embed.proj", {c0, cfg_.in_chans, ps, ps}, name(SwinTensor::kPatchBias));
   if (cfg_.quantize_input) {
     const ActQuant in = act(SwinPoint::kInput);
     emit("patch_embed", patch_embed_op(patch_w, cfg_, &in, patch_q, origin_), {}, patch_buf);
@@ -218,20 +291,21 @@ LoweredModel SwinLowering::run() {
     emit("patch_embed", patch_embed_op(patch_w, cfg_, nullptr, patch_q, origin_), {}, patch_buf);
   }
   int x = buffer(norm_q.point, tokens0, c0);
-  emit("patch_embed.norm", layer_norm(patch_q, norm_q, w.patch_norm_weight, w.patch_norm_bias), {patch_buf}, x);
+  emit("patch_embed.norm", layer_norm(patch_q, norm_q, SwinTensor::kPatchNormWeight, SwinTensor::kPatchNormBias, c0),
+       {patch_buf}, x);
 
   ActQuant resid_q = norm_q;
-  const int stage_count = static_cast<int>(stages.size());
+  const int stage_count = static_cast<int>(stages_.size());
   for (int s = 0; s < stage_count; ++s) {
-    for (int b = 0; b < cfg_.depths[static_cast<size_t>(s)]; ++b) x = block(s, b, x, resid_q);
+    for (int b = 0; b < stages_[static_cast<size_t>(s)].depth; ++b) x = block(s, b, x, resid_q);
     if (s + 1 < stage_count) x = merge(s, x, resid_q);
   }
 
-  const SwinStageGeometry& last = stages.back();
+  const Stage& last = stages_.back();
   const int64_t c = last.dim, tokens = last.resolution * last.resolution;
   const ActQuant final_q = act(SwinPoint::kFinalNorm), pool_q = act(SwinPoint::kPooled);
   const int feats = buffer(final_q.point, tokens, c);
-  emit("norm", layer_norm(resid_q, final_q, w.norm_weight, w.norm_bias), {x}, feats);
+  emit("norm", layer_norm(resid_q, final_q, SwinTensor::kNormWeight, SwinTensor::kNormBias, c), {x}, feats);
 
   for (const ActQuant* q : {&final_q, &pool_q}) {
     if (q->scale.size() != 1) fail(origin_, "quantizers.activations." + q->point, "per-channel", "a per-tensor quantizer");
@@ -252,7 +326,7 @@ LoweredModel SwinLowering::run() {
   HeadOp head;
   head.tokens = 1, head.dim = c;
   const ActQuant out_q = act(SwinPoint::kLogits);
-  head.head = linear_params(weights("head"), pool_q, out_q, origin_);
+  head.head = linear_params(weights("head", {cfg_.num_classes, c}, name(SwinTensor::kHeadBias)), pool_q, out_q, origin_);
   head.scores.a_zero_point = out_q.zero_point;
   emit("head", std::move(head), {pooled}, -1);
 
@@ -319,8 +393,6 @@ std::vector<uint8_t> swin_regions(int64_t res, int64_t window, int64_t shift) {
   return labels;
 }
 
-LoweredModel lower_swin(QuantizedModel& q, const SwinModel& swin, const std::string& origin) {
-  return SwinLowering(q, swin, origin).run();
-}
+LoweredModel lower_swin(const LoweringContext& context) { return SwinLowering(context).run(); }
 
 }  // namespace fqvit::lower

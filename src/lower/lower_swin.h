@@ -1,14 +1,12 @@
-// Lowering of a Swin quantized model file (src/lower/lower_swin.cc).
+// The index maps and labels of the Swin lowering (src/lower/lower_swin.cc; its entry is in lower_models.h).
 #pragma once
 
-#include <string>
+#include <cstdint>
+#include <vector>
 
-#include "fqvit/lower/lower.h"
-#include "fqvit/model/swin_model.h"
+#include "fqvit/kernels/swin_ops.h"
 
 namespace fqvit::lower {
-
-LoweredModel lower_swin(QuantizedModel& q, const SwinModel& swin, const std::string& origin);
 
 // The index maps and labels the lowering builds (tested against model/swin_window.h), on a res x res grid:
 // torch.roll by -shift then window_partition (rows in window order, group 1);

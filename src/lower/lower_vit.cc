@@ -1,31 +1,31 @@
 // Lowering of a ViT / DeiT quantized model file: walks the graph in the fake-quant path's order (the same points,
-// model/vit_model.cc) and emits one op per step.
+// model/vit_model.cc) and emits one op per step, reading codes, scales and float tensors from the file itself.
 #include <cmath>
 #include <sstream>
 
 #include "fqvit/core/error.h"
-#include "fqvit/lower/lower.h"
-#include "fqvit/model/swin_model.h"
-#include "fqvit/model/vit_model.h"
+#include "fqvit/model/vit_names.h"
+#include "lower/lower_models.h"
 #include "lower/lower_ops.h"
-#include "lower/lower_swin.h"
 
-namespace fqvit {
+namespace fqvit::lower {
 namespace {
-
-using lower::ActQuant;
 
 class VitLowering {
  public:
-  VitLowering(QuantizedModel& q, const VitModel& vit, const std::string& origin)
-      : q_(q), vit_(vit), cfg_(vit.config()), origin_(origin) {}
+  explicit VitLowering(const LoweringContext& c) : file_(c.file), cfg_(c.config), int_ln_(c.int_layer_norm),
+                                                   origin_(c.origin) {}
 
   LoweredModel run();
 
  private:
-  ActQuant act(const std::string& point) const { return lower::act_quant(q_.state, point, origin_); }
-  lower::WeightCodes weights(const std::string& name) const {
-    return lower::weight_codes(*q_.model, q_.state, name, origin_);
+  ActQuant act(const std::string& point) const { return act_quant(file_, point, origin_); }
+  // The codes of a linear (module `module`: its weight [out, in...] and bias) from the file.
+  WeightCodes weights(const std::string& module, const Shape& shape) const {
+    return weight_codes(file_, module, shape, module + ".bias", origin_);
+  }
+  Tensor tensor(VitTensor t, const Shape& shape, int block = -1) const {
+    return float_tensor(file_, vit_tensor_name(t, block), shape, origin_);
   }
   int buffer(const std::string& point, int64_t rows, int64_t cols) {
     plan_->buffers.push_back({point, rows, cols});
@@ -38,28 +38,32 @@ class VitLowering {
     plan_->ops.push_back(std::move(op));
   }
   PatchEmbedOp patch_embed(const ActQuant& out) const;
-  LayerNormOp layer_norm(const ActQuant& in, const ActQuant& out, const Tensor& g, const Tensor& b) const {
-    return {lower::layer_norm_params(in, out, g, b, q_.state.int_layer_norm, static_cast<double>(cfg_.norm_eps),
-                                     origin_)};
+  LayerNormOp layer_norm(const ActQuant& in, const ActQuant& out, VitTensor gamma, VitTensor beta,
+                         int block = -1) const {
+    const Shape shape{cfg_.embed_dim};
+    return {layer_norm_params(in, out, tensor(gamma, shape, block), tensor(beta, shape, block), int_ln_,
+                              static_cast<double>(cfg_.norm_eps), origin_)};
   }
 
-  QuantizedModel& q_;
-  const VitModel& vit_;
+  const QuantizedFile& file_;
   const ModelConfig& cfg_;
+  bool int_ln_;
   std::string origin_;
   std::shared_ptr<IntPlan> plan_ = std::make_shared<IntPlan>();
 };
 
 PatchEmbedOp VitLowering::patch_embed(const ActQuant& out) const {
-  if (!cfg_.quantize_input) return lower::patch_embed_op(weights("patch_embed.proj"), cfg_, nullptr, out, origin_);
+  const int64_t p = cfg_.patch_size;
+  const WeightCodes w = weights("patch_embed.proj", {cfg_.embed_dim, cfg_.in_chans, p, p});
+  if (!cfg_.quantize_input) return patch_embed_op(w, cfg_, nullptr, out, origin_);
   const ActQuant in = act("qact_input");
-  return lower::patch_embed_op(weights("patch_embed.proj"), cfg_, &in, out, origin_);
+  return patch_embed_op(w, cfg_, &in, out, origin_);
 }
 
 LoweredModel VitLowering::run() {
-  const VitWeights& w = vit_.parameters();
-  const int64_t d = cfg_.embed_dim, prefix = vit_.prefix_tokens(), patches = vit_.num_patches();
-  const int64_t tokens = prefix + patches, heads = cfg_.num_heads, dh = d / heads;
+  const int64_t d = cfg_.embed_dim, prefix = cfg_.distilled ? 2 : 1, grid = cfg_.img_size / cfg_.patch_size;
+  const int64_t patches = grid * grid, tokens = prefix + patches, heads = cfg_.num_heads, dh = d / heads;
+  const int64_t hidden = file_.file.info(vit_tensor_name(VitTensor::kFc1Weight, 0)).shape[0];
   plan_->architecture = cfg_.architecture;
   plan_->image_size = cfg_.img_size;
   plan_->channels = cfg_.in_chans;
@@ -74,51 +78,50 @@ LoweredModel VitLowering::run() {
   EmbedOp embed;
   EmbedParams& e = embed.params;
   e.prefix = prefix, e.patches = patches, e.dim = d;
-  e.prefix_codes = lower::constant_codes(w.cls_token.data(), d, embed_q);
+  e.prefix_codes = constant_codes(tensor(VitTensor::kClsToken, {1, 1, d}).data(), d, embed_q);
   if (cfg_.distilled) {
-    const auto dist = lower::constant_codes(w.dist_token.data(), d, embed_q);
+    const auto dist = constant_codes(tensor(VitTensor::kDistToken, {1, 1, d}).data(), d, embed_q);
     e.prefix_codes.insert(e.prefix_codes.end(), dist.begin(), dist.end());
   }
   e.patch_to_embed = {patch_q.zero_point,
                       fixed_multiplier_from_real(patch_q.scale[0] / embed_q.scale[0], origin_, "qact_embed rescale"),
                       embed_q.zero_point, embed_q.lo, embed_q.hi};
-  e.pos_codes = lower::constant_codes(w.pos_embed.data(), tokens * d, pos_q);
-  e.add_pos = lower::residual_add_params(embed_q, pos_q, resid_q, d, origin_, "qact1 residual multipliers");
+  e.pos_codes = constant_codes(tensor(VitTensor::kPosEmbed, {1, tokens, d}).data(), tokens * d, pos_q);
+  e.add_pos = residual_add_params(embed_q, pos_q, resid_q, d, origin_, "qact1 residual multipliers");
   int x = buffer("qact1", tokens, d);
   emit("embed", std::move(embed), {patch_buf}, x);
 
   for (int i = 0; i < cfg_.depth; ++i) {
     const std::string p = "blocks." + std::to_string(i) + ".";
-    const VitBlockWeights& b = w.blocks[static_cast<size_t>(i)];
     const ActQuant n1 = act(p + "qact1"), qkv_q = act(p + "attn.qact1"), logit_q = act(p + "attn.qact_attn1"),
                    prob_q = act(p + "attn.log_int_softmax"), ctx_q = act(p + "attn.qact2"),
                    proj_q = act(p + "attn.qact3"), r2 = act(p + "qact2"), n2 = act(p + "qact3"),
                    gelu_q = act(p + "mlp.qact1"), fc2_q = act(p + "mlp.qact2"), r4 = act(p + "qact4");
 
     const int h1 = buffer(p + "qact1", tokens, d);
-    emit(p + "norm1", layer_norm(resid_q, n1, b.norm1_weight, b.norm1_bias), {x}, h1);
+    emit(p + "norm1", layer_norm(resid_q, n1, VitTensor::kNorm1Weight, VitTensor::kNorm1Bias, i), {x}, h1);
     const int qkv = buffer(p + "attn.qact1", tokens, 3 * d);
-    emit(p + "attn.qkv", LinearOp{lower::linear_params(weights(p + "attn.qkv"), n1, qkv_q, origin_)}, {h1}, qkv);
+    emit(p + "attn.qkv", LinearOp{linear_params(weights(p + "attn.qkv", {3 * d, d}), n1, qkv_q, origin_)}, {h1}, qkv);
     const int ctx = buffer(p + "attn.qact2", tokens, d);
-    emit(p + "attn", AttentionOp{lower::attention_params(qkv_q, logit_q, prob_q, ctx_q, tokens, heads, dh, origin_)},
+    emit(p + "attn", AttentionOp{attention_params(qkv_q, logit_q, prob_q, ctx_q, tokens, heads, dh, origin_)},
          {qkv}, ctx);
     const int proj = buffer(p + "attn.qact3", tokens, d);
-    emit(p + "attn.proj", LinearOp{lower::linear_params(weights(p + "attn.proj"), ctx_q, proj_q, origin_)}, {ctx},
+    emit(p + "attn.proj", LinearOp{linear_params(weights(p + "attn.proj", {d, d}), ctx_q, proj_q, origin_)}, {ctx},
          proj);
     const int x2 = buffer(p + "qact2", tokens, d);
-    emit(p + "add1", ResidualAddOp{lower::residual_add_params(resid_q, proj_q, r2, d, origin_, p + "qact2 multipliers")},
+    emit(p + "add1", ResidualAddOp{residual_add_params(resid_q, proj_q, r2, d, origin_, p + "qact2 multipliers")},
          {x, proj}, x2);
 
     const int h2 = buffer(p + "qact3", tokens, d);
-    emit(p + "norm2", layer_norm(r2, n2, b.norm2_weight, b.norm2_bias), {x2}, h2);
-    const lower::WeightCodes fc1 = weights(p + "mlp.fc1");
-    MlpUpOp up{lower::linear_params(fc1, n2, gelu_q, origin_), lower::gelu_params(fc1, n2, gelu_q, origin_)};
+    emit(p + "norm2", layer_norm(r2, n2, VitTensor::kNorm2Weight, VitTensor::kNorm2Bias, i), {x2}, h2);
+    const WeightCodes fc1 = weights(p + "mlp.fc1", {hidden, d});
+    MlpUpOp up{linear_params(fc1, n2, gelu_q, origin_), gelu_params(fc1, n2, gelu_q, origin_)};
     const int mid = buffer(p + "mlp.qact1", tokens, fc1.out);
     emit(p + "mlp.fc1+gelu", std::move(up), {h2}, mid);
     const int fc2 = buffer(p + "mlp.qact2", tokens, d);
-    emit(p + "mlp.fc2", LinearOp{lower::linear_params(weights(p + "mlp.fc2"), gelu_q, fc2_q, origin_)}, {mid}, fc2);
+    emit(p + "mlp.fc2", LinearOp{linear_params(weights(p + "mlp.fc2", {d, hidden}), gelu_q, fc2_q, origin_)}, {mid}, fc2);
     const int x4 = buffer(p + "qact4", tokens, d);
-    emit(p + "add2", ResidualAddOp{lower::residual_add_params(r2, fc2_q, r4, d, origin_, p + "qact4 multipliers")},
+    emit(p + "add2", ResidualAddOp{residual_add_params(r2, fc2_q, r4, d, origin_, p + "qact4 multipliers")},
          {x2, fc2}, x4);
     x = x4;
     resid_q = r4;
@@ -126,17 +129,17 @@ LoweredModel VitLowering::run() {
 
   const ActQuant final_q = act("qact2");
   const int feats = buffer("qact2", tokens, d);
-  emit("norm", layer_norm(resid_q, final_q, w.norm_weight, w.norm_bias), {x}, feats);
+  emit("norm", layer_norm(resid_q, final_q, VitTensor::kNormWeight, VitTensor::kNormBias), {x}, feats);
 
   HeadOp head;
   head.tokens = tokens, head.dim = d;
   const ActQuant out_a = act("act_out");
-  head.head = lower::linear_params(weights("head"), final_q, out_a, origin_);
+  head.head = linear_params(weights("head", {cfg_.num_classes, d}), final_q, out_a, origin_);
   head.scores.a_zero_point = out_a.zero_point;
   double score_scale = out_a.scale[0];
   if (cfg_.distilled) {
     const ActQuant out_b = act("act_out_dist");
-    head.head_dist = lower::linear_params(weights("head_dist"), final_q, out_b, origin_);
+    head.head_dist = linear_params(weights("head_dist", {cfg_.num_classes, d}), final_q, out_b, origin_);
     head.scores.two_heads = true;
     head.scores.b_zero_point = out_b.zero_point;
     // score = (s_a (a - zp_a) + s_b (b - zp_b)) / (2 s), s = max(s_a, s_b) 2^-16: |score| < 2^25.
@@ -157,28 +160,6 @@ LoweredModel VitLowering::run() {
 
 }  // namespace
 
-LoweredModel lower_quantized_model(QuantizedModel& model, const std::string& origin) {
-  const auto* vit = dynamic_cast<const VitModel*>(model.model.get());
-  const auto* swin = dynamic_cast<const SwinModel*>(model.model.get());
-  if (vit == nullptr && swin == nullptr) {
-    fail(origin, "__metadata__.model_config.architecture", model.model->config().architecture,
-         "a ViT, DeiT or Swin model");
-  }
-  // The fqvit_plus extensions change the arithmetic (wider PTF factors, per-channel zero points, branch PTF, int16
-  // residual codes, folded per-channel inputs): not lowered yet, so refused rather than run wrongly.
-  const Extensions& x = model.state.settings.extensions;
-  if (x.ptf_k != kPtfMaxAlpha || x.ptf_k_auto || x.ptf_channel_zero_point || x.branch_ptf ||
-      (x.residual_bits != 0 && x.residual_bits != model.state.settings.a_bits) || !x.channel_inputs.empty()) {
-    fail(origin, "__metadata__.quantization.settings.extensions", "fqvit_plus extensions",
-         "the paper's quantizers (the integer executor does not lower the extensions yet; use --engine fake)");
-  }
-  if (swin != nullptr) return lower::lower_swin(model, *swin, origin);
-  return VitLowering(model, *vit, origin).run();
-}
+LoweredModel lower_vit(const LoweringContext& context) { return VitLowering(context).run(); }
 
-LoweredModel lower_quantized_model(const std::string& path) {
-  QuantizedModel model = read_quantized_model(path);
-  return lower_quantized_model(model, path);
-}
-
-}  // namespace fqvit
+}  // namespace fqvit::lower

@@ -11,20 +11,6 @@ namespace fqvit {
 
 namespace {
 
-// The preprocessing must produce exactly the image the tensors were trained for: pos_embed (ViT) and the window
-// grid (Swin) fix img_size, the patch convolution fixes the channels, and a crop of another size would read past
-// pos_embed or mix windows.
-void check_input_geometry(const ModelConfig& c) {
-  const std::string origin = c.origin.empty() ? std::string("config.json") : c.origin;
-  if (c.preprocess.input_size != c.img_size || c.in_chans != 3) {
-    fail(origin, "pretrained_cfg.input_size",
-         "[3, " + std::to_string(c.preprocess.input_size) + ", " + std::to_string(c.preprocess.input_size) + "]",
-         "[" + std::to_string(c.in_chans) + ", " + std::to_string(c.img_size) + ", " + std::to_string(c.img_size) +
-             "] (the checkpoint's " + (c.family == ModelFamily::kVit ? "pos_embed" : "patch grid") +
-             " and patch_embed.proj.weight)");
-  }
-}
-
 // A NaN or inf weight makes every logit NaN, and calibration would write NaN scales: refuse it at load, naming it.
 void check_finite_tensors(const SafetensorsFile& file) {
   for (const TensorInfo& t : file.tensors()) {
@@ -40,6 +26,19 @@ void check_finite_tensors(const SafetensorsFile& file) {
 }
 
 }  // namespace
+
+// pos_embed (ViT) and the window grid (Swin) fix img_size, the patch convolution fixes the channels, and a crop of
+// another size would read past pos_embed or mix windows.
+void check_input_geometry(const ModelConfig& c) {
+  const std::string origin = c.origin.empty() ? std::string("config.json") : c.origin;
+  if (c.preprocess.input_size != c.img_size || c.in_chans != 3) {
+    fail(origin, "pretrained_cfg.input_size",
+         "[3, " + std::to_string(c.preprocess.input_size) + ", " + std::to_string(c.preprocess.input_size) + "]",
+         "[" + std::to_string(c.in_chans) + ", " + std::to_string(c.img_size) + ", " + std::to_string(c.img_size) +
+             "] (the checkpoint's " + (c.family == ModelFamily::kVit ? "pos_embed" : "patch grid") +
+             " and patch_embed.proj.weight)");
+  }
+}
 
 std::unique_ptr<VisionModel> load_model(ModelConfig config, const SafetensorsFile& file) {
   std::unique_ptr<VisionModel> model;

@@ -30,11 +30,8 @@ int VitModel::num_patches() const {
   return side * side;
 }
 
-std::unique_ptr<VitModel> VitModel::load(const SafetensorsFile& file, ModelConfig config) {
+ModelConfig vit_config_from_tensors(const SafetensorsFile& file, ModelConfig config) {
   const std::string& path = file.path();
-  auto model = std::make_unique<VitModel>();
-  VitWeights& w = model->w_;
-
   // Dimensions from the tensors: embed_dim from cls_token, patch size and channels from the patch conv.
   const TensorInfo& cls = file.info(vit_tensor_name(VitTensor::kClsToken));
   require(cls.shape.size() == 3 && cls.shape[0] == 1 && cls.shape[1] == 1, path, "cls_token.shape",
@@ -87,6 +84,17 @@ std::unique_ptr<VitModel> VitModel::load(const SafetensorsFile& file, ModelConfi
           "[num_classes, " + std::to_string(d) + "]");
   require(head.shape[0] == config.num_classes, path, "head.weight.shape", shape_to_string(head.shape),
           "num_classes " + std::to_string(config.num_classes) + " from config.json");
+  return config;
+}
+
+std::unique_ptr<VitModel> VitModel::load(const SafetensorsFile& file, ModelConfig config) {
+  config = vit_config_from_tensors(file, std::move(config));
+  auto model = std::make_unique<VitModel>();
+  VitWeights& w = model->w_;
+  const int64_t d = config.embed_dim, prefix = config.distilled ? 2 : 1;
+  const int64_t patches = int64_t{config.img_size / config.patch_size} * (config.img_size / config.patch_size);
+  const int depth = config.depth;
+  const int64_t hidden = file.info(vit_tensor_name(VitTensor::kFc1Weight, 0)).shape[0];
 
   auto load = [&](VitTensor t, const Shape& shape, int block = -1) {
     return file.load_float(vit_tensor_name(t, block), shape);

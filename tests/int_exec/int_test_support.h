@@ -100,7 +100,7 @@ class RecordingHooks final : public QuantHooks {
 
   void activation(const std::string& name, float* x, int64_t rows, int64_t channels) override {
     inner_.activation(name, x, rows, channels);
-    const lower::ActQuant q = lower::act_quant(state_, name, origin_);
+    const lower::ActQuant q = lower::act_quant(state_.activations.at(name)->record(), name, origin_);
     std::vector<uint8_t>& out = codes[name];
     out.resize(static_cast<size_t>(rows * channels));
     for (int64_t r = 0; r < rows; ++r) {
@@ -117,7 +117,7 @@ class RecordingHooks final : public QuantHooks {
   }
   bool softmax(const std::string& name, const std::string& logits, float* x, int64_t rows, int64_t cols) override {
     if (!inner_.softmax(name, logits, x, rows, cols)) return false;
-    const lower::ActQuant q = lower::act_quant(state_, name, origin_);
+    const lower::ActQuant q = lower::act_quant(state_.activations.at(name)->record(), name, origin_);
     std::vector<uint8_t>& out = codes[name];
     out.resize(static_cast<size_t>(rows * cols));
     for (int64_t i = 0; i < rows * cols; ++i) {  // 2^-k, or 0 for the zero code

@@ -161,8 +161,7 @@ void teacher_force(const std::string& path, const testing::Images& images) {
   fake.model->set_numerics(Numerics::kTorch);
   testing::RecordingHooks hooks(fake.state, path);
   fake.model->forward(images.normalized, &hooks);
-  QuantizedModel file = read_quantized_model(path);
-  const LoweredModel lowered = lower_quantized_model(file, path);
+  const LoweredModel lowered = lower_quantized_model(path);
   const IntPlan& plan = *lowered.plan;
   const int64_t batch = images.count;
   std::printf("%s (%lld images)\n", plan.architecture.c_str(), static_cast<long long>(batch));
@@ -225,7 +224,8 @@ void teacher_force(const std::string& path, const testing::Images& images) {
     }
     const std::vector<uint8_t>& want = hooks.codes.at(op.output_point);
     const auto rows = static_cast<int64_t>(want.size()) / (batch * out_spec.cols);
-    const int zp = lower::act_quant(fake.state, op.output_point, path).zero_point;
+    const ActivationQuantizer& out_q = *fake.state.activations.at(op.output_point);
+    const int zp = lower::act_quant(out_q.record(), op.output_point, path).zero_point;
     Stats s;
     for (int64_t b = 0; b < batch; ++b) {
       for (int64_t i = 0; i < rows * out_spec.cols; ++i) {

@@ -84,7 +84,8 @@ void check_attention(const AttentionParams& a, Fill fill, uint32_t seed) {
   const int64_t t = a.tokens, dim = a.heads * a.head_dim;
   const std::vector<uint8_t> qkv = codes(t * 3 * dim, fill, rng);
   const std::string what = describe(a, fill);
-  std::vector<uint8_t> want(static_cast<size_t>(t * dim)), got(want.size()), got_fused(want.size());
+  std::vector<uint8_t> want(static_cast<size_t>(t * dim)), got(want.size()), got_fused(want.size()),
+      got_rows(want.size()), got_rows_ref(want.size());
   std::vector<uint8_t> logits_ref(static_cast<size_t>(t * t)), logits(logits_ref.size()), probs_ref(logits.size()),
       probs(logits.size());
   std::vector<int32_t> exp(static_cast<size_t>(t));
@@ -101,10 +102,18 @@ void check_attention(const AttentionParams& a, Fill fill, uint32_t seed) {
     attention_context_ref(a, probs_ref.data(), qkv.data(), h, want.data());
     kernels::attention_context_avx512(a, probs_ref.data(), qkv.data(), h, got.data());
     kernels::attention_head_avx512(a, qkv.data(), h, scratch, got_fused.data());
+    // The rows form over an uneven split (block tails of 1..3 rows, a split inside a block), fast and reference.
+    const int64_t cuts[] = {0, std::min<int64_t>(t, 5), std::min<int64_t>(t, t / 2 + 1), t};
+    for (int c = 0; c < 3; ++c) {
+      kernels::attention_rows_avx512(a, qkv.data(), h, cuts[c], cuts[c + 1], got_rows.data());
+      attention_head_rows_ref(a, qkv.data(), h, cuts[c], cuts[c + 1], scratch_ref, got_rows_ref.data());
+    }
   }
   for (size_t i = 0; i < want.size(); ++i) {
     ASSERT_EQ(got[i], want[i]) << what << " context " << i;
     ASSERT_EQ(got_fused[i], want[i]) << what << " fused head, context " << i;
+    ASSERT_EQ(got_rows[i], want[i]) << what << " rows form, context " << i;
+    ASSERT_EQ(got_rows_ref[i], want[i]) << what << " reference rows form, context " << i;
   }
 }
 
@@ -140,6 +149,25 @@ TEST_F(Avx512Kernels, AttentionEqualsReferenceOnEveryLog2WidthAndTheTokenLimit) 
   for (const Fill fill : kFills) check_attention(a, fill, ++seed);
 }
 
+// Uniform softmax quotients beyond the 9-bit long division (a probability scale of 1/1000 and 1/600: codes clamp at
+// hi), a narrow [lo, hi], a zero point at the long division's -256 limit and below it (the reference form), and the
+// 256 / 257-token bound of the fast form.
+TEST_F(Avx512Kernels, UniformSoftmaxEqualsReferenceAtItsBounds) {
+  std::mt19937 rng(14);
+  uint32_t seed = 700;
+  for (const int64_t t : {1, 9, 197, 256, 257}) {
+    for (const int64_t reciprocal : {int64_t{65536} * 1000, int64_t{65536} * 600, int64_t{65536} * 17, (int64_t{1} << 31) - 1}) {
+      for (const int32_t zp : {0, 7, -256, -300}) {
+        AttentionParams a = attention(t, 1, 16, SoftmaxKind::kUniform, 8, rng);
+        a.prob_reciprocal_q16 = reciprocal;
+        a.prob_zero_point = zp;
+        a.prob_lo = zp == 7 ? 3 : 0, a.prob_hi = zp == 7 ? 200 : 255;
+        for (const Fill fill : kFills) check_attention(a, fill, ++seed);
+      }
+    }
+  }
+}
+
 TEST_F(Avx512Kernels, AttentionOnTwoThreadsEqualsReference) {
   std::mt19937 rng(13);
   const AttentionParams a = attention(197, 3, 64, SoftmaxKind::kLog2, 4, rng), b = attention(65, 2, 17, SoftmaxKind::kUniform, 8, rng);
@@ -168,18 +196,24 @@ GeluParams gelu_table(int64_t channels, std::mt19937& rng) {
 TEST_F(Avx512Kernels, GeluEqualsReference) {
   std::mt19937 rng(21);
   for (const int64_t c : {1, 3, 15, 16, 17, 33, 768, 769}) {
-    const GeluParams p = gelu_table(c, rng);
-    ASSERT_GE(p.bucket_code.size(), 4u) << "the fast kernel's table path";
-    for (const int64_t rows : {1, 2, 7}) {
-      std::vector<int32_t> acc(static_cast<size_t>(rows * c));
-      std::uniform_int_distribution<int32_t> wide(INT32_MIN, INT32_MAX), near(-(1 << 22), 1 << 22);
-      for (size_t i = 0; i < acc.size(); ++i) acc[i] = i % 11 == 0 ? wide(rng) : (i % 13 == 0 ? (i % 2 ? INT32_MAX : INT32_MIN) : near(rng));
-      std::vector<uint8_t> want(acc.size()), got(acc.size());
-      gelu_ref(p, acc.data(), rows, want.data());
-      kernels::gelu_avx512(p, acc.data(), rows, got.data());
-      for (size_t i = 0; i < want.size(); ++i) {
-        ASSERT_EQ(got[i], want[i]) << "channels " << c << " rows " << rows << " element " << i << " acc " << acc[i]
-                                   << " buckets " << p.bucket_code.size() << " shift " << p.bucket_shift;
+    const GeluParams packed = gelu_table(c, rng);
+    ASSERT_GE(packed.bucket_code.size(), 4u) << "the fast kernel's table path";
+    ASSERT_EQ(packed.bucket_packed.size(), packed.bucket_code.size()) << "the one-gather form";
+    GeluParams unpacked = packed;
+    unpacked.bucket_packed.clear();  // the three-gather form
+    for (const GeluParams& p : {packed, unpacked}) {
+      for (const int64_t rows : {1, 2, 7}) {
+        std::vector<int32_t> acc(static_cast<size_t>(rows * c));
+        std::uniform_int_distribution<int32_t> wide(INT32_MIN, INT32_MAX), near(-(1 << 22), 1 << 22);
+        for (size_t i = 0; i < acc.size(); ++i) acc[i] = i % 11 == 0 ? wide(rng) : (i % 13 == 0 ? (i % 2 ? INT32_MAX : INT32_MIN) : near(rng));
+        std::vector<uint8_t> want(acc.size()), got(acc.size());
+        gelu_ref(p, acc.data(), rows, want.data());
+        kernels::gelu_avx512(p, acc.data(), rows, got.data());
+        for (size_t i = 0; i < want.size(); ++i) {
+          ASSERT_EQ(got[i], want[i]) << "channels " << c << " rows " << rows << " element " << i << " acc " << acc[i]
+                                     << " buckets " << p.bucket_code.size() << " shift " << p.bucket_shift
+                                     << " packed " << p.bucket_packed.size();
+        }
       }
     }
   }

@@ -123,6 +123,10 @@ struct AttentionScratch {
 // out [T][heads * head_dim].
 void attention_head_ref(const AttentionParams& p, const uint8_t* qkv, int64_t h, AttentionScratch& scratch,
                         uint8_t* out);
+// Query rows [t_begin, t_end) of attention_head_ref's output (rows are independent: any split of the rows gives the
+// whole head's bits), so one head can be shared by several threads.
+void attention_head_rows_ref(const AttentionParams& p, const uint8_t* qkv, int64_t h, int64_t t_begin, int64_t t_end,
+                             AttentionScratch& scratch, uint8_t* out);
 // The three stages on their own (attention_head_ref runs them in order; the teacher-forced tests feed each one):
 // logits [T][T] of head h, the softmax of one row of logit codes, the context of head h from probs [T][T].
 void attention_logits_ref(const AttentionParams& p, const uint8_t* qkv, int64_t h, uint8_t* logits);
@@ -156,7 +160,12 @@ struct GeluParams {
   std::vector<uint8_t> bucket_code;
   std::vector<int32_t> bucket_step;
   std::vector<int8_t> bucket_delta;
+  // The same table in one int32 per bucket, for a single gather: bits 0-7 bucket_code, 8-9 bucket_delta + 1,
+  // 10-31 the step's offset from the bucket's first h (2^bucket_shift when the bucket has no step). Empty when
+  // bucket_shift > kGeluPackedMaxShift (the offset would not fit).
+  std::vector<uint32_t> bucket_packed;
 };
+constexpr int kGeluPackedMaxShift = 21;
 // Fills the bucket table of p from its rise / fall tables.
 void build_gelu_buckets(GeluParams& p);
 void gelu_ref(const GeluParams& p, const int32_t* acc, int64_t rows, uint8_t* out);
@@ -176,6 +185,8 @@ void class_scores_ref(const ScoreParams& p, const uint8_t* a, const uint8_t* b, 
 // kernels otherwise. Same contract, same bits.
 void attention_head(const AttentionParams& p, const uint8_t* qkv, int64_t h, AttentionScratch& scratch,
                     uint8_t* out);
+void attention_head_rows(const AttentionParams& p, const uint8_t* qkv, int64_t h, int64_t t_begin, int64_t t_end,
+                         AttentionScratch& scratch, uint8_t* out);
 void attention_logits(const AttentionParams& p, const uint8_t* qkv, int64_t h, uint8_t* logits);
 void softmax_row(const AttentionParams& p, const uint8_t* logits, int32_t* exp_scratch, uint8_t* probs);
 void attention_context(const AttentionParams& p, const uint8_t* probs, const uint8_t* qkv, int64_t h, uint8_t* out);

@@ -65,7 +65,6 @@ class SwinModel final : public VisionModel {
 
   SwinLayout source_layout() const { return layout_; }
   const std::vector<SwinStageGeometry>& stages() const { return geometry_; }
-  const SwinWeights& parameters() const { return w_; }
 
  private:
   // FQ-ViT module names of one block's / one merging's quantizers.

@@ -53,5 +53,8 @@ class VisionModel {
 std::unique_ptr<VisionModel> load_model(const std::string& checkpoint_dir);
 // The same from a parsed config and an open (or in-memory) safetensors file.
 std::unique_ptr<VisionModel> load_model(ModelConfig config, const SafetensorsFile& file);
+// The preprocessing must produce exactly the image the tensors were trained for (input_size = img_size, 3
+// channels). Throws Error naming the config's origin otherwise.
+void check_input_geometry(const ModelConfig& config);
 
 }  // namespace fqvit

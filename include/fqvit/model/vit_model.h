@@ -31,6 +31,11 @@ struct VitWeights {
   Tensor head_dist_weight, head_dist_bias;  // distilled only
 };
 
+// The config with every dimension the tensors fix (embed_dim, in_chans, patch_size, depth, mlp_ratio, distilled)
+// taken from `file`'s tensor headers (any dtype: float checkpoints and quantized files alike), checked against what
+// `config` states. Throws Error naming the file, the tensor and the shape found and expected.
+ModelConfig vit_config_from_tensors(const SafetensorsFile& file, ModelConfig config);
+
 class VitModel final : public VisionModel {
  public:
   // Checks every tensor's presence and shape against `config` (dimensions the tensors fix, such as depth and

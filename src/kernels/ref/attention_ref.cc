@@ -122,3 +122,47 @@ void attention_head_ref(const AttentionParams& p, const uint8_t* qkv, int64_t h,
 }
 
 }  // namespace fqvit
+
+namespace fqvit {
+
+void attention_head_rows_ref(const AttentionParams& p, const uint8_t* qkv, int64_t h, int64_t t_begin, int64_t t_end,
+                             AttentionScratch& scratch, uint8_t* out) {
+  const int64_t t_count = p.tokens, dh = p.head_dim, dim = p.heads * p.head_dim, ld = 3 * dim;
+  const int32_t zp = p.qkv_zero_point;
+  const int32_t zero_code = int32_t{1} << p.log2_bits, top_shift = zero_code - 1;
+  const uint8_t* q = qkv + h * dh;
+  const uint8_t* k = qkv + dim + h * dh;
+  const uint8_t* v = qkv + 2 * dim + h * dh;
+  scratch.logits.resize(static_cast<std::size_t>(t_count));
+  scratch.probs.resize(static_cast<std::size_t>(t_count));
+  scratch.exp.resize(static_cast<std::size_t>(t_count));
+  std::vector<int32_t> acc(static_cast<std::size_t>(dh));
+  for (int64_t t = t_begin; t < t_end; ++t) {
+    // attention_logits_ref, softmax_row_ref and attention_context_ref on row t alone.
+    for (int64_t s = 0; s < t_count; ++s) {
+      int32_t dot = 0;
+      for (int64_t d = 0; d < dh; ++d) dot += (int32_t{q[t * ld + d]} - zp) * (int32_t{k[s * ld + d]} - zp);
+      scratch.logits[static_cast<std::size_t>(s)] =
+          static_cast<uint8_t>(requantize(dot, p.score_multiplier, p.logit_zero_point, p.logit_lo, p.logit_hi));
+    }
+    softmax_row_ref(p, scratch.logits.data(), scratch.exp.data(), scratch.probs.data());
+    std::fill(acc.begin(), acc.end(), 0);
+    for (int64_t s = 0; s < t_count; ++s) {
+      const int32_t code = scratch.probs[static_cast<std::size_t>(s)];
+      int32_t weight;
+      if (p.softmax == SoftmaxKind::kLog2) {
+        if (code >= zero_code) continue;
+        weight = int32_t{1} << (top_shift - code);
+      } else {
+        weight = code - p.prob_zero_point;
+      }
+      for (int64_t d = 0; d < dh; ++d) acc[static_cast<std::size_t>(d)] += (int32_t{v[s * ld + d]} - zp) * weight;
+    }
+    for (int64_t d = 0; d < dh; ++d) {
+      out[t * dim + h * dh + d] = static_cast<uint8_t>(
+          requantize(acc[static_cast<std::size_t>(d)], p.context_multiplier, p.out_zero_point, p.lo, p.hi));
+    }
+  }
+}
+
+}  // namespace fqvit

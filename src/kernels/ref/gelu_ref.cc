@@ -20,7 +20,7 @@ int32_t steps_at(const GeluParams& p, int32_t h) {
 }  // namespace
 
 void build_gelu_buckets(GeluParams& p) {
-  p.bucket_code.clear(), p.bucket_step.clear(), p.bucket_delta.clear();
+  p.bucket_code.clear(), p.bucket_step.clear(), p.bucket_delta.clear(), p.bucket_packed.clear();
   // Step positions: leaving fall[j] (h = fall[j] + 1) takes one away, reaching rise[j] adds one.
   std::vector<int64_t> steps;
   for (int32_t f : p.fall) steps.push_back(int64_t{f} + 1);
@@ -50,6 +50,15 @@ void build_gelu_buckets(GeluParams& p) {
     p.bucket_step[b] = static_cast<int32_t>(s);
     p.bucket_delta[b] = static_cast<int8_t>(p.code_at_argmin + steps_at(p, static_cast<int32_t>(s)) -
                                             p.bucket_code[b]);
+  }
+  if (shift > kGeluPackedMaxShift) return;
+  p.bucket_packed.resize(static_cast<size_t>(buckets));
+  for (int64_t b = 0; b < buckets; ++b) {
+    const auto i = static_cast<size_t>(b);
+    const int64_t offset =
+        p.bucket_step[i] == INT32_MAX ? int64_t{1} << shift : p.bucket_step[i] - (origin + (b << shift));
+    p.bucket_packed[i] = p.bucket_code[i] | static_cast<uint32_t>(p.bucket_delta[i] + 1) << 8 |
+                         static_cast<uint32_t>(offset) << 10;
   }
 }
 

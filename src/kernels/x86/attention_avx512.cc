@@ -1,9 +1,7 @@
 // One attention head in AVX-512, bit-exact with attention_ref.cc:
 //   q k^T: (q - zp) and (k - zp) as int16 pairs, vpdpwssd (int16 x int16 pairs -> int32, exact: |acc| <= head_dim
 //          255^2), 16 keys per zmm from a pair-interleaved copy of K; the requantization is requant_avx512.h's.
-//   Log-Int-Softmax: the i-exp values gathered from the 256-entry table; the code k = #{j : 2 sum >= (2 T_j - 1) e}
-//          (attention_ref.cc) becomes #{j : e <= floor(2 sum / (2 T_j - 1))}, the same test for integers e >= 0,
-//          c > 0, with the 2^b thresholds divided once per row: 2^b int32 compares per 16 codes, no division.
+//   softmax: softmax_avx512.cc.
 //   attn x V: vpdpwssd again, over pairs of tokens: V as int16 pairs (v[s] - zp, v[s + 1] - zp) per channel, the
 //          weights 2^(2^b - 1 - k) (log2; 0 for the zero code) or p - zp_p (uniform) as int16 pairs. A log2 weight
 //          of 2^15 (k = 0 at 4 bits) does not fit int16: it enters as 2^14 and the token's row is added once more
@@ -114,12 +112,6 @@ RequantLanes per_tensor_lanes(FixedMultiplier multiplier, int32_t zero_point, in
   return load_requant_lanes(m, kLanes, rq);
 }
 
-int64_t hsum_epi32_as_epi64(__m512i v) {
-  const __m512i lo = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(v));
-  const __m512i hi = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v, 1));
-  return _mm512_reduce_add_epi64(_mm512_add_epi64(lo, hi));
-}
-
 // Context row of the head from one row of probability codes.
 void context_row(const AttentionParams& p, const Shape& sh, const uint8_t* pr, const RequantLanes& rq, uint8_t* out_row) {
   const int32_t zero_code = int32_t{1} << p.log2_bits, top_shift = zero_code - 1;
@@ -165,42 +157,6 @@ void context_row(const AttentionParams& p, const Shape& sh, const uint8_t* pr, c
 
 }  // namespace
 
-void softmax_row_avx512(const AttentionParams& p, const uint8_t* logits, int32_t* exp, uint8_t* probs) {
-  if (p.softmax != SoftmaxKind::kLog2) return softmax_row_ref(p, logits, exp, probs);  // one int64 division per code
-  const int64_t t_count = p.tokens;
-  __m512i vmax = _mm512_setzero_si512();
-  for (int64_t s = 0; s < t_count; s += kLanes) {
-    vmax = _mm512_max_epi32(vmax, _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(lane_mask(t_count - s), logits + s)));
-  }
-  const __m512i vrow_max = _mm512_set1_epi32(_mm512_reduce_max_epi32(vmax));
-  int64_t sum = 0;  // < T 2^31
-  for (int64_t s = 0; s < t_count; s += kLanes) {
-    const __mmask16 m = lane_mask(t_count - s);
-    const __m512i idx = _mm512_sub_epi32(vrow_max, _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, logits + s)));
-    const __m512i e = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, idx, p.exp_table.data(), 4);
-    _mm512_mask_storeu_epi32(exp + s, m, e);
-    sum += hsum_epi32_as_epi64(e);
-  }
-  // e <= floor(2 sum / c_j), c_1 = 3, c_j = 3 2^(j-1) - 1: thresholds decrease with j; e < 2^31, so one above
-  // INT32_MAX passes every e and is clamped there.
-  const int32_t zero_code = int32_t{1} << p.log2_bits;
-  assert(zero_code <= 32);
-  __m512i threshold[32];
-  for (int32_t j = 1; j <= zero_code; ++j) {
-    const int64_t c = j == 1 ? 3 : (int64_t{3} << (j - 1)) - 1;
-    const int64_t t = 2 * sum / c;
-    threshold[j - 1] = _mm512_set1_epi32(static_cast<int32_t>(t < INT32_MAX ? t : INT32_MAX));
-  }
-  const __m512i one = _mm512_set1_epi32(1);
-  for (int64_t s = 0; s < t_count; s += kLanes) {
-    const __mmask16 m = lane_mask(t_count - s);
-    const __m512i e = _mm512_maskz_loadu_epi32(m, exp + s);
-    __m512i k = _mm512_setzero_si512();
-    for (int32_t j = 0; j < zero_code; ++j) k = _mm512_mask_add_epi32(k, _mm512_cmple_epi32_mask(e, threshold[j]), k, one);
-    store_codes_u8(probs + s, k, m);
-  }
-}
-
 void attention_logits_avx512(const AttentionParams& p, const uint8_t* qkv, int64_t h, uint8_t* logits) {
   const Shape sh(p);
   load_qk(p, sh, qkv, h);
@@ -216,22 +172,10 @@ void attention_context_avx512(const AttentionParams& p, const uint8_t* probs, co
   for (int64_t t = 0; t < p.tokens; ++t) context_row(p, sh, probs + t * p.tokens, rq, out + t * sh.dim + h * p.head_dim);
 }
 
-void attention_head_avx512(const AttentionParams& p, const uint8_t* qkv, int64_t h, AttentionScratch& /*unused*/,
+void attention_head_avx512(const AttentionParams& p, const uint8_t* qkv, int64_t h, AttentionScratch& scratch,
                            uint8_t* out) {
-  const Shape sh(p);
-  load_qk(p, sh, qkv, h);
-  load_v(p, sh, qkv, h);
-  uint8_t* logit_row = scratch<uint8_t>(kLogitRow, sh.keys);
-  uint8_t* prob_row = scratch<uint8_t>(kProbRow, sh.tokens);
-  int32_t* exp_row = scratch<int32_t>(kExpRow, sh.tokens);
-  const RequantLanes logit_rq = per_tensor_lanes(p.score_multiplier, p.logit_zero_point, p.logit_lo, p.logit_hi);
-  const RequantLanes context_rq = per_tensor_lanes(p.context_multiplier, p.out_zero_point, p.lo, p.hi);
-  // Row by row: logits -> probability codes -> context, all in L1 (the T x T logits are never stored).
-  for (int64_t t = 0; t < sh.tokens; ++t) {
-    logits_row(sh, t, logit_rq, logit_row);
-    softmax_row_avx512(p, logit_row, exp_row, prob_row);
-    context_row(p, sh, prob_row, context_rq, out + t * sh.dim + h * p.head_dim);
-  }
+  if (attention_rows_avx512_supports(p)) return attention_rows_avx512(p, qkv, h, 0, p.tokens, out);
+  attention_head_ref(p, qkv, h, scratch, out);
 }
 
 }  // namespace fqvit::kernels

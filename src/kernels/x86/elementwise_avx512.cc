@@ -1,7 +1,9 @@
 // GELU on fc1 accumulators and the residual add in AVX-512, bit-exact with gelu_ref.cc and rescale_ref.cc.
 //   GELU: h by requant_avx512.h's requantization (clamped to +-2^30 like requantize()), then the bucket lookup as
-//         gathers: bucket_step as int32; bucket_code / bucket_delta are bytes, gathered as the dword at
-//         o = min(b, buckets - 4) (never past the table's end) and shifted down by 8 (b - o) bits.
+//         one gather of the packed table (bucket_packed: code, delta, the step's offset in the bucket, compared
+//         with h's offset), or, without it, three: bucket_step as int32; bucket_code / bucket_delta are bytes,
+//         gathered as the dword at o = min(b, buckets - 4) (never past the table's end) and shifted down by 8 (b - o)
+//         bits.
 //   Residual add: the two products (a - zp_a) ma + (b - zp_b) mb in int64 lanes (vpmuldq, exact: each < 2^39),
 //         rounded half up by one arithmetic shift, as the reference.
 // No std templates here (thread_scratch.h says why).
@@ -40,6 +42,9 @@ void gelu_avx512(const GeluParams& p, const int32_t* acc, int64_t rows, uint8_t*
       max64(min64(p.bucket_origin + (buckets << p.bucket_shift) - 1, kHLimit), p.bucket_origin);
   const __m512i lo = _mm512_set1_epi32(p.bucket_origin), hi = _mm512_set1_epi32(static_cast<int32_t>(h_hi));
   const __m128i shift = _mm_cvtsi32_si128(p.bucket_shift);
+  const uint32_t* packed = p.bucket_packed.size() == p.bucket_code.size() ? p.bucket_packed.data() : nullptr;
+  const __m512i in_bucket = _mm512_set1_epi32(static_cast<int32_t>((uint32_t{1} << p.bucket_shift) - 1));
+  const __m512i one = _mm512_set1_epi32(1);
   RequantParams rq;
   rq.multiplier = p.to_h.data();
   rq.zero_point = 0, rq.lo = -kHLimit, rq.hi = kHLimit;
@@ -58,6 +63,15 @@ void gelu_avx512(const GeluParams& p, const int32_t* acc, int64_t rows, uint8_t*
       const __m512i hc = _mm512_min_epi32(_mm512_max_epi32(h, lo), hi);
       // hc - origin < 2^32: unsigned difference, logical shift.
       const __m512i b = _mm512_srl_epi32(_mm512_sub_epi32(hc, lo), shift);
+      if (packed != nullptr) {  // one gather: code, delta + 1 and the step's offset in the bucket
+        const __m512i e = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, b, packed, 4);
+        const __m512i offset = _mm512_and_si512(_mm512_sub_epi32(hc, lo), in_bucket);
+        const __m512i code = _mm512_and_si512(e, _mm512_set1_epi32(0xFF));
+        const __m512i delta = _mm512_sub_epi32(_mm512_and_si512(_mm512_srli_epi32(e, 8), _mm512_set1_epi32(3)), one);
+        const __mmask16 stepped = _mm512_cmpge_epi32_mask(offset, _mm512_srli_epi32(e, 10));
+        store_codes_u8(out + r * c_count + c0, _mm512_mask_add_epi32(code, stepped, code, delta), m);
+        continue;
+      }
       const __m512i step = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, b, p.bucket_step.data(), 4);
       const __m512i code = gather_bytes(p.bucket_code.data(), buckets, b);
       const __m512i delta = _mm512_srai_epi32(_mm512_slli_epi32(gather_bytes(p.bucket_delta.data(), buckets, b), 24), 24);

@@ -12,6 +12,10 @@ namespace fqvit::kernels {
 // One head fused: each row of logits goes straight into its softmax (the T x T logits are never stored).
 void attention_head_avx512(const AttentionParams& p, const uint8_t* qkv, int64_t h, AttentionScratch& scratch,
                            uint8_t* out);
+// Query rows [t_begin, t_end) of head h, four rows at a time (attention_rows_avx512.cc); needs head_dim <= 4096.
+bool attention_rows_avx512_supports(const AttentionParams& p);
+void attention_rows_avx512(const AttentionParams& p, const uint8_t* qkv, int64_t h, int64_t t_begin, int64_t t_end,
+                           uint8_t* out);
 void attention_logits_avx512(const AttentionParams& p, const uint8_t* qkv, int64_t h, uint8_t* logits);
 void softmax_row_avx512(const AttentionParams& p, const uint8_t* logits, int32_t* exp_scratch, uint8_t* probs);
 void attention_context_avx512(const AttentionParams& p, const uint8_t* probs, const uint8_t* qkv, int64_t h,

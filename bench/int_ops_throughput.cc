@@ -1,0 +1,193 @@
+// Nanoseconds per element of the integer executor's non-GEMM kernels (include/fqvit/kernels/int_ops.h) on the
+// ViT-Tiny shapes (197 tokens, 3 heads of 64, 192 / 768 channels), one core, reference and AVX-512 kernels, with
+// parameters of the shape the lowering builds (random scales, the GELU tables of lower::gelu_params). An element is
+// one output code, except for attention, whose figures are per (query, key) pair of one head (T^2 per head: q k^T
+// does head_dim multiply-adds per pair, attn x V head_dim more). Prints figures; asserts only that every AVX-512
+// kernel's output equals the reference's (a wrong fast kernel is not fast). Times are the fastest of repeated runs.
+//
+//   fqvit-bench-int-ops [--seconds S]
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "fqvit/kernels/int_ops.h"
+#include "kernels/cpu_features.h"
+#include "kernels/x86/int_ops_x86.h"
+#include "fqvit/lower/lower.h"
+#include "lower/lower_ops.h"
+
+namespace {
+
+using namespace fqvit;
+
+double best_seconds(const std::function<void()>& fn, double seconds) {
+  fn();
+  double best = 1e30;
+  int runs = 0;
+  const auto start = std::chrono::steady_clock::now();
+  while (runs < 5 || std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < seconds) {
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    ++runs;
+  }
+  return best;
+}
+
+double log_uniform(std::mt19937& rng, double lo, double hi) {
+  return std::exp(std::uniform_real_distribution<double>(std::log(lo), std::log(hi))(rng));
+}
+
+FixedMultiplier mult(double real) { return fixed_multiplier_from_real(real, "bench", "multiplier"); }
+
+std::vector<uint8_t> random_codes(int64_t n, std::mt19937& rng, int lo = 0, int hi = 255) {
+  std::uniform_int_distribution<int> u8(lo, hi);
+  std::vector<uint8_t> v(static_cast<size_t>(n));
+  for (auto& x : v) x = static_cast<uint8_t>(u8(rng));
+  return v;
+}
+
+// ViT-Tiny-like attention: logits spread so that the softmax has a few dominant keys per row.
+AttentionParams attention(SoftmaxKind kind, std::mt19937& rng) {
+  AttentionParams a;
+  a.tokens = 197, a.heads = 3, a.head_dim = 64;
+  a.qkv_zero_point = 128;
+  a.score_multiplier = mult(1.0 / (64.0 * 200));
+  a.logit_zero_point = 128;
+  a.softmax = kind;
+  const double s = 0.05;
+  if (kind == SoftmaxKind::kLog2) {
+    a.exp = lower::int_exp_params(s, 30);
+    for (int d = 0; d < 256; ++d) a.exp_table.push_back(int_exp(-d, a.exp));
+    a.log2_bits = 4;
+    a.context_multiplier = mult(std::ldexp(1.0, -15) * 0.7);
+  } else {
+    for (int d = 0; d < 256; ++d) a.exp_table.push_back(static_cast<int32_t>(std::llround(std::ldexp(std::exp(-s * d), 30))));
+    a.prob_reciprocal_q16 = 65536 * 255;
+    a.prob_zero_point = 0;
+    a.context_multiplier = mult(1.0 / 300);
+  }
+  a.out_zero_point = 128;
+  (void)rng;
+  return a;
+}
+
+GeluParams gelu_table(int64_t channels, std::mt19937& rng) {
+  lower::WeightCodes fc1;
+  fc1.name = "fc1";
+  fc1.out = 1, fc1.in = 1;
+  fc1.scale = {1.0};
+  lower::ActQuant in, out;
+  in.scale = {1.0};
+  out.scale = {0.02};
+  out.zero_point = static_cast<int32_t>(std::llround(0.17 / out.scale[0])) + 1;
+  out.point = "mlp.qact1";
+  GeluParams p = lower::gelu_params(fc1, in, out, "bench");
+  p.channels = channels;
+  p.to_h.clear();
+  for (int64_t c = 0; c < channels; ++c) p.to_h.push_back(mult(log_uniform(rng, 0.02, 0.08)));
+  return p;
+}
+
+LayerNormParams layer_norm(int64_t c, std::mt19937& rng) {
+  LayerNormParams p;
+  p.channels = c;
+  p.in_zero_point = 128;
+  p.multiplier_bits = 8;
+  p.out_zero_point = 128;
+  for (int64_t i = 0; i < c; ++i) {
+    p.in_shift.push_back(static_cast<uint8_t>(i % 3 == 0 ? 1 : 0));
+    p.gamma.push_back(mult(log_uniform(rng, 0.5, 50)));
+    p.beta_q32.push_back(std::llround(std::ldexp(std::uniform_real_distribution<double>(-4, 4)(rng), 32)));
+    p.zero_variance_code.push_back(128);
+  }
+  return p;
+}
+
+struct Row {
+  std::string op;
+  int64_t elements;
+  std::function<void()> ref, fast;
+  std::function<bool()> equal;
+};
+
+void print(const Row& r, double seconds) {
+  const double t_ref = best_seconds(r.ref, seconds), t_fast = best_seconds(r.fast, seconds);
+  std::printf("%-34s %10lld %10.3f %10.3f %8.1fx %s\n", r.op.c_str(), static_cast<long long>(r.elements),
+              1e9 * t_ref / double(r.elements), 1e9 * t_fast / double(r.elements), t_ref / t_fast,
+              r.equal() ? "" : "  MISMATCH");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ns per element of the integer non-GEMM kernels, ViT-Tiny shapes, one core"};
+  double seconds = 0.5;
+  app.add_option("--seconds", seconds, "time per kernel and path");
+  CLI11_PARSE(app, argc, argv);
+  if (!kernels::cpu_has_avx512_vnni()) {
+    std::printf("this CPU has no AVX-512 VNNI: nothing to compare\n");
+    return 0;
+  }
+  std::mt19937 rng(1);
+  std::vector<Row> rows;
+  const int64_t t = 197, dim = 192;
+  const std::vector<uint8_t> qkv = random_codes(t * 3 * dim, rng, 96, 160);
+  std::vector<uint8_t> out_ref(static_cast<size_t>(t * dim)), out_fast(out_ref.size());
+  std::vector<uint8_t> logits(static_cast<size_t>(t * t)), probs(logits.size()), probs_fast(logits.size());
+  std::vector<int32_t> exp(static_cast<size_t>(t));
+  std::vector<uint8_t> kind_probs[2];
+  AttentionScratch s_ref, s_fast;
+  for (const SoftmaxKind kind : {SoftmaxKind::kLog2, SoftmaxKind::kUniform}) {
+    const AttentionParams a = attention(kind, rng);
+    const std::string k = kind == SoftmaxKind::kLog2 ? " (LIS 4)" : " (uniform 8)";
+    attention_logits_ref(a, qkv.data(), 0, logits.data());
+    std::vector<uint8_t>& p = kind_probs[kind == SoftmaxKind::kLog2 ? 0 : 1];
+    p.resize(logits.size());
+    for (int64_t r = 0; r < t; ++r) softmax_row_ref(a, logits.data() + r * t, exp.data(), p.data() + r * t);
+        rows.push_back({"attention head fused" + k, t * t,
+                    [&, a] { for (int64_t h = 0; h < 3; ++h) attention_head_ref(a, qkv.data(), h, s_ref, out_ref.data()); },
+                    [&, a] { for (int64_t h = 0; h < 3; ++h) kernels::attention_head_avx512(a, qkv.data(), h, s_fast, out_fast.data()); },
+                    [&] { return out_ref == out_fast; }});
+    rows.back().elements *= 3;
+    rows.push_back({"  q k^T" + k, t * t, [&, a] { attention_logits_ref(a, qkv.data(), 0, probs.data()); },
+                    [&, a] { kernels::attention_logits_avx512(a, qkv.data(), 0, probs_fast.data()); },
+                    [&] { return probs == probs_fast; }});
+    rows.push_back({"  softmax" + k, t * t,
+                    [&, a] { for (int64_t r = 0; r < t; ++r) softmax_row_ref(a, logits.data() + r * t, exp.data(), probs.data() + r * t); },
+                    [&, a] { for (int64_t r = 0; r < t; ++r) kernels::softmax_row_avx512(a, logits.data() + r * t, exp.data(), probs_fast.data() + r * t); },
+                    [&] { return probs == probs_fast; }});
+    rows.push_back({"  attn x V" + k, t * t,
+                    [&, a] { attention_context_ref(a, p.data(), qkv.data(), 0, out_ref.data()); },
+                    [&, a] { kernels::attention_context_avx512(a, p.data(), qkv.data(), 0, out_fast.data()); },
+                    [&] { return out_ref == out_fast; }});
+  }
+  const GeluParams g = gelu_table(4 * dim, rng);
+  std::vector<int32_t> acc(static_cast<size_t>(t * 4 * dim));
+  std::normal_distribution<double> normal(0, 6000);
+  for (auto& v : acc) v = static_cast<int32_t>(normal(rng));
+  std::vector<uint8_t> g_ref(acc.size()), g_fast(acc.size());
+  rows.push_back({"gelu (768 channels)", t * 4 * dim, [&] { gelu_ref(g, acc.data(), t, g_ref.data()); },
+                  [&] { kernels::gelu_avx512(g, acc.data(), t, g_fast.data()); }, [&] { return g_ref == g_fast; }});
+  const LayerNormParams ln = layer_norm(dim, rng);
+  const std::vector<uint8_t> x = random_codes(t * dim, rng, 64, 192), y = random_codes(t * dim, rng);
+  rows.push_back({"layer_norm (192 channels)", t * dim, [&] { layer_norm_ref(ln, x.data(), t, out_ref.data()); },
+                  [&] { kernels::layer_norm_avx512(ln, x.data(), t, out_fast.data()); }, [&] { return out_ref == out_fast; }});
+  ResidualAddParams ra;
+  ra.channels = dim;
+  ra.a_zero_point = 128, ra.b_zero_point = 120, ra.out_zero_point = 128;
+  for (int64_t c = 0; c < dim; ++c) ra.a_multiplier.push_back({1 << 30, -1}), ra.b_multiplier.push_back({1 << 29, -1});
+  rows.push_back({"residual_add (192 channels)", t * dim, [&] { residual_add_ref(ra, x.data(), y.data(), t, out_ref.data()); },
+                  [&] { kernels::residual_add_avx512(ra, x.data(), y.data(), t, out_fast.data()); },
+                  [&] { return out_ref == out_fast; }});
+  std::printf("%-34s %10s %10s %10s %9s\n", "kernel (one core)", "elements", "ref ns/el", "avx512", "speed-up");
+  for (const Row& r : rows) print(r, seconds);
+  return 0;
+}
