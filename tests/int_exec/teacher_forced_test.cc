@@ -326,15 +326,18 @@ TEST(TeacherForcedDeitDistilled, EveryOpAgreesWithFakeQuant) {
   teacher_force(path, testing::load_images(list, q.model->config().preprocess));
 }
 
-// A narrow random Swin at 224 with window 7 (committed): Swin-T's geometry (56 x 56 grid, shift 3, four stages, the
-// last a single unshifted window), calibrated and evaluated on demo images resized to 224.
+// A narrow random Swin at 224 with window 7 (committed, in the official and in timm's layout, whose patch mergings
+// sit at the start of the next stage): Swin-T's geometry (56 x 56 grid, shift 3, four stages, the last a single
+// unshifted window), calibrated and evaluated on demo images resized to 224.
 TEST(TeacherForcedSwinWindow7, EveryOpAgreesWithFakeQuant) {
-  const std::string dir = testing::source_dir() + "/tests/data/models/swin_small_committed";
-  const std::string path = testing::calibrate_dir(dir, "swin_window7", "fqvit_w8a8attn4");
-  const auto list = testing::first_images(testing::source_dir() + "/demo/data/val",
-                                          testing::source_dir() + "/demo/data/classes.txt", 4, 97);
-  QuantizedModel q = read_quantized_model(path);
-  teacher_force(path, testing::load_images(list, q.model->config().preprocess));
+  for (const char* name : {"swin_small_committed", "swin_small_committed_timm"}) {
+    const std::string dir = testing::source_dir() + "/tests/data/models/" + name;
+    const std::string path = testing::calibrate_dir(dir, name, "fqvit_w8a8attn4");
+    const auto list = testing::first_images(testing::source_dir() + "/demo/data/val",
+                                            testing::source_dir() + "/demo/data/classes.txt", 4, 97);
+    QuantizedModel q = read_quantized_model(path);
+    teacher_force(path, testing::load_images(list, q.model->config().preprocess));
+  }
 }
 
 // The real ViT-Tiny with the reference's own calibrated parameters, on 8 val images.
