@@ -156,7 +156,13 @@ TEST(SwinAttention, DispatchEqualsReferenceOnShiftedAndPlainWindows) {
       SwinAttentionParams p = window_problem(window, 3, 12, kind, rng);
       const int64_t n = p.attention.tokens, dim = 3 * 12;
       for (const bool shifted : {false, true}) {
-        p.region = shifted ? lower::swin_regions(2 * window, window, window / 2) : std::vector<uint8_t>{};
+        // Shifted: a 3 x 3 grid of windows, the inner ones unmasked, the last row and column masked.
+        p.region = shifted ? lower::swin_regions(3 * window, window, window / 2) : std::vector<uint8_t>{};
+        p.windows = shifted ? 9 : 4;
+        if (shifted) {
+          EXPECT_FALSE(p.window_has_mask(0));
+          EXPECT_TRUE(p.window_has_mask(8));
+        }
         std::uniform_int_distribution<int> u8(0, 255);
         std::vector<uint8_t> qkv(static_cast<size_t>(n * 3 * dim));
         for (auto& v : qkv) v = static_cast<uint8_t>(u8(rng));

@@ -46,6 +46,16 @@ struct SwinAttentionParams {
     return !region.empty() && region[static_cast<std::size_t>(window * attention.tokens + i)] !=
                                   region[static_cast<std::size_t>(window * attention.tokens + j)];
   }
+  // Whether anything of window `window` is masked: a shifted grid's inner windows lie in one region and run the
+  // plain softmax (same bits: nothing to mask).
+  bool window_has_mask(int64_t window) const {
+    if (region.empty()) return false;
+    const uint8_t* r = region.data() + window * attention.tokens;
+    for (int64_t t = 1; t < attention.tokens; ++t) {
+      if (r[t] != r[0]) return true;
+    }
+    return false;
+  }
 };
 // The biased logits of head h: a [N][N] (codes of attn.qact_attn1) -> out [N][N] (codes of attn.qact2).
 void swin_bias_logits_ref(const SwinAttentionParams& p, int64_t h, const uint8_t* a, uint8_t* out);

@@ -67,7 +67,7 @@ void swin_attention_chain(const SwinAttentionParams& p, const uint8_t* qkv, int6
   scratch.exp.resize(static_cast<std::size_t>(a.tokens));
   logits(a, qkv, h, scratch.probs.data());  // attn.qact_attn1 codes, in probs until biased
   swin_bias_logits_ref(p, h, scratch.probs.data(), scratch.logits.data());
-  if (p.region.empty()) {
+  if (!p.window_has_mask(window)) {
     for (int64_t t = 0; t < a.tokens; ++t) {
       softmax(a, scratch.logits.data() + t * a.tokens, scratch.exp.data(), scratch.probs.data() + t * a.tokens);
     }
