@@ -2,8 +2,11 @@
 // ViT-Tiny shapes (197 tokens, 3 heads of 64, 192 / 768 channels), one core, reference and AVX-512 kernels, with
 // parameters of the shape the lowering builds (random scales, the GELU tables of lower::gelu_params). An element is
 // one output code, except for attention, whose figures are per (query, key) pair of one head (T^2 per head: q k^T
-// does head_dim multiply-adds per pair, attn x V head_dim more). Prints figures; asserts only that every AVX-512
-// kernel's output equals the reference's (a wrong fast kernel is not fast). Times are the fastest of repeated runs.
+// does head_dim multiply-adds per pair, attn x V head_dim more). "attention head fused" is what the executor runs
+// (attention_rows_avx512.cc, 4-row blocks); the three stage rows below it are the stage kernels on their own (the
+// teacher-forced tests' form, attention_avx512.cc), for where the time goes. Prints figures; asserts only that every
+// AVX-512 kernel's output equals the reference's (a wrong fast kernel is not fast). Times are the fastest of repeated
+// runs.
 //
 //   fqvit-bench-int-ops [--seconds S]
 #include <CLI/CLI.hpp>
@@ -18,9 +21,9 @@
 #include <vector>
 
 #include "fqvit/kernels/int_ops.h"
+#include "fqvit/lower/lower.h"
 #include "kernels/cpu_features.h"
 #include "kernels/x86/int_ops_x86.h"
-#include "fqvit/lower/lower.h"
 #include "lower/lower_ops.h"
 
 namespace {
@@ -69,7 +72,8 @@ AttentionParams attention(SoftmaxKind kind, std::mt19937& rng) {
     a.log2_bits = 4;
     a.context_multiplier = mult(std::ldexp(1.0, -15) * 0.7);
   } else {
-    for (int d = 0; d < 256; ++d) a.exp_table.push_back(static_cast<int32_t>(std::llround(std::ldexp(std::exp(-s * d), 30))));
+    for (int d = 0; d < 256; ++d)
+      a.exp_table.push_back(static_cast<int32_t>(std::llround(std::ldexp(std::exp(-s * d), 30))));
     a.prob_reciprocal_q16 = 65536 * 255;
     a.prob_zero_point = 0;
     a.context_multiplier = mult(1.0 / 300);
@@ -152,19 +156,30 @@ int main(int argc, char** argv) {
     std::vector<uint8_t>& p = kind_probs[kind == SoftmaxKind::kLog2 ? 0 : 1];
     p.resize(logits.size());
     for (int64_t r = 0; r < t; ++r) softmax_row_ref(a, logits.data() + r * t, exp.data(), p.data() + r * t);
-        rows.push_back({"attention head fused" + k, t * t,
-                    [&, a] { for (int64_t h = 0; h < 3; ++h) attention_head_ref(a, qkv.data(), h, s_ref, out_ref.data()); },
-                    [&, a] { for (int64_t h = 0; h < 3; ++h) kernels::attention_head_avx512(a, qkv.data(), h, s_fast, out_fast.data()); },
+    rows.push_back({"attention head fused" + k, t * t,
+                    [&, a] {
+                      for (int64_t h = 0; h < 3; ++h) attention_head_ref(a, qkv.data(), h, s_ref, out_ref.data());
+                    },
+                    [&, a] {
+                      for (int64_t h = 0; h < 3; ++h)
+                        kernels::attention_head_avx512(a, qkv.data(), h, s_fast, out_fast.data());
+                    },
                     [&] { return out_ref == out_fast; }});
     rows.back().elements *= 3;
-    rows.push_back({"  q k^T" + k, t * t, [&, a] { attention_logits_ref(a, qkv.data(), 0, probs.data()); },
+    rows.push_back({"  stage q k^T" + k, t * t, [&, a] { attention_logits_ref(a, qkv.data(), 0, probs.data()); },
                     [&, a] { kernels::attention_logits_avx512(a, qkv.data(), 0, probs_fast.data()); },
                     [&] { return probs == probs_fast; }});
-    rows.push_back({"  softmax" + k, t * t,
-                    [&, a] { for (int64_t r = 0; r < t; ++r) softmax_row_ref(a, logits.data() + r * t, exp.data(), probs.data() + r * t); },
-                    [&, a] { for (int64_t r = 0; r < t; ++r) kernels::softmax_row_avx512(a, logits.data() + r * t, exp.data(), probs_fast.data() + r * t); },
+    rows.push_back({"  stage softmax" + k, t * t,
+                    [&, a] {
+                      for (int64_t r = 0; r < t; ++r)
+                        softmax_row_ref(a, logits.data() + r * t, exp.data(), probs.data() + r * t);
+                    },
+                    [&, a] {
+                      for (int64_t r = 0; r < t; ++r)
+                        kernels::softmax_row_avx512(a, logits.data() + r * t, exp.data(), probs_fast.data() + r * t);
+                    },
                     [&] { return probs == probs_fast; }});
-    rows.push_back({"  attn x V" + k, t * t,
+    rows.push_back({"  stage attn x V" + k, t * t,
                     [&, a] { attention_context_ref(a, p.data(), qkv.data(), 0, out_ref.data()); },
                     [&, a] { kernels::attention_context_avx512(a, p.data(), qkv.data(), 0, out_fast.data()); },
                     [&] { return out_ref == out_fast; }});
@@ -179,12 +194,14 @@ int main(int argc, char** argv) {
   const LayerNormParams ln = layer_norm(dim, rng);
   const std::vector<uint8_t> x = random_codes(t * dim, rng, 64, 192), y = random_codes(t * dim, rng);
   rows.push_back({"layer_norm (192 channels)", t * dim, [&] { layer_norm_ref(ln, x.data(), t, out_ref.data()); },
-                  [&] { kernels::layer_norm_avx512(ln, x.data(), t, out_fast.data()); }, [&] { return out_ref == out_fast; }});
+                  [&] { kernels::layer_norm_avx512(ln, x.data(), t, out_fast.data()); },
+                  [&] { return out_ref == out_fast; }});
   ResidualAddParams ra;
   ra.channels = dim;
   ra.a_zero_point = 128, ra.b_zero_point = 120, ra.out_zero_point = 128;
   for (int64_t c = 0; c < dim; ++c) ra.a_multiplier.push_back({1 << 30, -1}), ra.b_multiplier.push_back({1 << 29, -1});
-  rows.push_back({"residual_add (192 channels)", t * dim, [&] { residual_add_ref(ra, x.data(), y.data(), t, out_ref.data()); },
+  rows.push_back({"residual_add (192 channels)", t * dim,
+                  [&] { residual_add_ref(ra, x.data(), y.data(), t, out_ref.data()); },
                   [&] { kernels::residual_add_avx512(ra, x.data(), y.data(), t, out_fast.data()); },
                   [&] { return out_ref == out_fast; }});
   std::printf("%-34s %10s %10s %10s %9s\n", "kernel (one core)", "elements", "ref ns/el", "avx512", "speed-up");

@@ -52,14 +52,15 @@ def main(out):
     scores = (q @ k.transpose(-2, -1)) * 0.125
     t["attn.qkv"], t["attn.scores"] = qkv, scores
     t["attn.context"] = (scores.softmax(dim=-1) @ v).transpose(1, 2).reshape(1, 50, 192)
-    # Swin window attention: several windows (outer > 1, so matmul copies k^T) and small products (49 x 49 x 32 goes
-    # to OpenBLAS's small-matrix kernels), q scaled first.
-    wins, heads, dh = 2, 2, 32
-    wqkv = torch.randn(wins, 49, 3 * heads * dh, generator=g)
-    q, k, v = wqkv.reshape(wins, 49, 3, heads, dh).permute(2, 0, 3, 1, 4)
-    wscores = (q * dh ** -0.5) @ k.transpose(-2, -1)
-    t["swin_attn.qkv"], t["swin_attn.scores"] = wqkv, wscores
-    t["swin_attn.context"] = (wscores.softmax(dim=-1) @ v).transpose(1, 2).reshape(wins, 49, heads * dh)
+    # Swin window attention: several windows (outer > 1, so matmul copies k^T, unless one head makes the reshape a
+    # view) and small products (49 x 49 x 32 goes to OpenBLAS's small-matrix kernels), q scaled first.
+    for name, heads in (("swin_attn", 2), ("swin_attn_h1", 1)):
+        wins, dh = 2, 32
+        wqkv = torch.randn(wins, 49, 3 * heads * dh, generator=g)
+        q, k, v = wqkv.reshape(wins, 49, 3, heads, dh).permute(2, 0, 3, 1, 4)
+        wscores = (q * dh ** -0.5) @ k.transpose(-2, -1)
+        t[f"{name}.qkv"], t[f"{name}.scores"] = wqkv, wscores
+        t[f"{name}.context"] = (wscores.softmax(dim=-1) @ v).transpose(1, 2).reshape(wins, 49, heads * dh)
     # Patch embedding conv (torch's mkldnn path).
     img = torch.randn(2, 3, 32, 48, generator=g)
     cw = torch.randn(16, 3, 16, 16, generator=g) * 0.05

@@ -118,6 +118,14 @@ std::string describe_plan(const IntPlan& plan) {
     for (size_t i = 0; i < op.input_points.size(); ++i) os << (i ? " + " : "") << op.input_points[i];
     os << " -> " << op.output_point << "\n";
   }
+  const PlanBytes b = plan_bytes(plan);
+  os << "resident: " << b.total() << " bytes";
+  if (plan.float_weight_bytes > 0) {  // per mille, in integers: the plan holds no float
+    const int64_t pm = (b.total() * 1000 + plan.float_weight_bytes / 2) / plan.float_weight_bytes;
+    os << ", " << pm / 10 << "." << pm % 10 << "% of the FP32 model's " << plan.float_weight_bytes << " bytes";
+  }
+  os << " (packed int8 weights " << b.weights << ", per-channel " << b.channel << ", tables " << b.tables
+     << ", constant codes " << b.constants << ")\n";
   return os.str();
 }
 

@@ -4,6 +4,7 @@
 
 #include <omp.h>
 
+#include <atomic>
 #include <cassert>
 #include <cstring>
 #include <map>
@@ -18,30 +19,76 @@ namespace {
 
 constexpr int64_t kRowBlock = 32;  // at most this many rows per task: a GEMM tile's worth, enough to amortize the call
 
-// fn(begin, end) over [0, rows) in blocks of at most kRowBlock rows, spread over the threads. The block count is a
-// multiple of the thread count and the blocks even, so no thread gets an extra block at the end (batch 1: 197 rows
-// in 7 blocks of 32 left one of 2 threads idle for a seventh of each op; now 8 blocks of 25).
+// Rows [0, rows) in blocks of at most kRowBlock rows. The block count is a multiple of the thread count and the
+// blocks even, so no thread gets an extra block at the end (batch 1: 197 rows in 7 blocks of 32 left one of 2
+// threads idle for a seventh of each op; now 8 blocks of 25).
+struct RowBlocks {
+  int64_t rows, block, count;
+  explicit RowBlocks(int64_t r) : rows(r) {
+    const int64_t threads = omp_get_max_threads();
+    const int64_t tasks = (rows + threads * kRowBlock - 1) / (threads * kRowBlock) * threads;
+    block = (rows + tasks - 1) / tasks;  // <= kRowBlock
+    count = (rows + block - 1) / block;
+  }
+  int64_t begin(int64_t blk) const { return blk * block; }
+  int64_t end(int64_t blk) const { return blk * block + block < rows ? blk * block + block : rows; }
+};
+
+// fn(begin, end) over the row blocks of [0, rows), spread over the threads.
 template <typename Fn>
 void for_row_blocks(int64_t rows, Fn fn) {
-  const int64_t threads = omp_get_max_threads();
-  const int64_t rounds = (rows + threads * kRowBlock - 1) / (threads * kRowBlock);
-  const int64_t tasks = rounds * threads;
-  const int64_t block = (rows + tasks - 1) / tasks;  // <= kRowBlock
-  const int64_t blocks = (rows + block - 1) / block;
+  const RowBlocks blocks(rows);
 #pragma omp parallel for schedule(dynamic, 1)
-  for (int64_t blk = 0; blk < blocks; ++blk) {
-    const int64_t begin = blk * block;
-    const int64_t end = begin + block < rows ? begin + block : rows;
-    fn(begin, end);
-  }
+  for (int64_t blk = 0; blk < blocks.count; ++blk) fn(blocks.begin(blk), blocks.end(blk));
 }
 
-void run_linear(const LinearParams& p, int64_t rows, const uint8_t* in, uint8_t* out) {
-  const RequantParams rq = p.requant();
-  for_row_blocks(rows, [&](int64_t begin, int64_t end) {
-    gemm_u8s8_requant_u8(*p.weights, end - begin, in + begin * p.in, p.in, p.bias.data(), rq, out + begin * p.out,
-                         p.out);
-  });
+// The row-local ops (LayerNorm, linear, fc1 + GELU, residual add): row r of the output depends on row r of the
+// inputs only, so a chain of them can run block by block with no barrier in between (IntExecutor::run). One op on
+// rows [begin, end) on the calling thread; the profile's nanoseconds go to ns[0] (fc1 + GELU: the GEMM's to ns[0],
+// GELU's to ns[1]) when ns is not null.
+struct RowOpRunner {
+  const std::vector<const uint8_t*>& in;
+  uint8_t* out;
+  int64_t begin, end;
+  std::atomic<int64_t>* ns;
+
+  void operator()(const LayerNormOp& p) const {
+    const int64_t c = p.params.channels, t0 = ns ? op_profile_now_ns() : 0;
+    layer_norm(p.params, in[0] + begin * c, end - begin, out + begin * c);
+    if (ns) ns[0] += op_profile_now_ns() - t0;
+  }
+  void operator()(const LinearOp& op) const {
+    const LinearParams& p = op.params;
+    const int64_t t0 = ns ? op_profile_now_ns() : 0;
+    gemm_u8s8_requant_u8(*p.weights, end - begin, in[0] + begin * p.in, p.in, p.bias.data(), p.requant(),
+                         out + begin * p.out, p.out);
+    if (ns) ns[0] += op_profile_now_ns() - t0;
+  }
+  void operator()(const MlpUpOp& p) const {
+    const LinearParams& l = p.linear;
+    // One block's accumulators (32 x 768 int32 for ViT-Tiny: 96 KB, stays in L2), reused, never zero-filled.
+    thread_local std::vector<int32_t> acc;
+    if (acc.size() < static_cast<size_t>((end - begin) * l.out)) acc.resize(static_cast<size_t>(kRowBlock * l.out));
+    const int64_t t0 = ns ? op_profile_now_ns() : 0;
+    gemm_u8s8s32(*l.weights, end - begin, in[0] + begin * l.in, l.in, l.bias.data(), acc.data(), l.out);
+    const int64_t t1 = ns ? op_profile_now_ns() : 0;
+    gelu(p.gelu, acc.data(), end - begin, out + begin * l.out);
+    if (ns) ns[0] += t1 - t0, ns[1] += op_profile_now_ns() - t1;
+  }
+  void operator()(const ResidualAddOp& p) const {
+    const int64_t c = p.params.channels, t0 = ns ? op_profile_now_ns() : 0;
+    residual_add(p.params, in[0] + begin * c, in[1] + begin * c, end - begin, out + begin * c);
+    if (ns) ns[0] += op_profile_now_ns() - t0;
+  }
+  template <typename T>
+  void operator()(const T&) const {
+    assert(false && "not a row-local op");
+  }
+};
+
+bool is_row_local(const PlanOp& op) {
+  return std::holds_alternative<LayerNormOp>(op.params) || std::holds_alternative<LinearOp>(op.params) ||
+         std::holds_alternative<MlpUpOp>(op.params) || std::holds_alternative<ResidualAddOp>(op.params);
 }
 
 struct OpRunner {
@@ -74,21 +121,17 @@ struct OpRunner {
       embed_tokens_ref(e, in[0] + b * e.patches * e.dim, out() + b * tokens * e.dim);
     }
   }
-  void operator()(const LayerNormOp& p) const {
-    const int64_t rows = batch * rows_per_image();
-    for_row_blocks(rows, [&](int64_t begin, int64_t end) {
-      layer_norm(p.params, in[0] + begin * p.params.channels, end - begin, out() + begin * p.params.channels);
-    });
-  }
-  void operator()(const LinearOp& p) const { run_linear(p.params, batch * rows_per_image(), in[0], out()); }
+  void operator()(const LayerNormOp& p) const { rows(p); }
+  void operator()(const LinearOp& p) const { rows(p); }
   void operator()(const AttentionOp& p) const {
     const AttentionParams& a = p.params;
     const int64_t dim = a.heads * a.head_dim;
-    if (op_profile_enabled()) return attention_by_stages(a);
-    // Tasks of query rows of one head: whole heads when there are enough of them to keep every thread busy, else
-    // each head cut into row chunks (batch 1: 3 heads on 2 threads would leave one idle for a third of the time).
+    // Tasks of query rows of one head: whole heads when their count is a multiple of the threads, else each head
+    // cut into the fewest row chunks that make it one (batch 1: 3 heads on 2 threads would leave one idle for a
+    // third of the time; 2 chunks each make 6 tasks). Each task packs its head's K and V again, so no more chunks.
     const int64_t pairs = batch * a.heads, threads = omp_get_max_threads();
-    const int64_t chunks = pairs >= 8 * threads ? 1 : (8 * threads + pairs - 1) / pairs;
+    int64_t chunks = 1;
+    while (chunks < threads && (pairs * chunks) % threads != 0) ++chunks;
     const int64_t rows = ((a.tokens + chunks - 1) / chunks + 3) / 4 * 4;  // whole 4-row blocks per chunk
     const int64_t per_head = (a.tokens + rows - 1) / rows;
 #pragma omp parallel
@@ -102,23 +145,8 @@ struct OpRunner {
       }
     }
   }
-  void operator()(const MlpUpOp& p) const {
-    const LinearParams& l = p.linear;
-    if (op_profile_enabled()) return mlp_up_by_stages(p);
-    for_row_blocks(batch * rows_per_image(), [&](int64_t begin, int64_t end) {
-      // One block's accumulators (32 x 768 int32 for ViT-Tiny: 96 KB, stays in L2), reused, never zero-filled.
-      thread_local std::vector<int32_t> acc;
-      if (acc.size() < static_cast<size_t>((end - begin) * l.out)) acc.resize(static_cast<size_t>(kRowBlock * l.out));
-      gemm_u8s8s32(*l.weights, end - begin, in[0] + begin * l.in, l.in, l.bias.data(), acc.data(), l.out);
-      gelu(p.gelu, acc.data(), end - begin, out() + begin * l.out);
-    });
-  }
-  void operator()(const ResidualAddOp& p) const {
-    const int64_t c = p.params.channels;
-    for_row_blocks(batch * rows_per_image(), [&](int64_t begin, int64_t end) {
-      residual_add(p.params, in[0] + begin * c, in[1] + begin * c, end - begin, out() + begin * c);
-    });
-  }
+  void operator()(const MlpUpOp& p) const { rows(p); }
+  void operator()(const ResidualAddOp& p) const { rows(p); }
   void operator()(const HeadOp& p) const {
     auto* scores = static_cast<int32_t*>(output);
     const int64_t classes = p.head.out;
@@ -164,52 +192,11 @@ struct OpRunner {
     for (int64_t b = 0; b < batch; ++b) token_mean_ref(m, in[0] + b * m.tokens * m.channels, out() + b * m.channels);
   }
 
-  // The profile's forms (op_profile.h): each stage over all rows or heads, timed on its own; same bits.
-  void attention_by_stages(const AttentionParams& a) const {
-    const int64_t dim = a.heads * a.head_dim, t2 = a.tokens * a.tokens, pairs = batch * a.heads;
-    std::vector<uint8_t> logits(static_cast<size_t>(pairs * t2)), probs(logits.size());
-    {
-      OpTimer timer("attention.q_kT");
-#pragma omp parallel for schedule(dynamic, 1)
-      for (int64_t bh = 0; bh < pairs; ++bh) {
-        attention_logits(a, in[0] + bh / a.heads * a.tokens * 3 * dim, bh % a.heads, logits.data() + bh * t2);
-      }
-    }
-    {
-      OpTimer timer("attention.softmax");
-#pragma omp parallel
-      {
-        std::vector<int32_t> exp(static_cast<size_t>(a.tokens));
-#pragma omp for schedule(dynamic, 1)
-        for (int64_t bh = 0; bh < pairs; ++bh) {
-          for (int64_t t = 0; t < a.tokens; ++t) {
-            softmax_row(a, logits.data() + bh * t2 + t * a.tokens, exp.data(), probs.data() + bh * t2 + t * a.tokens);
-          }
-        }
-      }
-    }
-    OpTimer timer("attention.attn_v");
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int64_t bh = 0; bh < pairs; ++bh) {
-      const int64_t b = bh / a.heads;
-      attention_context(a, probs.data() + bh * t2, in[0] + b * a.tokens * 3 * dim, bh % a.heads,
-                            out() + b * a.tokens * dim);
-    }
-  }
-  void mlp_up_by_stages(const MlpUpOp& p) const {
-    const LinearParams& l = p.linear;
-    const int64_t rows = batch * rows_per_image();
-    std::vector<int32_t> acc(static_cast<size_t>(rows * l.out));
-    {
-      OpTimer timer("gemm.fc1");
-      for_row_blocks(rows, [&](int64_t begin, int64_t end) {
-        gemm_u8s8s32(*l.weights, end - begin, in[0] + begin * l.in, l.in, l.bias.data(), acc.data() + begin * l.out,
-                     l.out);
-      });
-    }
-    OpTimer timer("gelu");
-    for_row_blocks(rows, [&](int64_t begin, int64_t end) {
-      gelu(p.gelu, acc.data() + begin * l.out, end - begin, out() + begin * l.out);
+  // A row-local op over all rows, block by block on the threads.
+  template <typename T>
+  void rows(const T& p) const {
+    for_row_blocks(batch * rows_per_image(), [&](int64_t begin, int64_t end) {
+      RowOpRunner{in, out(), begin, end, nullptr}(p);
     });
   }
 
@@ -229,10 +216,12 @@ std::string profile_kind(const PlanOp& op) {
         if constexpr (std::is_same_v<T, LinearOp>) return "gemm." + role;
         if constexpr (std::is_same_v<T, ResidualAddOp>) return "residual_add";
         if constexpr (std::is_same_v<T, HeadOp>) return "head";
+        if constexpr (std::is_same_v<T, AttentionOp>) return "attention";
+        if constexpr (std::is_same_v<T, MlpUpOp>) return "gemm.fc1";  // + "gelu": RowOpRunner's second slot
         if constexpr (std::is_same_v<T, RowGatherOp>) return "gather";
         if constexpr (std::is_same_v<T, SwinAttentionOp>) return "window_attention";
         if constexpr (std::is_same_v<T, TokenMeanOp>) return "token_mean";
-        return "";  // attention and fc1 + GELU time their stages themselves
+        return "";
       },
       op.params);
 }
@@ -296,28 +285,70 @@ void IntExecutor::run(const uint8_t* pixels, int64_t batch, int32_t* scores) con
   for (size_t i = 0; i < plan.ops.size(); ++i) {
     for (int id : plan.ops[i].inputs) last_read[static_cast<size_t>(id)] = i;
   }
+  const bool profile = op_profile_enabled();
   BufferPool pool;
-  for (size_t i = 0; i < plan.ops.size(); ++i) {
-    const PlanOp& op = plan.ops[i];
-    std::vector<const uint8_t*> inputs;
-    if (std::holds_alternative<PatchEmbedOp>(op.params)) inputs.push_back(pixels);
-    for (int id : op.inputs) inputs.push_back(pool.get(id));
-    void* out = scores;
-    if (!std::holds_alternative<HeadOp>(op.params)) {
-      const BufferSpec& spec = plan.buffers[static_cast<size_t>(op.output)];
-      out = pool.take(op.output, batch * spec.rows * spec.cols);
+  for (size_t i = 0; i < plan.ops.size();) {
+    // A segment: one op, or a run of row-local ops over the same rows (a transformer block's proj -> add ->
+    // LayerNorm -> fc1 + GELU -> fc2 -> add -> LayerNorm -> qkv), which runs block by block in one parallel loop:
+    // each thread takes a block of rows through every op of the segment (its rows stay in L1 / L2), and no thread
+    // waits for another between ops. Same bits: every op computes the same rows either way.
+    size_t end = i + 1;
+    const bool row_local = is_row_local(plan.ops[i]);
+    const int64_t rows = row_local ? plan.buffers[static_cast<size_t>(plan.ops[i].output)].rows : 0;
+    if (row_local) {
+      while (end < plan.ops.size() && is_row_local(plan.ops[end]) &&
+             plan.buffers[static_cast<size_t>(plan.ops[end].output)].rows == rows) {
+        ++end;
+      }
     }
-    if (!op_profile_enabled()) {
-      run_op(plan, op, batch, inputs, out);
+    std::vector<std::vector<const uint8_t*>> inputs(end - i);
+    std::vector<void*> outputs(end - i, scores);
+    for (size_t j = i; j < end; ++j) {
+      const PlanOp& op = plan.ops[j];
+      if (std::holds_alternative<PatchEmbedOp>(op.params)) inputs[j - i].push_back(pixels);
+      for (int id : op.inputs) inputs[j - i].push_back(pool.get(id));
+      if (!std::holds_alternative<HeadOp>(op.params)) {
+        const BufferSpec& spec = plan.buffers[static_cast<size_t>(op.output)];
+        outputs[j - i] = pool.take(op.output, batch * spec.rows * spec.cols);
+      }
+    }
+    const int64_t start = profile ? op_profile_now_ns() : 0;
+    if (!row_local) {
+      run_op(plan, plan.ops[i], batch, inputs[0], outputs[0]);
+      if (profile && !profile_kind(plan.ops[i]).empty()) {
+        op_profile_add(profile_kind(plan.ops[i]), op_profile_now_ns() - start);
+      }
     } else {
-      const std::string kind = profile_kind(op);
-      const int64_t start = op_profile_now_ns();
-      run_op(plan, op, batch, inputs, out);
-      if (!kind.empty()) op_profile_add(kind, op_profile_now_ns() - start);
+      // The profile's nanoseconds per op (two slots each: fc1 + GELU uses both), summed over the threads.
+      std::vector<std::atomic<int64_t>> ns(2 * (end - i));
+      const RowBlocks blocks(batch * rows);
+#pragma omp parallel for schedule(dynamic, 1)
+      for (int64_t blk = 0; blk < blocks.count; ++blk) {
+        for (size_t j = i; j < end; ++j) {
+          RowOpRunner runner{inputs[j - i], static_cast<uint8_t*>(outputs[j - i]), blocks.begin(blk), blocks.end(blk),
+                             profile ? &ns[2 * (j - i)] : nullptr};
+          std::visit(runner, plan.ops[j].params);
+        }
+      }
+      if (profile) {  // the segment's wall time, split between its ops as the threads' time in them
+        const int64_t wall = op_profile_now_ns() - start;
+        int64_t busy = 0;
+        for (const auto& v : ns) busy += v;
+        for (size_t j = i; j < end; ++j) {
+          for (int slot = 0; slot < 2; ++slot) {
+            const int64_t t = ns[2 * (j - i) + static_cast<size_t>(slot)];
+            if (busy <= 0 || (slot == 1 && !std::holds_alternative<MlpUpOp>(plan.ops[j].params))) continue;
+            op_profile_add(slot == 0 ? profile_kind(plan.ops[j]) : "gelu", wall / busy * t + wall % busy * t / busy);
+          }
+        }
+      }
     }
-    for (int id : op.inputs) {
-      if (last_read[static_cast<size_t>(id)] == i) pool.give_back(id);
+    for (size_t j = i; j < end; ++j) {
+      for (int id : plan.ops[j].inputs) {
+        if (last_read[static_cast<size_t>(id)] < end) pool.give_back(id);
+      }
     }
+    i = end;
   }
 }
 

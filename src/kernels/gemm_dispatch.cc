@@ -178,6 +178,10 @@ PackedWeights::PackedWeights(PackedWeights&&) noexcept = default;
 PackedWeights& PackedWeights::operator=(PackedWeights&&) noexcept = default;
 int64_t PackedWeights::n() const { return impl_->n; }
 int64_t PackedWeights::k() const { return impl_->k; }
+int64_t PackedWeights::bytes() const {
+  return impl_->isa == GemmIsa::kRef ? static_cast<int64_t>(impl_->rows.size())
+                                     : kernels::vnni4_packed_bytes(impl_->n, impl_->k);
+}
 
 GemmIsa packed_isa(const PackedWeights& w) { return w.impl().isa; }
 

@@ -352,6 +352,49 @@ GeluParams gelu_params(const WeightCodes& fc1, const ActQuant& in, const ActQuan
   return p;
 }
 
+namespace {
+
+struct Shrink {
+  static void linear(LinearParams& p) { p.bias.shrink_to_fit(), p.multiplier.shrink_to_fit(); }
+  static void residual(ResidualAddParams& p) { p.a_multiplier.shrink_to_fit(), p.b_multiplier.shrink_to_fit(); }
+  void operator()(PatchEmbedOp& p) const { p.requant.bias.shrink_to_fit(), p.requant.multiplier.shrink_to_fit(); }
+  void operator()(EmbedOp& p) const {
+    p.params.prefix_codes.shrink_to_fit(), p.params.pos_codes.shrink_to_fit();
+    residual(p.params.add_pos);
+  }
+  void operator()(LayerNormOp& p) const {
+    LayerNormParams& l = p.params;
+    l.in_shift.shrink_to_fit(), l.gamma.shrink_to_fit(), l.beta_q32.shrink_to_fit();
+    l.zero_variance_code.shrink_to_fit();
+  }
+  void operator()(LinearOp& p) const { linear(p.params); }
+  void operator()(AttentionOp& p) const { p.params.exp_table.shrink_to_fit(); }
+  void operator()(MlpUpOp& p) const {
+    linear(p.linear);
+    GeluParams& g = p.gelu;
+    g.to_h.shrink_to_fit(), g.rise.shrink_to_fit(), g.fall.shrink_to_fit(), g.bucket_code.shrink_to_fit();
+    g.bucket_step.shrink_to_fit(), g.bucket_delta.shrink_to_fit(), g.bucket_packed.shrink_to_fit();
+  }
+  void operator()(ResidualAddOp& p) const { residual(p.params); }
+  void operator()(HeadOp& p) const { linear(p.head), linear(p.head_dist); }
+  void operator()(RowGatherOp& p) const { p.params.source.shrink_to_fit(); }
+  void operator()(SwinAttentionOp& p) const {
+    p.params.attention.exp_table.shrink_to_fit(), p.params.bias.shrink_to_fit(), p.params.region.shrink_to_fit();
+  }
+  void operator()(TokenMeanOp&) const {}
+};
+
+}  // namespace
+
+int64_t float_model_bytes(const QuantizedFile& file) {
+  int64_t elements = 0;
+  for (const auto& [name, w] : file.weights) elements += static_cast<int64_t>(w.codes.size());
+  for (const std::string& name : file.float_tensors) elements += shape_numel(file.file.info(name).shape);
+  return 4 * elements;
+}
+
+void shrink_to_fit(OpParams& params) { std::visit(Shrink{}, params); }
+
 std::vector<uint8_t> constant_codes(const float* x, int64_t n, const ActQuant& q) {
   std::vector<uint8_t> codes(static_cast<size_t>(n));
   const QParams qp = q.qparams();

@@ -75,6 +75,11 @@ AttentionParams attention_params(const ActQuant& qkv, const ActQuant& logits, co
                                  const std::string& origin);
 // GELU tables for fc1 (its weight and input) into `out`.
 GeluParams gelu_params(const WeightCodes& fc1, const ActQuant& in, const ActQuant& out, const std::string& origin);
+// The FP32 model's parameter bytes: 4 per weight code and per element of the file's float tensors.
+int64_t float_model_bytes(const QuantizedFile& file);
+// Releases the spare capacity of every vector in `params` (push_back leaves up to 2x): the plan is built once and
+// kept for the model's lifetime, so its resident bytes are its sizes (int_exec/plan.h: plan_bytes).
+void shrink_to_fit(OpParams& params);
 // Codes of a float tensor under a per-tensor quantizer (the fake-quant arithmetic, bit for bit).
 std::vector<uint8_t> constant_codes(const float* x, int64_t n, const ActQuant& q);
 // The i-exp constants of logit scale s (float32, as the reference), with the largest shift n <= max_n for which

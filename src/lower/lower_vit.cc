@@ -32,6 +32,7 @@ class VitLowering {
     return static_cast<int>(plan_->buffers.size()) - 1;
   }
   void emit(std::string name, OpParams params, std::vector<int> inputs, int output) {
+    shrink_to_fit(params);
     PlanOp op{std::move(name), std::move(params), std::move(inputs), output, {}, {}};
     for (int id : op.inputs) op.input_points.push_back(plan_->buffers[static_cast<size_t>(id)].point);
     op.output_point = output >= 0 ? plan_->buffers[static_cast<size_t>(output)].point : "scores";
@@ -68,6 +69,7 @@ LoweredModel VitLowering::run() {
   plan_->image_size = cfg_.img_size;
   plan_->channels = cfg_.in_chans;
   plan_->classes = cfg_.num_classes;
+  plan_->float_weight_bytes = float_model_bytes(file_);
 
   const ActQuant patch_q = act("patch_embed.qact");
   const int patch_buf = buffer("patch_embed.qact", patches, d);
@@ -116,6 +118,7 @@ LoweredModel VitLowering::run() {
     emit(p + "norm2", layer_norm(r2, n2, VitTensor::kNorm2Weight, VitTensor::kNorm2Bias, i), {x2}, h2);
     const WeightCodes fc1 = weights(p + "mlp.fc1", {hidden, d});
     MlpUpOp up{linear_params(fc1, n2, gelu_q, origin_), gelu_params(fc1, n2, gelu_q, origin_)};
+    up.linear.multiplier.clear();  // the GELU tables requantize (gelu.to_h): not kept twice
     const int mid = buffer(p + "mlp.qact1", tokens, fc1.out);
     emit(p + "mlp.fc1+gelu", std::move(up), {h2}, mid);
     const int fc2 = buffer(p + "mlp.qact2", tokens, d);

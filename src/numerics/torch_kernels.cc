@@ -98,13 +98,14 @@ class TorchKernels final : public FloatKernels {
 
   // torch.matmul on [.., m, k] x [.., k, n] loops over the batch calling BLAS once per product (bmm's "split along
   // the batch dimension" path); a scale is a separate float multiply afterwards, as in (q @ k^T) * scale. matmul
-  // first reshapes [outer, heads, k, n] to [outer * heads, k, n]: a view when outer == 1, else (heads strided inside
-  // the fused qkv rows) a contiguous copy, which BLAS then sees untransposed. The transpose flag decides which kernel
-  // OpenBLAS takes for small products (Swin's 49 x 49 x 32 windows), so k^T is copied here exactly when torch copies.
+  // first reshapes [outer, heads, k, n] to [outer * heads, k, n]: a view when outer == 1 or heads == 1 (a size-1
+  // dimension merges with any stride), else (heads strided inside the fused qkv rows) a contiguous copy, which BLAS
+  // then sees untransposed. The transpose flag decides which kernel OpenBLAS takes for small products (Swin's
+  // 49 x 49 x 32 windows; SkylakeX's small-matrix kernels), so k^T is copied here exactly when torch copies.
   void batched_gemm(int64_t outer, int64_t heads, int64_t m, int64_t n, int64_t k, float alpha, bool b_transposed,
                     const std::function<GemmOperands(int64_t)>& operands) const override {
     const int64_t count = outer * heads;
-    const bool copy_b = b_transposed && outer > 1;
+    const bool copy_b = b_transposed && outer > 1 && heads > 1;
 #pragma omp parallel for schedule(dynamic) if (split_invariant_blas())
     for (int64_t i = 0; i < count; ++i) {
       const GemmOperands o = operands(i);

@@ -30,6 +30,7 @@ TEST(IntEngineCli, DefaultForQuantizedFilesAndPrintPlan) {
   ASSERT_EQ(plan.exit_code, 0) << plan.output;
   EXPECT_NE(plan.output.find("integer plan, 40 ops"), std::string::npos) << plan.output;
   EXPECT_NE(plan.output.find("attention    T=65 heads 4 x 16"), std::string::npos) << plan.output;
+  EXPECT_NE(plan.output.find("% of the FP32 model's "), std::string::npos) << plan.output;  // resident bytes
   const auto eval = run_cli("fqvit-eval", "--model " + file + " --data " + src + "/demo/data/val --class-list " + src +
                                               "/demo/data/classes.txt --limit 50 --json " + dir + "/r.json");
   ASSERT_EQ(eval.exit_code, 0) << eval.output;

@@ -1,8 +1,9 @@
 // Where the integer executor's time goes, op kind by op kind: FQVIT_PROFILE=1 in the environment turns it on, and
 // at exit a table (kind, calls, total ms, share of the total) goes to stderr. Wall time of each op on the calling
-// thread, in integer nanoseconds (the executor is float-free). While profiling, the attention op runs its three
-// stages (q k^T, softmax, attn x V) and the fc1 op its GEMM and GELU as separate passes, so each is timed on its
-// own; the bits are the same either way.
+// thread, in integer nanoseconds (the executor is float-free). Every op runs the code it runs unprofiled: attention
+// is one fused kernel (q k^T, softmax and attn x V per block of query rows), so it is timed as one op
+// ("attention"; fqvit-bench-int-ops splits it into its stages on one core); fc1 + GELU runs block by block, and its
+// wall time is split between "gemm.fc1" and "gelu" in the ratio of the threads' time in each.
 #pragma once
 
 #include <cstdint>

@@ -48,7 +48,7 @@ struct AttentionOp {
 };
 // fc1 and GELU: the accumulators go straight into the GELU tables (the reference does not quantize fc1's output).
 struct MlpUpOp {
-  LinearParams linear;  // bias folded; multiplier unused (the GELU tables requantize)
+  LinearParams linear;  // bias folded; no multiplier (the GELU tables requantize: gelu.to_h)
   GeluParams gelu;
 };
 struct ResidualAddOp {
@@ -94,11 +94,22 @@ struct PlanOp {
 struct IntPlan {
   std::string architecture;
   int64_t image_size = 0, channels = 3, classes = 0;
+  int64_t float_weight_bytes = 0;  // the FP32 model's parameter bytes (4 per weight, bias, token, ...), for reports
   std::vector<BufferSpec> buffers;
   std::vector<PlanOp> ops;
 };
 
-// One line per op: kind, name, shapes, bits and multipliers (fqvit-eval --print-plan).
+// One line per op: kind, name, shapes, bits and multipliers (fqvit-eval --print-plan), then the resident bytes.
 std::string describe_plan(const IntPlan& plan);
+
+// What a plan keeps resident for the model's lifetime, by kind (activation buffers are per run, not counted).
+struct PlanBytes {
+  int64_t weights = 0;    // packed int8 weights, padding included
+  int64_t channel = 0;    // per output channel: int32 biases, multipliers, LayerNorm and residual-add parameters
+  int64_t tables = 0;     // GELU step and bucket tables, exp tables, pixel tables; Swin's index maps, bias tables
+  int64_t constants = 0;  // token and position codes
+  int64_t total() const { return weights + channel + tables + constants; }
+};
+PlanBytes plan_bytes(const IntPlan& plan);
 
 }  // namespace fqvit

@@ -59,6 +59,7 @@ class PackedWeights {
   PackedWeights& operator=(PackedWeights&&) noexcept;
   int64_t n() const;
   int64_t k() const;
+  int64_t bytes() const;  // resident bytes of the packed form, padding included
   const Impl& impl() const { return *impl_; }
 
  private:

@@ -13,7 +13,8 @@
 //          adds -2^15 (v - zp) instead of 2^15 (v - zp), and 2^16 (v - zp) is added back once (k = 0 needs
 //          e > 2 sum / 3, so a row has at most one such token). All sums are modulo 2^32 (vpdpwssd and vpaddd wrap)
 //          and the exact result is within the reference's int32 bound, so it comes out exact.
-// No std templates here (thread_scratch.h says why): buffers come from thread_scratch.
+// No std templates here beyond vnni_asm.h's compile-time index sequence (thread_scratch.h says why): buffers come
+// from thread_scratch.
 #include <cassert>
 #include <cstddef>
 #include <cstring>
@@ -22,6 +23,7 @@
 #include "kernels/x86/immintrin_quiet.h"
 #include "kernels/x86/int_ops_x86.h"
 #include "kernels/x86/requant_avx512.h"
+#include "kernels/x86/vnni_asm.h"
 
 namespace fqvit::kernels {
 namespace {
@@ -56,12 +58,15 @@ uint32_t word_at(const uint8_t* row, int64_t d, int64_t n, uint32_t flip) {
   return w;
 }
 
-// k_words [groups][keys]: dims 4g..4g+3 of each key minus 128 (s8), keys contiguous, zero past T;
-// key_term [keys]: D zp^2 - zp sum_d k (0 past T).
+// k_words [groups][keys]: dims 4g..4g+3 of each key minus 128 (s8), keys contiguous, zero past T and past
+// head_dim; key_term [keys]: D zp^2 - zp sum_d k (0 past T). Per key, 64 dims at a time: one masked load, the sum
+// by vpsadbw, the XOR, then 16 dword stores down the columns.
 void pack_k(const AttentionParams& p, const Layout& l, const uint8_t* qkv, int64_t h) {
   uint32_t* k_words = scratch<uint32_t>(kKWords, l.groups * l.keys);
   int32_t* key_term = scratch<int32_t>(kKeyTerm, l.keys);
   const int32_t zp = p.qkv_zero_point;
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  alignas(64) uint32_t words[16];
   for (int64_t s = 0; s < l.keys; ++s) {
     if (s >= l.tokens) {
       for (int64_t g = 0; g < l.groups; ++g) k_words[g * l.keys + s] = 0;
@@ -69,10 +74,17 @@ void pack_k(const AttentionParams& p, const Layout& l, const uint8_t* qkv, int64
       continue;
     }
     const uint8_t* k = qkv + s * l.ld + l.dim + h * l.head_dim;
-    int32_t sum = 0;
-    for (int64_t d = 0; d < l.head_dim; ++d) sum += k[d];
-    for (int64_t g = 0; g < l.groups; ++g) k_words[g * l.keys + s] = word_at(k, 4 * g, l.head_dim, 0x80808080u);
-    key_term[s] = static_cast<int32_t>(l.head_dim) * zp * zp - zp * sum;
+    __m512i sum = _mm512_setzero_si512();
+    for (int64_t d = 0; d < l.head_dim; d += 64) {
+      const int64_t left = l.head_dim - d;
+      const __mmask64 m = left >= 64 ? ~__mmask64{0} : (__mmask64{1} << left) - 1;
+      const __m512i bytes = _mm512_maskz_loadu_epi8(m, k + d);
+      sum = _mm512_add_epi64(sum, _mm512_sad_epu8(bytes, _mm512_setzero_si512()));
+      _mm512_store_si512(words, _mm512_maskz_xor_epi32(~__mmask16{0}, bytes, _mm512_maskz_mov_epi8(m, flip)));
+      const int64_t g0 = d / 4, count = l.groups - g0 < 16 ? l.groups - g0 : 16;
+      for (int64_t g = 0; g < count; ++g) k_words[(g0 + g) * l.keys + s] = words[g];
+    }
+    key_term[s] = static_cast<int32_t>(l.head_dim) * zp * zp - zp * static_cast<int32_t>(_mm512_reduce_add_epi64(sum));
   }
 }
 
@@ -97,31 +109,32 @@ void pack_v(const AttentionParams& p, const Layout& l, const uint8_t* qkv, int64
   }
 }
 
-// Logit codes of R query rows against keys [s0, s0 + 16 NV): acc starts at the row and key terms.
+// Logit codes of R query rows against keys [s0, s0 + 16 NV): acc starts at the row and key terms. One flattened
+// function with local accumulators, compile-time indices and asm dot products (vnni_asm.h: else GCC copies them).
 template <int R, int NV>
-__attribute__((always_inline)) inline void logits_tile(const Layout& l, const uint32_t* q_words, const int32_t* row_term,
-                                                       int64_t s0, const RequantLanes& rq, uint8_t* logits) {
-  const uint32_t* k_words = scratch<uint32_t>(kKWords, 0);
-  const int32_t* key_term = scratch<int32_t>(kKeyTerm, 0);
+__attribute__((flatten)) void logits_tile(const Layout& l, const uint32_t* q_words, const int32_t* row_term,
+                                          int64_t s0, const RequantLanes& rq, uint8_t* logits) {
+  const uint32_t* k_words = scratch<uint32_t>(kKWords, 0) + s0;
+  const int32_t* key_term = scratch<int32_t>(kKeyTerm, 0) + s0;
   __m512i acc[R][NV];
-  for (int v = 0; v < NV; ++v) {
-    const __m512i kt = _mm512_loadu_si512(key_term + s0 + v * kLanes);
-    for (int r = 0; r < R; ++r) acc[r][v] = _mm512_add_epi32(kt, _mm512_set1_epi32(row_term[r]));
-  }
+  unrolled<NV>([&](auto v) {
+    const __m512i kt = _mm512_loadu_si512(key_term + v * kLanes);
+    unrolled<R>([&](auto r) { acc[r][v] = _mm512_add_epi32(kt, _mm512_set1_epi32(row_term[r])); });
+  });
   for (int64_t g = 0; g < l.groups; ++g) {
     __m512i k[NV];
-    for (int v = 0; v < NV; ++v) k[v] = _mm512_loadu_si512(k_words + g * l.keys + s0 + v * kLanes);
-    for (int r = 0; r < R; ++r) {
+    unrolled<NV>([&](auto v) { k[v] = _mm512_loadu_si512(k_words + g * l.keys + v * kLanes); });
+    unrolled<R>([&](auto r) {
       const __m512i q = _mm512_set1_epi32(static_cast<int32_t>(q_words[r * l.groups + g]));
-      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], q, k[v]);
-    }
+      unrolled<NV>([&](auto v) { acc[r][v] = dpbusd(acc[r][v], q, k[v]); });
+    });
   }
-  for (int r = 0; r < R; ++r) {
-    for (int v = 0; v < NV; ++v) {
+  unrolled<R>([&](auto r) {
+    unrolled<NV>([&](auto v) {
       _mm_storeu_si128(reinterpret_cast<__m128i*>(logits + r * l.keys + s0 + v * kLanes),
                        _mm512_cvtepi32_epi8(requantize_lanes(acc[r][v], rq)));
-    }
-  }
+    });
+  });
 }
 
 template <int R>
@@ -169,39 +182,40 @@ int64_t weight_row(const AttentionParams& p, const Layout& l, const uint8_t* pro
   return wrapped;
 }
 
-// Context rows of R query rows from their weight pairs, channels [d0, d0 + 64), requantized into out rows.
+// Context rows of R query rows from their weight pairs, channels [d0, d0 + 64), requantized into out rows (codegen
+// as logits_tile).
 template <int R>
-__attribute__((always_inline)) inline void context_tile(const Layout& l, const int32_t* weights, const int64_t* wrapped,
-                                                        int64_t d0, const RequantLanes& rq, uint8_t* out) {
-  const int32_t* v_pairs = scratch<int32_t>(kVPairs, 0);
+__attribute__((flatten)) void context_tile(const Layout& l, const int32_t* weights, const int64_t* wrapped, int64_t d0,
+                                           const RequantLanes& rq, uint8_t* out) {
+  const int32_t* v_pairs = scratch<int32_t>(kVPairs, 0) + d0;
   __m512i acc[R][4];
-  for (int r = 0; r < R; ++r) {
-    for (int c = 0; c < 4; ++c) acc[r][c] = _mm512_setzero_si512();
-  }
+  unrolled<R>([&](auto r) { unrolled<4>([&](auto c) { acc[r][c] = _mm512_setzero_si512(); }); });
   for (int64_t i = 0; i < l.token_pairs; ++i) {
     __m512i v[4];
-    for (int c = 0; c < 4; ++c) v[c] = _mm512_loadu_si512(v_pairs + i * l.width + d0 + c * kLanes);
-    for (int r = 0; r < R; ++r) {
+    unrolled<4>([&](auto c) { v[c] = _mm512_loadu_si512(v_pairs + i * l.width + c * kLanes); });
+    unrolled<R>([&](auto r) {
       const __m512i w = _mm512_set1_epi32(weights[r * l.weight_ld + i]);
-      for (int c = 0; c < 4; ++c) acc[r][c] = _mm512_dpwssd_epi32(acc[r][c], v[c], w);
-    }
+      unrolled<4>([&](auto c) { acc[r][c] = dpwssd(acc[r][c], v[c], w); });
+    });
   }
-  for (int r = 0; r < R; ++r) {
+  unrolled<R>([&](auto r) {
     if (wrapped[r] >= 0) {  // + 2^16 (v[s] - zp) for the token whose 2^15 went in as -2^15
       const int64_t s = wrapped[r];
-      const int32_t* vp = v_pairs + s / 2 * l.width + d0;
-      for (int c = 0; c < 4; ++c) {
+      const int32_t* vp = v_pairs + s / 2 * l.width;
+      unrolled<4>([&](auto c) {
         const __m512i pairs = _mm512_loadu_si512(vp + c * kLanes);
-        const __m512i v = s % 2 == 0 ? _mm512_srai_epi32(_mm512_slli_epi32(pairs, 16), 16) : _mm512_srai_epi32(pairs, 16);
+        const __m512i v =
+            s % 2 == 0 ? _mm512_srai_epi32(_mm512_slli_epi32(pairs, 16), 16) : _mm512_srai_epi32(pairs, 16);
         acc[r][c] = _mm512_add_epi32(acc[r][c], _mm512_slli_epi32(v, 16));
-      }
+      });
     }
-    for (int c = 0; c < 4; ++c) {
+    unrolled<4>([&](auto c) {
       const int64_t d = d0 + c * kLanes;
-      if (d >= l.head_dim) break;
-      store_codes_u8(out + r * l.dim + d, requantize_lanes(acc[r][c], rq), lane_mask(l.head_dim - d));
-    }
-  }
+      if (d < l.head_dim) {
+        store_codes_u8(out + r * l.dim + d, requantize_lanes(acc[r][c], rq), lane_mask(l.head_dim - d));
+      }
+    });
+  });
 }
 
 RequantLanes per_tensor_lanes(FixedMultiplier multiplier, int32_t zero_point, int32_t lo, int32_t hi) {

@@ -113,7 +113,7 @@ void residual_add_avx512(const ResidualAddParams& p, const uint8_t* a, const uin
       const __m512i sum = _mm512_add_epi64(_mm512_mul_epi32(va, l.ma), _mm512_mul_epi32(vb, l.mb));
       __m512i v = _mm512_add_epi64(_mm512_srav_epi64(_mm512_add_epi64(sum, l.rounding), l.shift), zp_out);
       v = _mm512_min_epi64(_mm512_max_epi64(v, lo), hi);
-      _mm512_mask_cvtepi64_storeu_epi8(out + at, m, v);
+      store_codes_u8_from_epi64(out + at, v, m);
     }
   }
 }

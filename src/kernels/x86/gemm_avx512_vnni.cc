@@ -24,6 +24,7 @@
 
 #include "kernels/x86/gemm_x86.h"
 #include "kernels/x86/requant_avx512.h"
+#include "kernels/x86/vnni_asm.h"
 
 namespace fqvit::kernels {
 namespace {
@@ -38,24 +39,6 @@ inline int32_t a_word(const uint8_t* row, int64_t g, int64_t k) {
   const int64_t first = 4 * g;
   std::memcpy(&word, row + first, static_cast<size_t>(k - first >= 4 ? 4 : k - first));
   return word;
-}
-
-// acc + the 4 u8 x s8 products of each lane: vpdpbusd in asm. The "+v" tie keeps each accumulator in one register
-// across the K loop; with the intrinsic, GCC 12's register allocator copied accumulators between registers and the
-// stack on every group, depending on unrelated code after the loop (measured 2x slower).
-inline __m512i dpbusd(__m512i acc, __m512i a, __m512i w) {
-  __asm__("vpdpbusd %[w], %[a], %[acc]" : [acc] "+v"(acc) : [a] "v"(a), [w] "vm"(w));
-  return acc;
-}
-
-// Calls f(integral_constant<int, i>) for i in [0, N). The indices are constants before GCC's scalar replacement of
-// aggregates runs, so the accumulator arrays below can live in registers (loops with #pragma GCC unroll are
-// unrolled too late for that, and the arrays spill).
-template <int N, typename F>
-inline void unrolled(F&& f) {
-  [&]<int... I>(std::integer_sequence<int, I...>) {
-    (f(std::integral_constant<int, I>{}), ...);
-  }(std::make_integer_sequence<int, N>{});
 }
 
 // One micro-tile: acc[r][b] = bias + sum over k of A row r times channel block b (16 channels), rows [0, R),

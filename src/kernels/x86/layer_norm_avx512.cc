@@ -16,6 +16,7 @@
 #include "kernels/thread_scratch.h"
 #include "kernels/x86/immintrin_quiet.h"
 #include "kernels/x86/int_ops_x86.h"
+#include "kernels/x86/requant_avx512.h"
 
 namespace fqvit::kernels {
 namespace {
@@ -165,7 +166,7 @@ void layer_norm_avx512(const LayerNormParams& p, const uint8_t* q, int64_t rows,
       const __mmask8 use_zero_variance = a_zero | _mm512_cmpeq_epi64_mask(mant, zero);
       const __m512i zvc = _mm512_cvtepu8_epi64(_mm_maskz_loadu_epi8(lanes, p.zero_variance_code.data() + c));
       code = _mm512_mask_blend_epi64(use_zero_variance, code, zvc);
-      _mm512_mask_cvtepi64_storeu_epi8(yr + c, lanes, code);
+      store_codes_u8_from_epi64(yr + c, code, lanes);
     }
     if (refused != 0) layer_norm_ref(p, qr, 1, yr);
   }

@@ -31,7 +31,8 @@ int64_t exp_row(const AttentionParams& p, const uint8_t* logits, int32_t* exp) {
   for (int64_t s = 0; s < t_count; s += kLanes) {
     vmax = _mm512_max_epu8(vmax, _mm512_zextsi128_si512(_mm_maskz_loadu_epi8(lane_mask(t_count - s), logits + s)));
   }
-  const __m512i row_max = _mm512_set1_epi32(_mm512_reduce_max_epi32(_mm512_cvtepu8_epi32(_mm512_castsi512_si128(vmax))));
+  const __m512i row_max =
+      _mm512_set1_epi32(_mm512_reduce_max_epi32(_mm512_cvtepu8_epi32(_mm512_castsi512_si128(vmax))));
   __m512i sum_lo = _mm512_setzero_si512(), sum_hi = _mm512_setzero_si512();
   for (int64_t s = 0; s < t_count; s += kLanes) {
     const __mmask16 m = lane_mask(t_count - s);
@@ -76,7 +77,10 @@ void uniform_codes(const AttentionParams& p, const int32_t* exp, int64_t sum, ui
   const __m512i zp = _mm512_set1_epi64(p.prob_zero_point);
   const __m512i lo = _mm512_set1_epi64(p.prob_lo), hi = _mm512_set1_epi64(p.prob_hi);
   __m512i bit_den[9], bit[9];
-  for (int i = 0; i < 9; ++i) bit_den[i] = _mm512_set1_epi64(den << (8 - i)), bit[i] = _mm512_set1_epi64(int64_t{256} >> i);
+  for (int i = 0; i < 9; ++i) {
+    bit_den[i] = _mm512_set1_epi64(den << (8 - i));
+    bit[i] = _mm512_set1_epi64(int64_t{256} >> i);
+  }
   for (int64_t s = 0; s < p.tokens; s += 8) {
     const int64_t left = p.tokens - s;
     const auto m = static_cast<__mmask8>(left >= 8 ? 0xFF : (1u << left) - 1);
@@ -90,7 +94,7 @@ void uniform_codes(const AttentionParams& p, const int32_t* exp, int64_t sum, ui
       q = _mm512_mask_add_epi64(q, fits, q, bit[i]);
     }
     const __m512i code = _mm512_min_epi64(_mm512_max_epi64(_mm512_add_epi64(q, zp), lo), hi);
-    _mm512_mask_cvtepi64_storeu_epi8(probs + s, m, code);
+    store_codes_u8_from_epi64(probs + s, code, m);
   }
 }
 
