@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "fqvit/kernels/swin_ops.h"
+#include "kernels/swin_chain.h"
 
 namespace fqvit {
 namespace {
@@ -53,40 +54,9 @@ void swin_masked_softmax_ref(const SwinAttentionParams& p, int64_t window, const
   }
 }
 
-namespace {
-
-// The chain of swin_attention_head_ref / swin_attention_head with the q k^T, softmax and context kernels chosen by
-// the caller.
-template <typename Logits, typename Softmax, typename Context>
-void swin_attention_chain(const SwinAttentionParams& p, const uint8_t* qkv, int64_t window, int64_t h,
-                          AttentionScratch& scratch, uint8_t* out, Logits logits, Softmax softmax, Context context) {
-  const AttentionParams& a = p.attention;
-  const auto square = static_cast<std::size_t>(a.tokens * a.tokens);
-  scratch.logits.resize(square);
-  scratch.probs.resize(square);
-  scratch.exp.resize(static_cast<std::size_t>(a.tokens));
-  logits(a, qkv, h, scratch.probs.data());  // attn.qact_attn1 codes, in probs until biased
-  swin_bias_logits_ref(p, h, scratch.probs.data(), scratch.logits.data());
-  if (!p.window_has_mask(window)) {
-    for (int64_t t = 0; t < a.tokens; ++t) {
-      softmax(a, scratch.logits.data() + t * a.tokens, scratch.exp.data(), scratch.probs.data() + t * a.tokens);
-    }
-  } else {
-    swin_masked_softmax_ref(p, window, scratch.logits.data(), scratch.exp.data(), scratch.probs.data());
-  }
-  context(a, scratch.probs.data(), qkv, h, out);
-}
-
-}  // namespace
-
 void swin_attention_head_ref(const SwinAttentionParams& p, const uint8_t* qkv, int64_t window, int64_t h,
                              AttentionScratch& scratch, uint8_t* out) {
   swin_attention_chain(p, qkv, window, h, scratch, out, attention_logits_ref, softmax_row_ref, attention_context_ref);
-}
-
-void swin_attention_head(const SwinAttentionParams& p, const uint8_t* qkv, int64_t window, int64_t h,
-                         AttentionScratch& scratch, uint8_t* out) {
-  swin_attention_chain(p, qkv, window, h, scratch, out, attention_logits, softmax_row, attention_context);
 }
 
 void token_mean_ref(const TokenMeanParams& p, const uint8_t* in, uint8_t* out) {
