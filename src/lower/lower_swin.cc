@@ -248,6 +248,11 @@ void SwinLowering::read_geometry() {
            "[" + std::to_string(span * span) + ", heads] with heads dividing " + std::to_string(g.dim) +
                " (window " + std::to_string(g.window) + ")");
     }
+    const auto si = static_cast<size_t>(s);
+    if (si < cfg_.stage_heads.size() && cfg_.stage_heads[si] != g.heads) {
+      fail(origin_, name(SwinTensor::kRelPosBiasTable, s, 0) + ".shape", std::to_string(g.heads) + " heads",
+           std::to_string(cfg_.stage_heads[si]) + " heads (num_heads of " + cfg_.architecture + ")");
+    }
     g.rel_index = relative_position_index(static_cast<int>(g.window));
     g.merges = file_.file.contains(name(SwinTensor::kMergeReduction, s));
     stages_.push_back(std::move(g));
