@@ -175,6 +175,8 @@ int SwinLowering::block(int stage, int index, int x, ActQuant& resid_q) {
   emit(p + "norm2", layer_norm(r2, n2, SwinTensor::kNorm2Weight, SwinTensor::kNorm2Bias, c, stage, index), {x2}, h2);
   const WeightCodes fc1 = weights(p + "mlp.fc1", {g.hidden, c}, name(SwinTensor::kFc1Bias, stage, index));
   MlpUpOp up{linear_params(fc1, n2, gelu_q, origin_), gelu_params(fc1, n2, gelu_q, origin_)};
+  up.linear.multiplier.clear();  // the GELU tables requantize (gelu.to_h): not kept twice
+  up.linear.rounding_offset.clear();
   const int mid = buffer(gelu_q.point, rows, fc1.out);
   emit(p + "mlp.fc1+gelu", std::move(up), {h2}, mid);
   const int fc2 = buffer(fc2_q.point, rows, c);
