@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "fqvit/kernels/gemm.h"
 #include "fqvit/quant/fixed_multiplier.h"
 
 namespace fqvit {
@@ -191,6 +192,10 @@ void attention_logits(const AttentionParams& p, const uint8_t* qkv, int64_t h, u
 void softmax_row(const AttentionParams& p, const uint8_t* logits, int32_t* exp_scratch, uint8_t* probs);
 void attention_context(const AttentionParams& p, const uint8_t* probs, const uint8_t* qkv, int64_t h, uint8_t* out);
 void gelu(const GeluParams& p, const int32_t* acc, int64_t rows, uint8_t* out);
+// fc1 and GELU in one pass over rows [0, m): the GEMM's lookup form (gemm.h) on the packed bucket table when p has
+// one, else gemm_u8s8s32 into a per-thread buffer and gelu(). Same bits as gemm_u8s8s32 then gelu_ref.
+void linear_gelu(const PackedWeights& w, int64_t m, const uint8_t* a, int64_t lda, const int32_t* bias,
+                 const GeluParams& p, uint8_t* out);
 void residual_add(const ResidualAddParams& p, const uint8_t* a, const uint8_t* b, int64_t rows, uint8_t* out);
 void layer_norm(const LayerNormParams& p, const uint8_t* q, int64_t rows, uint8_t* out);
 
