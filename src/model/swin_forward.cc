@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "fqvit/core/error.h"
+#include "fqvit/core/thread_limit.h"
 #include "fqvit/numerics/float_ops.h"
 #include "model/hook_calls.h"
 #include "fqvit/model/swin_model.h"
@@ -146,6 +147,7 @@ Tensor SwinModel::run_merge(int stage, const Tensor& x, int64_t batch, QuantHook
 
 Tensor SwinModel::forward(const Tensor& images, QuantHooks* hooks) const {
   const FloatKernels& k = kernels();
+  const ThreadLimit thread_limit(k.loop_thread_limit());
   // The stage geometry (windows, masks, merging) is fixed at load for one image size.
   const Shape expected = {images.rank() > 0 ? images.dim(0) : 1, config_.in_chans, config_.img_size, config_.img_size};
   if (images.shape() != expected || expected[0] < 1) {

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "fqvit/core/error.h"
+#include "fqvit/core/thread_limit.h"
 #include "fqvit/numerics/float_ops.h"
 #include "model/hook_calls.h"
 #include "fqvit/model/vit_names.h"
@@ -232,6 +233,7 @@ void VitModel::run_block(int index, Tensor& x, int64_t batch, QuantHooks* hooks,
 
 Tensor VitModel::forward(const Tensor& images, QuantHooks* hooks) const {
   const FloatKernels& k = kernels();
+  const ThreadLimit thread_limit(k.loop_thread_limit());
   const int64_t batch = images.dim(0);
   const int64_t d = config_.embed_dim;
   const int64_t prefix = prefix_tokens();

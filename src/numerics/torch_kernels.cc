@@ -185,6 +185,11 @@ class TorchKernels final : public FloatKernels {
     stream.wait();
   }
   void softmax_rows(float* x, int64_t rows, int64_t cols) const override { torch_cpu::softmax_rows(x, rows, cols); }
+  // Off the split-invariant families every product is one whole OpenBLAS call threaded by OpenBLAS (torch's bits
+  // need its thread count), so our loops (a few % of the time: LayerNorm, softmax, GELU, the quantizers) run on the
+  // calling thread instead of beside OpenBLAS's workers. Every loop of this set gives the same bits on any number
+  // of threads, so this changes no value.
+  int loop_thread_limit() const override { return split_invariant_blas() ? 0 : 1; }
   void mean_over_tokens(const float* x, int64_t batch, int64_t tokens, int64_t channels, float* y) const override {
     torch_cpu::mean_over_tokens(x, batch, tokens, channels, y);
   }

@@ -191,6 +191,13 @@ GeluParams gelu_table(int64_t channels, std::mt19937& rng) {
   p.channels = channels;
   p.to_h.clear();
   for (int64_t c = 0; c < channels; ++c) p.to_h.push_back(mult((c % 5 == 0 ? -1 : 1) * log_uniform(rng, 1e-4, 4.0)));
+  // Every other table: per-channel rounding offsets carrying a bias fraction f in [-1/2, 1/2] (fixed_multiplier.h).
+  if (channels % 2 == 1) {
+    std::uniform_real_distribution<double> f(-0.5, 0.5);
+    for (const FixedMultiplier& m : p.to_h) {
+      p.to_h_rounding_offset.push_back(static_cast<int32_t>(std::llround(f(rng) * static_cast<double>(m.mantissa_q31))));
+    }
+  }
   return p;
 }
 

@@ -10,6 +10,8 @@
 //
 // Requantizing form (the epilogue every fast kernel fuses):
 //   out[m][n] = clamp(zero_point + apply_multiplier(acc[m][n], multiplier[n]), lo, hi)   (quant/fixed_multiplier.h)
+// or, with per-channel rounding offsets (the bias's fraction of an accumulator unit, from the lowering),
+//   out[m][n] = clamp(zero_point + apply_multiplier(acc[m][n], multiplier[n], rounding_offset[n]), lo, hi).
 //
 // Kernels are single-threaded over the rows they are given; the executor splits rows (or heads) across threads,
 // so results never depend on the thread count. Every path (ref, VNNI, AMX) gives the same bits.
@@ -30,6 +32,7 @@ struct RequantParams {
   int32_t zero_point = 0;
   int32_t lo = 0;
   int32_t hi = 255;
+  const int32_t* rounding_offset = nullptr;     // [n] added to the rounding term 2^(s - 1), or null
 };
 
 // Plain reference kernels (the oracle of every fast path). w is [n][k] row-major, c / out are [m][n] with row

@@ -136,7 +136,8 @@ void attention_context_ref(const AttentionParams& p, const uint8_t* probs, const
                            uint8_t* out);
 
 // GELU on fc1 accumulators through a threshold table (docs/quantization.md section 10):
-//   h = clamp(round(acc[c] * to_h[c]), -2^30, 2^30)          (the real fc1 output on the scale s_out * 2^-12)
+//   h = clamp(round(acc[c] * to_h[c]), -2^30, 2^30)          (the real fc1 output on the scale s_out * 2^-12;
+//                                                             the rounding moved by to_h_rounding_offset[c])
 //   h >= h_argmin: code = code_at_argmin + #{rise <= h};  h < h_argmin: code = code_at_argmin + #{fall >= h}
 // where rise / fall hold, for each code step, the first h (right branch, increasing) or last h (left branch,
 // decreasing) at which round(gelu(h * s_h) / s_out) + zp reaches it; the tables are built exactly (double GELU,
@@ -145,6 +146,8 @@ constexpr int kGeluFracBits = 12;
 struct GeluParams {
   int64_t channels = 0;
   std::vector<FixedMultiplier> to_h;  // [C]
+  // [C] rounding offsets of to_h (fixed_multiplier.h), carrying fc1's bias fraction of an accumulator unit; or empty
+  std::vector<int32_t> to_h_rounding_offset;
   int32_t h_argmin = 0;
   int32_t code_at_argmin = 0;
   std::vector<int32_t> rise, fall;  // ascending

@@ -53,6 +53,10 @@ class FloatKernels {
   virtual void softmax_rows(float* x, int64_t rows, int64_t cols) const = 0;
   // y[b, c] = mean over t of x[b, t, c] (Swin's average pool over tokens).
   virtual void mean_over_tokens(const float* x, int64_t batch, int64_t tokens, int64_t channels, float* y) const = 0;
+  // The most OpenMP threads a forward pass on this set should use for its own loops (0 = no limit). Where the
+  // products are threaded by a BLAS pool of their own, ours stays on the calling thread: two pools on the same
+  // cores fight (OpenBLAS's idle workers spin in sched_yield while ours run), and the products are most of the work.
+  virtual int loop_thread_limit() const { return 0; }
 };
 
 // The kernel set for `numerics`; throws when torch numerics cannot run here (no AVX2 + FMA).

@@ -48,6 +48,7 @@ void gelu_avx512(const GeluParams& p, const int32_t* acc, int64_t rows, uint8_t*
   RequantParams rq;
   rq.multiplier = p.to_h.data();
   rq.zero_point = 0, rq.lo = -kHLimit, rq.hi = kHLimit;
+  rq.rounding_offset = p.to_h_rounding_offset.empty() ? nullptr : p.to_h_rounding_offset.data();
   const int64_t c_count = p.channels, blocks = (c_count + kLanes - 1) / kLanes;
   // The channels' requantization lanes once, then the rows in memory order.
   auto* lanes = static_cast<RequantLanes*>(thread_scratch(0, blocks * static_cast<int64_t>(sizeof(RequantLanes))));
