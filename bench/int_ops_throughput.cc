@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "fqvit/kernels/gemm.h"
 #include "fqvit/kernels/int_ops.h"
 #include "fqvit/lower/lower.h"
 #include "kernels/cpu_features.h"
@@ -191,6 +192,22 @@ int main(int argc, char** argv) {
   std::vector<uint8_t> g_ref(acc.size()), g_fast(acc.size());
   rows.push_back({"gelu (768 channels)", t * 4 * dim, [&] { gelu_ref(g, acc.data(), t, g_ref.data()); },
                   [&] { kernels::gelu_avx512(g, acc.data(), t, g_fast.data()); }, [&] { return g_ref == g_fast; }});
+  // fc1 + GELU of one image: the two-pass form (VNNI GEMM to int32, then the GELU pass) in the "ref" column, the
+  // fused lookup epilogue (linear_gelu) in the other: the GEMM's cost is in both.
+  std::vector<int8_t> w1(static_cast<size_t>(4 * dim * dim));
+  std::uniform_int_distribution<int> s8(-128, 127);
+  for (auto& v : w1) v = static_cast<int8_t>(s8(rng) / 8);
+  const PackedWeights fc1(w1.data(), 4 * dim, dim);
+  const std::vector<uint8_t> fc1_in = random_codes(t * dim, rng, 64, 192);
+  std::vector<int32_t> fc1_bias(static_cast<size_t>(4 * dim), -128 * 4 * dim);
+  std::vector<int32_t> fc1_acc(static_cast<size_t>(t * 4 * dim));
+  rows.push_back({"fc1 + gelu: two passes | fused", t * 4 * dim,
+                  [&] {
+                    gemm_u8s8s32(fc1, t, fc1_in.data(), dim, fc1_bias.data(), fc1_acc.data(), 4 * dim);
+                    kernels::gelu_avx512(g, fc1_acc.data(), t, g_ref.data());
+                  },
+                  [&] { linear_gelu(fc1, t, fc1_in.data(), dim, fc1_bias.data(), g, g_fast.data()); },
+                  [&] { return g_ref == g_fast; }});
   const LayerNormParams ln = layer_norm(dim, rng);
   const std::vector<uint8_t> x = random_codes(t * dim, rng, 64, 192), y = random_codes(t * dim, rng);
   rows.push_back({"layer_norm (192 channels)", t * dim, [&] { layer_norm_ref(ln, x.data(), t, out_ref.data()); },

@@ -4,6 +4,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cassert>
 #include <cstring>
@@ -44,8 +45,7 @@ void for_row_blocks(int64_t rows, Fn fn) {
 
 // The row-local ops (LayerNorm, linear, fc1 + GELU, residual add): row r of the output depends on row r of the
 // inputs only, so a chain of them can run block by block with no barrier in between (IntExecutor::run). One op on
-// rows [begin, end) on the calling thread; the profile's nanoseconds go to ns[0] (fc1 + GELU: the GEMM's to ns[0],
-// GELU's to ns[1]) when ns is not null.
+// rows [begin, end) on the calling thread; the profile's nanoseconds go to *ns when ns is not null.
 struct RowOpRunner {
   const std::vector<const uint8_t*>& in;
   uint8_t* out;
@@ -55,30 +55,25 @@ struct RowOpRunner {
   void operator()(const LayerNormOp& p) const {
     const int64_t c = p.params.channels, t0 = ns ? op_profile_now_ns() : 0;
     layer_norm(p.params, in[0] + begin * c, end - begin, out + begin * c);
-    if (ns) ns[0] += op_profile_now_ns() - t0;
+    if (ns) *ns += op_profile_now_ns() - t0;
   }
   void operator()(const LinearOp& op) const {
     const LinearParams& p = op.params;
     const int64_t t0 = ns ? op_profile_now_ns() : 0;
     gemm_u8s8_requant_u8(*p.weights, end - begin, in[0] + begin * p.in, p.in, p.bias.data(), p.requant(),
                          out + begin * p.out, p.out);
-    if (ns) ns[0] += op_profile_now_ns() - t0;
+    if (ns) *ns += op_profile_now_ns() - t0;
   }
-  void operator()(const MlpUpOp& p) const {
+  void operator()(const MlpUpOp& p) const {  // fc1 with GELU in its epilogue: the int32 sums stay in registers
     const LinearParams& l = p.linear;
-    // One block's accumulators (32 x 768 int32 for ViT-Tiny: 96 KB, stays in L2), reused, never zero-filled.
-    thread_local std::vector<int32_t> acc;
-    if (acc.size() < static_cast<size_t>((end - begin) * l.out)) acc.resize(static_cast<size_t>(kRowBlock * l.out));
     const int64_t t0 = ns ? op_profile_now_ns() : 0;
-    gemm_u8s8s32(*l.weights, end - begin, in[0] + begin * l.in, l.in, l.bias.data(), acc.data(), l.out);
-    const int64_t t1 = ns ? op_profile_now_ns() : 0;
-    gelu(p.gelu, acc.data(), end - begin, out + begin * l.out);
-    if (ns) ns[0] += t1 - t0, ns[1] += op_profile_now_ns() - t1;
+    linear_gelu(*l.weights, end - begin, in[0] + begin * l.in, l.in, l.bias.data(), p.gelu, out + begin * l.out);
+    if (ns) *ns += op_profile_now_ns() - t0;
   }
   void operator()(const ResidualAddOp& p) const {
     const int64_t c = p.params.channels, t0 = ns ? op_profile_now_ns() : 0;
     residual_add(p.params, in[0] + begin * c, in[1] + begin * c, end - begin, out + begin * c);
-    if (ns) ns[0] += op_profile_now_ns() - t0;
+    if (ns) *ns += op_profile_now_ns() - t0;
   }
   template <typename T>
   void operator()(const T&) const {
@@ -99,27 +94,48 @@ struct OpRunner {
 
   uint8_t* out() const { return static_cast<uint8_t*>(output); }
 
+  // Patch rows image by image, then the GEMM and its requantization over row blocks of all images' patches (one
+  // image at batch 1 still uses every thread).
   void operator()(const PatchEmbedOp& p) const {
     const PatchInputParams& ip = p.input;
     const int64_t grid = ip.image_size / ip.patch, patches = grid * grid, len = ip.channels * ip.patch * ip.patch;
     const int64_t d = p.weights->n();
     const int64_t pixels_per_image = ip.channels * ip.image_size * ip.image_size;
+    std::vector<uint8_t> patch_rows(static_cast<size_t>(batch * patches * len));
 #pragma omp parallel for schedule(static)
     for (int64_t b = 0; b < batch; ++b) {
-      std::vector<uint8_t> rows(static_cast<size_t>(patches * len));
-      std::vector<int32_t> acc(static_cast<size_t>(patches * d));
-      patch_rows_ref(ip, in[0] + b * pixels_per_image, rows.data());
-      gemm_u8s8s32(*p.weights, patches, rows.data(), len, nullptr, acc.data(), d);
-      requantize_accumulators_ref(p.requant, acc.data(), patches, d, out() + b * patches * d);
+      patch_rows_ref(ip, in[0] + b * pixels_per_image, patch_rows.data() + b * patches * len);
     }
+    for_row_blocks(batch * patches, [&](int64_t begin, int64_t end) {
+      thread_local std::vector<int32_t> acc;
+      acc.resize(static_cast<size_t>((end - begin) * d));
+      gemm_u8s8s32(*p.weights, end - begin, patch_rows.data() + begin * len, len, nullptr, acc.data(), d);
+      requantize_accumulators_ref(p.requant, acc.data(), end - begin, d, out() + begin * d);
+    });
   }
+  // embed_tokens_ref by row blocks of every image's tokens: a token's codes depend on its own patch row only.
   void operator()(const EmbedOp& p) const {
     const EmbedParams& e = p.params;
-    const int64_t tokens = e.prefix + e.patches;
-#pragma omp parallel for schedule(static)
-    for (int64_t b = 0; b < batch; ++b) {
-      embed_tokens_ref(e, in[0] + b * e.patches * e.dim, out() + b * tokens * e.dim);
-    }
+    const int64_t tokens = e.prefix + e.patches, dim = e.dim;
+    for_row_blocks(batch * tokens, [&](int64_t begin, int64_t end) {
+      thread_local std::vector<uint8_t> embed;
+      embed.resize(static_cast<size_t>((end - begin) * dim));
+      for (int64_t r = begin; r < end; ++r) {
+        const int64_t b = r / tokens, t = r % tokens;
+        uint8_t* dst = embed.data() + (r - begin) * dim;
+        if (t < e.prefix) {
+          std::memcpy(dst, e.prefix_codes.data() + t * dim, static_cast<size_t>(dim));
+        } else {
+          rescale_codes_ref(e.patch_to_embed, in[0] + (b * e.patches + t - e.prefix) * dim, dim, dst);
+        }
+      }
+      // The position codes of rows [begin, end) of each image, one image's run of rows at a time.
+      for (int64_t r = begin; r < end;) {
+        const int64_t t = r % tokens, run = std::min(end - r, tokens - t);
+        residual_add(e.add_pos, embed.data() + (r - begin) * dim, e.pos_codes.data() + t * dim, run, out() + r * dim);
+        r += run;
+      }
+    });
   }
   void operator()(const LayerNormOp& p) const { rows(p); }
   void operator()(const LinearOp& p) const { rows(p); }
@@ -190,7 +206,7 @@ std::string profile_kind(const PlanOp& op) {
         if constexpr (std::is_same_v<T, ResidualAddOp>) return "residual_add";
         if constexpr (std::is_same_v<T, HeadOp>) return "head";
         if constexpr (std::is_same_v<T, AttentionOp>) return "attention";
-        if constexpr (std::is_same_v<T, MlpUpOp>) return "gemm.fc1";  // + "gelu": RowOpRunner's second slot
+        if constexpr (std::is_same_v<T, MlpUpOp>) return "gemm.fc1+gelu";  // GELU is the GEMM's epilogue
         return "";
       },
       op.params);
@@ -209,9 +225,10 @@ void run_op(const IntPlan& plan, const PlanOp& op, int64_t batch, const std::vec
 
 namespace {
 
-// Activation memory of one run: a buffer lives from the op that writes it to the last op that reads it, then goes
-// back to a free list that later ops draw from (smallest block that fits), so only the live set is resident (a
-// block's few activations, not all of the network's). Blocks are not zeroed: every op writes all of its output.
+// Activation memory of a run: a buffer lives from the op that writes it to the last op that reads it, then goes
+// back to a free list that later ops (and later runs on the same thread) draw from (smallest block that fits), so
+// only the live set is resident (a block's few activations, not all of the network's). Blocks are not zeroed: every
+// op writes all of its output.
 class BufferPool {
  public:
   uint8_t* take(int id, int64_t bytes) {
@@ -237,6 +254,9 @@ class BufferPool {
     live_.erase(it);
   }
   const uint8_t* get(int id) const { return live_.at(id).data.get(); }
+  void give_back_all() {
+    while (!live_.empty()) give_back(live_.begin()->first);
+  }
 
  private:
   struct Block {
@@ -256,7 +276,10 @@ void IntExecutor::run(const uint8_t* pixels, int64_t batch, int32_t* scores) con
     for (int id : plan.ops[i].inputs) last_read[static_cast<size_t>(id)] = i;
   }
   const bool profile = op_profile_enabled();
-  BufferPool pool;
+  // The calling thread's pool, kept from run to run: its blocks stay mapped, so a run does not page-fault its
+  // activations in again (about 800 faults, 3 MB, per ViT-Tiny batch of 8 with a fresh pool). Every buffer is
+  // given back by the end of a run (each is read by a later op, and the last op writes the scores).
+  thread_local BufferPool pool;
   for (size_t i = 0; i < plan.ops.size();) {
     // A segment: one op, or a run of row-local ops over the same rows (a transformer block's proj -> add ->
     // LayerNorm -> fc1 + GELU -> fc2 -> add -> LayerNorm -> qkv), which runs block by block in one parallel loop:
@@ -289,14 +312,14 @@ void IntExecutor::run(const uint8_t* pixels, int64_t batch, int32_t* scores) con
         op_profile_add(profile_kind(plan.ops[i]), op_profile_now_ns() - start);
       }
     } else {
-      // The profile's nanoseconds per op (two slots each: fc1 + GELU uses both), summed over the threads.
-      std::vector<std::atomic<int64_t>> ns(2 * (end - i));
+      // The profile's nanoseconds per op, summed over the threads.
+      std::vector<std::atomic<int64_t>> ns(end - i);
       const RowBlocks blocks(batch * rows);
 #pragma omp parallel for schedule(dynamic, 1)
       for (int64_t blk = 0; blk < blocks.count; ++blk) {
         for (size_t j = i; j < end; ++j) {
           RowOpRunner runner{inputs[j - i], static_cast<uint8_t*>(outputs[j - i]), blocks.begin(blk), blocks.end(blk),
-                             profile ? &ns[2 * (j - i)] : nullptr};
+                             profile ? &ns[j - i] : nullptr};
           std::visit(runner, plan.ops[j].params);
         }
       }
@@ -305,11 +328,8 @@ void IntExecutor::run(const uint8_t* pixels, int64_t batch, int32_t* scores) con
         int64_t busy = 0;
         for (const auto& v : ns) busy += v;
         for (size_t j = i; j < end; ++j) {
-          for (int slot = 0; slot < 2; ++slot) {
-            const int64_t t = ns[2 * (j - i) + static_cast<size_t>(slot)];
-            if (busy <= 0 || (slot == 1 && !std::holds_alternative<MlpUpOp>(plan.ops[j].params))) continue;
-            op_profile_add(slot == 0 ? profile_kind(plan.ops[j]) : "gelu", wall / busy * t + wall % busy * t / busy);
-          }
+          const int64_t t = ns[j - i];
+          if (busy > 0) op_profile_add(profile_kind(plan.ops[j]), wall / busy * t + wall % busy * t / busy);
         }
       }
     }
@@ -320,6 +340,7 @@ void IntExecutor::run(const uint8_t* pixels, int64_t batch, int32_t* scores) con
     }
     i = end;
   }
+  pool.give_back_all();  // buffers no op read (none in our plans) go back too
 }
 
 }  // namespace fqvit

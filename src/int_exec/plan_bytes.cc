@@ -15,7 +15,7 @@ struct Count {
   PlanBytes& b;
   void linear(const LinearParams& p) const {
     if (p.weights) b.weights += p.weights->bytes();
-    b.channel += bytes_of(p.bias) + bytes_of(p.multiplier);
+    b.channel += bytes_of(p.bias) + bytes_of(p.multiplier) + bytes_of(p.rounding_offset);
   }
   void residual(const ResidualAddParams& p) const { b.channel += bytes_of(p.a_multiplier) + bytes_of(p.b_multiplier); }
   void operator()(const PatchEmbedOp& p) const {
@@ -36,7 +36,7 @@ struct Count {
   void operator()(const MlpUpOp& p) const {
     linear(p.linear);
     const GeluParams& g = p.gelu;
-    b.channel += bytes_of(g.to_h);
+    b.channel += bytes_of(g.to_h) + bytes_of(g.to_h_rounding_offset);
     b.tables += bytes_of(g.rise) + bytes_of(g.fall) + bytes_of(g.bucket_code) + bytes_of(g.bucket_step) +
                 bytes_of(g.bucket_delta) + bytes_of(g.bucket_packed);
   }

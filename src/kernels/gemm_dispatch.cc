@@ -64,6 +64,8 @@ struct GemmKernels {
                      const RequantParams& rq, uint8_t* out, int64_t ldo);
   void (*requantize)(int64_t m, int64_t n, const int32_t* acc, int64_t lda, const int32_t* bias,
                      const RequantParams& rq, uint8_t* out, int64_t ldo);
+  void (*lookup_u8)(const PackedWeights::Impl& w, int64_t m, const uint8_t* a, int64_t lda, const int32_t* bias,
+                    const RequantParams& rq, const BucketLookup& lut, uint8_t* out, int64_t ldo);
 };
 
 void ref_s32(const PackedWeights::Impl& w, int64_t m, const uint8_t* a, int64_t lda, const int32_t* bias, int32_t* c,
@@ -73,6 +75,14 @@ void ref_s32(const PackedWeights::Impl& w, int64_t m, const uint8_t* a, int64_t 
 void ref_requant(const PackedWeights::Impl& w, int64_t m, const uint8_t* a, int64_t lda, const int32_t* bias,
                  const RequantParams& rq, uint8_t* out, int64_t ldo) {
   gemm_u8s8_requant_u8_ref(m, w.n, w.k, a, lda, w.rows.data(), bias, rq, out, ldo);
+}
+void ref_lookup(const PackedWeights::Impl& w, int64_t m, const uint8_t* a, int64_t lda, const int32_t* bias,
+                const RequantParams& rq, const BucketLookup& lut, uint8_t* out, int64_t ldo) {
+  gemm_u8s8_lookup_u8_ref(m, w.n, w.k, a, lda, w.rows.data(), bias, rq, lut, out, ldo);
+}
+void vnni_lookup(const PackedWeights::Impl& w, int64_t m, const uint8_t* a, int64_t lda, const int32_t* bias,
+                 const RequantParams& rq, const BucketLookup& lut, uint8_t* out, int64_t ldo) {
+  kernels::gemm_u8s8_lookup_u8_avx512_vnni(w.vnni4, m, a, lda, bias, rq, lut, out, ldo);
 }
 void vnni_s32(const PackedWeights::Impl& w, int64_t m, const uint8_t* a, int64_t lda, const int32_t* bias,
               int32_t* c, int64_t ldc) {
@@ -96,9 +106,9 @@ void amx_requant(const PackedWeights::Impl& w, int64_t m, const uint8_t* a, int6
 
 // Indexed by GemmIsa.
 constexpr GemmKernels kKernels[] = {
-    {&ref_s32, &ref_requant, &requantize_u8_ref},
-    {&vnni_s32, &vnni_requant, &kernels::requantize_u8_avx512},
-    {&amx_s32, &amx_requant, &kernels::requantize_u8_avx512},
+    {&ref_s32, &ref_requant, &requantize_u8_ref, &ref_lookup},
+    {&vnni_s32, &vnni_requant, &kernels::requantize_u8_avx512, &vnni_lookup},
+    {&amx_s32, &amx_requant, &kernels::requantize_u8_avx512, &vnni_lookup},  // AMX: the VNNI epilogue (same layout)
 };
 
 constexpr GemmIsa kAllIsas[] = {GemmIsa::kRef, GemmIsa::kAvx512Vnni, GemmIsa::kAmx};
@@ -198,6 +208,15 @@ void gemm_u8s8_requant_u8(const PackedWeights& w, int64_t m, const uint8_t* a, i
   assert(rq.multiplier != nullptr && 0 <= rq.lo && rq.lo <= rq.hi && rq.hi <= 255);  // uint8 codes
   if (m <= 0) return;
   kernels_for(w.impl()).requant_u8(w.impl(), m, a, lda, bias, rq, out, ldo);
+}
+
+void gemm_u8s8_lookup_u8(const PackedWeights& w, int64_t m, const uint8_t* a, int64_t lda, const int32_t* bias,
+                         const RequantParams& rq, const BucketLookup& lut, uint8_t* out, int64_t ldo) {
+  assert(lda >= w.k() && ldo >= w.n());
+  assert(rq.multiplier != nullptr && rq.lo <= rq.hi && lut.packed != nullptr && lut.origin <= lut.last);
+  assert(lut.shift >= 0 && lut.shift <= 21);
+  if (m <= 0) return;
+  kernels_for(w.impl()).lookup_u8(w.impl(), m, a, lda, bias, rq, lut, out, ldo);
 }
 
 void requantize_u8(int64_t m, int64_t n, const int32_t* acc, int64_t lda, const int32_t* bias,

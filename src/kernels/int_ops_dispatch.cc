@@ -1,6 +1,9 @@
 // The dispatching forms of the non-GEMM integer ops (int_ops.h): the AVX-512 kernels when the GEMM path in use is
 // avx512_vnni or amx (both imply AVX-512 F / BW / VL / VNNI on this CPU; LayerNorm also needs CD), the reference kernels otherwise. Read per
 // call, so force_gemm_isa() switches these ops too.
+#include <algorithm>
+#include <vector>
+
 #include "fqvit/kernels/gemm.h"
 #include "fqvit/kernels/int_ops.h"
 #include "kernels/x86/int_ops_x86.h"
@@ -44,6 +47,24 @@ void attention_context(const AttentionParams& p, const uint8_t* probs, const uin
 void gelu(const GeluParams& p, const int32_t* acc, int64_t rows, uint8_t* out) {
   if (use_avx512()) return kernels::gelu_avx512(p, acc, rows, out);
   gelu_ref(p, acc, rows, out);
+}
+
+void linear_gelu(const PackedWeights& w, int64_t m, const uint8_t* a, int64_t lda, const int32_t* bias,
+                 const GeluParams& p, uint8_t* out) {
+  constexpr int32_t kHLimit = int32_t{1} << 30;
+  const auto buckets = static_cast<int64_t>(p.bucket_code.size());
+  const RequantParams to_h{p.to_h.data(), 0, -kHLimit, kHLimit};
+  if (buckets > 0 && p.bucket_packed.size() == p.bucket_code.size()) {
+    // h never exceeds 2^30, so the table's last h is taken there (never below the origin), as gelu_ref clamps.
+    const int64_t last = std::max<int64_t>(
+        std::min<int64_t>(p.bucket_origin + (buckets << p.bucket_shift) - 1, kHLimit), p.bucket_origin);
+    const BucketLookup lut{p.bucket_packed.data(), p.bucket_origin, static_cast<int32_t>(last), p.bucket_shift};
+    return gemm_u8s8_lookup_u8(w, m, a, lda, bias, to_h, lut, out, p.channels);
+  }
+  thread_local std::vector<int32_t> acc;
+  acc.resize(static_cast<size_t>(m * p.channels));
+  gemm_u8s8s32(w, m, a, lda, bias, acc.data(), p.channels);
+  gelu(p, acc.data(), m, out);
 }
 
 void residual_add(const ResidualAddParams& p, const uint8_t* a, const uint8_t* b, int64_t rows, uint8_t* out) {

@@ -191,8 +191,12 @@ LinearParams linear_params(const WeightCodes& w, const ActQuant& in, const ActQu
     const auto rounded = static_cast<int64_t>(std::llround(b));
     check_accumulator(rounded, w.in, origin, w.name + ".bias");
     p.bias.push_back(static_cast<int32_t>(rounded - int64_t{in.zero_point} * sum_w));
-    p.multiplier.push_back(fixed_multiplier_from_real(acc_scale / out.scale[0], origin,
-                                                      w.name + " requantization multiplier (s_in s_w / s_out)"));
+    const FixedMultiplier m = fixed_multiplier_from_real(acc_scale / out.scale[0], origin,
+                                                         w.name + " requantization multiplier (s_in s_w / s_out)");
+    p.multiplier.push_back(m);
+    // The bias's fraction f in [-1/2, 1/2] of an accumulator unit, as a rounding offset (fixed_multiplier.h).
+    const double f = b - static_cast<double>(rounded);
+    p.rounding_offset.push_back(static_cast<int32_t>(std::llround(f * static_cast<double>(m.mantissa_q31))));
   }
   return p;
 }
@@ -311,8 +315,15 @@ GeluParams gelu_params(const WeightCodes& fc1, const ActQuant& in, const ActQuan
   p.channels = fc1.out;
   const double s_out = out.scale[0], s_h = std::ldexp(s_out, -kGeluFracBits);
   for (int64_t o = 0; o < fc1.out; ++o) {
-    p.to_h.push_back(fixed_multiplier_from_real(in.scale[0] * fc1.scale[static_cast<size_t>(o)] / s_h, origin,
-                                                fc1.name + " GELU input multiplier"));
+    const double acc_scale = in.scale[0] * fc1.scale[static_cast<size_t>(o)];
+    const FixedMultiplier m = fixed_multiplier_from_real(acc_scale / s_h, origin, fc1.name + " GELU input multiplier");
+    p.to_h.push_back(m);
+    // fc1's bias is rounded to accumulator units (linear_params); its fraction goes into the rounding offset.
+    if (!fc1.bias.empty()) {
+      const double b = static_cast<double>(fc1.bias[static_cast<size_t>(o)]) / acc_scale;
+      const double f = b - static_cast<double>(std::llround(b));
+      p.to_h_rounding_offset.push_back(static_cast<int32_t>(std::llround(f * static_cast<double>(m.mantissa_q31))));
+    }
   }
   // code(h) = clamp(round(gelu(h s_h) / s_out) + zp): exact erf GELU in double, half to even as the fake path.
   auto code = [&](int64_t h) {
@@ -354,7 +365,9 @@ GeluParams gelu_params(const WeightCodes& fc1, const ActQuant& in, const ActQuan
 namespace {
 
 struct Shrink {
-  static void linear(LinearParams& p) { p.bias.shrink_to_fit(), p.multiplier.shrink_to_fit(); }
+  static void linear(LinearParams& p) {
+    p.bias.shrink_to_fit(), p.multiplier.shrink_to_fit(), p.rounding_offset.shrink_to_fit();
+  }
   static void residual(ResidualAddParams& p) { p.a_multiplier.shrink_to_fit(), p.b_multiplier.shrink_to_fit(); }
   void operator()(PatchEmbedOp& p) const { p.requant.bias.shrink_to_fit(), p.requant.multiplier.shrink_to_fit(); }
   void operator()(EmbedOp& p) const {
@@ -371,7 +384,7 @@ struct Shrink {
   void operator()(MlpUpOp& p) const {
     linear(p.linear);
     GeluParams& g = p.gelu;
-    g.to_h.shrink_to_fit(), g.rise.shrink_to_fit(), g.fall.shrink_to_fit(), g.bucket_code.shrink_to_fit();
+    g.to_h.shrink_to_fit(), g.to_h_rounding_offset.shrink_to_fit(), g.rise.shrink_to_fit(), g.fall.shrink_to_fit(), g.bucket_code.shrink_to_fit();
     g.bucket_step.shrink_to_fit(), g.bucket_delta.shrink_to_fit(), g.bucket_packed.shrink_to_fit();
   }
   void operator()(ResidualAddOp& p) const { residual(p.params); }

@@ -179,6 +179,7 @@ LoweredModel VitLowering::run() {
     const WeightCodes fc1 = weights(VitTensor::kFc1Weight, {hidden, d}, i);
     MlpUpOp up{linear_params(fc1, n2, gelu_q, origin_), gelu_params(fc1, n2, gelu_q, origin_)};
     up.linear.multiplier.clear();  // the GELU tables requantize (gelu.to_h): not kept twice
+    up.linear.rounding_offset.clear();
     const int mid = buffer(VitPoint::kFc1, i, tokens, fc1.out);
     emit(p + "mlp.fc1+gelu", std::move(up), {h2}, mid);
     const int fc2 = buffer(VitPoint::kFc2, i, tokens, d);

@@ -264,5 +264,66 @@ TEST(TeacherForcedVitTiny, EveryOpAgreesWithFakeQuant) {
   }
 }
 
+
+// Linear ops against closed-form values: fed the fake-quant codes of their input, their codes must be the exact real
+// output (sum (a - zp) w) s_in s_w + b, in double, rounded half to even, on all but a few values within the
+// multiplier's 2^-31 of a rounding boundary. This is what the per-channel rounding terms buy: an int32 bias alone
+// drops the bias's fraction of an accumulator unit and moved 0.02-0.07% of ViT-Tiny's codes (docs/quantization.md
+// 10.1); the fake path's float32 GEMM is off the exact value on about 0.001%.
+constexpr double kLinearExactMinAgreement = 0.9999;
+
+void linear_ops_against_exact(const std::string& path, const testing::Images& images) {
+  QuantizedModel fake = read_quantized_model(path);
+  fake.model->set_numerics(Numerics::kTorch);
+  testing::RecordingHooks hooks(fake.state, path);
+  fake.model->forward(images.normalized, &hooks);
+  const QuantizedFile file = read_quantized_file(path);
+  const LoweredModel lowered = lower_quantized_model(path);
+  for (const PlanOp& op : lowered.plan->ops) {
+    const auto* lin = std::get_if<LinearOp>(&op.params);
+    if (lin == nullptr) continue;
+    const LinearParams& l = lin->params;
+    const std::vector<uint8_t>& in = hooks.codes.at(op.input_points[0]);
+    const auto w = lower::weight_codes(file, op.name, file.weights.at(op.name).shape, op.name + ".bias", path);
+    const lower::ActQuant qi = lower::act_quant(file, op.input_points[0], path);
+    const lower::ActQuant qo = lower::act_quant(file, op.output_point, path);
+    std::vector<uint8_t> out(static_cast<size_t>(static_cast<int64_t>(in.size()) / l.in * l.out));
+    run_op(*lowered.plan, op, images.count, {in.data()}, out.data());
+    Stats s;
+    for (int64_t r = 0; r < static_cast<int64_t>(in.size()) / l.in; ++r) {
+      for (int64_t o = 0; o < l.out; ++o) {
+        int64_t acc = 0;
+        for (int64_t k = 0; k < l.in; ++k) {
+          acc += int64_t{in[static_cast<size_t>(r * l.in + k)] - qi.zero_point} * w.codes[static_cast<size_t>(o * l.in + k)];
+        }
+        const double y = static_cast<double>(acc) * qi.scale[0] * w.scale[static_cast<size_t>(o)] +
+                         static_cast<double>(w.bias[static_cast<size_t>(o)]);
+        const double want = std::clamp(std::nearbyint(y / qo.scale[0]) + qo.zero_point, double(qo.lo), double(qo.hi));
+        s.add(out[static_cast<size_t>(r * l.out + o)], static_cast<int>(want), qo.zero_point);
+      }
+    }
+    check(op.name + " vs exact", s, {kLinearExactMinAgreement, kExactMaxDiff});
+  }
+}
+
+TEST(LinearOpsExact, DemoVitAgainstClosedForm) {
+  const auto list = testing::first_images(testing::source_dir() + "/demo/data/val",
+                                          testing::source_dir() + "/demo/data/classes.txt", 32, 15);
+  for (const char* config : {"fqvit_w8a8attn8", "fqvit_w8a8attn4"}) {
+    const std::string path = testing::calibrate_demo("vit_micro", config);
+    QuantizedModel q = read_quantized_model(path);
+    linear_ops_against_exact(path, testing::load_images(list, q.model->config().preprocess));
+  }
+}
+
+TEST(LinearOpsExact, VitTinyAgainstClosedForm) {
+  FQVIT_REQUIRE_SHARED(shared);
+  const auto list = testing::first_images(shared + "/imagenet/val", shared + "/imagenet/classes.txt", 4, 160);
+  const std::string path = testing::reference_vit_tiny(shared, "golden_vit_tiny_qparams_ptf_w8a8attn8.json",
+                                                       kLisReferenceShift);
+  QuantizedModel q = read_quantized_model(path);
+  linear_ops_against_exact(path, testing::load_images(list, q.model->config().preprocess));
+}
+
 }  // namespace
 }  // namespace fqvit

@@ -32,7 +32,14 @@ void expect_emulated_amx_equals_reference(const Case& s, uint32_t seed, bool ext
   for (size_t j = 0; j < multiplier.size(); ++j) {
     multiplier[j] = {(1 << 30) + u8(rng) * 4000000, j % 5 == 0 ? -31 : (j % 5 == 1 ? 30 : exp(rng))};
   }
-  const RequantParams rq{multiplier.data(), u8(rng), 0, 255};
+  // Odd seeds: per-channel rounding offsets (the lowering's bias fractions, f * mantissa, |f| <= 1/2).
+  std::vector<int32_t> rounding;
+  for (const FixedMultiplier& m : multiplier) {
+    if (seed % 2 == 1) {
+      rounding.push_back((u8(rng) - 128) * (m.mantissa_q31 / 256));
+    }
+  }
+  const RequantParams rq{multiplier.data(), u8(rng), 0, 255, rounding.empty() ? nullptr : rounding.data()};
   std::vector<int32_t> want_c(static_cast<size_t>(s.m * ldc), -1), got_c(want_c);
   std::vector<uint8_t> want_u8(static_cast<size_t>(s.m * ldc), 9), got_u8(want_u8);
   gemm_u8s8s32_ref(s.m, s.n, s.k, a.data(), lda, w.data(), bias.data(), want_c.data(), ldc);

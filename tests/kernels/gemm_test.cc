@@ -37,6 +37,7 @@ struct Problem {
   std::vector<int8_t> w;
   std::vector<int32_t> bias;
   std::vector<FixedMultiplier> multiplier;
+  std::vector<int32_t> rounding;  // odd seeds: per-channel rounding offsets (a bias fraction), else empty
   RequantParams rq;
 };
 
@@ -53,7 +54,7 @@ FixedMultiplier random_multiplier(std::mt19937& rng, int lo_exp, int hi_exp) {
 
 Problem make_problem(int64_t m, int64_t n, int64_t k, Data data, uint32_t seed) {
   std::mt19937 rng(seed);
-  Problem p{m, n, k, k + (seed % 3 == 0 ? 0 : 7), n + (seed % 2 == 0 ? 0 : 5), {}, {}, {}, {}, {}};
+  Problem p{m, n, k, k + (seed % 3 == 0 ? 0 : 7), n + (seed % 2 == 0 ? 0 : 5), {}, {}, {}, {}, {}, {}};
   p.a.resize(static_cast<size_t>(m * p.lda));
   p.w.resize(static_cast<size_t>(n * k));
   std::uniform_int_distribution<int> u8(0, 255), s8(-128, 127), small(-3, 3);
@@ -92,8 +93,14 @@ Problem make_problem(int64_t m, int64_t n, int64_t k, Data data, uint32_t seed) 
     if (j % 11 == 6) fm = {0, 0};
     p.multiplier[static_cast<size_t>(j)] = fm;
   }
+  if (seed % 2 == 1) {  // f * mantissa, f in [-1/2, 1/2]: the lowering's bias fractions
+    std::uniform_real_distribution<double> fraction(-0.5, 0.5);
+    for (const FixedMultiplier& fm : p.multiplier) {
+      p.rounding.push_back(static_cast<int32_t>(std::llround(fraction(rng) * static_cast<double>(fm.mantissa_q31))));
+    }
+  }
   std::uniform_int_distribution<int32_t> zp(0, 255);
-  p.rq = {p.multiplier.data(), zp(rng), 0, 255};
+  p.rq = {p.multiplier.data(), zp(rng), 0, 255, p.rounding.empty() ? nullptr : p.rounding.data()};
   if (seed % 5 == 1) p.rq.lo = 3, p.rq.hi = 250;  // a narrower code range than uint8
   if (seed % 13 == 4) p.rq.zero_point = seed % 2 ? INT32_MIN + 7 : INT32_MAX - 7;  // lo - zp leaves int32
   if (seed % 13 == 9) p.rq.zero_point = -70000;

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "fqvit/kernels/gemm.h"
 #include "fqvit/kernels/int_ops.h"
 #include "kernels/cpu_features.h"
 #include "kernels/x86/int_ops_x86.h"
@@ -190,6 +191,13 @@ GeluParams gelu_table(int64_t channels, std::mt19937& rng) {
   p.channels = channels;
   p.to_h.clear();
   for (int64_t c = 0; c < channels; ++c) p.to_h.push_back(mult((c % 5 == 0 ? -1 : 1) * log_uniform(rng, 1e-4, 4.0)));
+  // Every other table: per-channel rounding offsets carrying a bias fraction f in [-1/2, 1/2] (fixed_multiplier.h).
+  if (channels % 2 == 1) {
+    std::uniform_real_distribution<double> f(-0.5, 0.5);
+    for (const FixedMultiplier& m : p.to_h) {
+      p.to_h_rounding_offset.push_back(static_cast<int32_t>(std::llround(f(rng) * static_cast<double>(m.mantissa_q31))));
+    }
+  }
   return p;
 }
 
@@ -215,6 +223,51 @@ TEST_F(Avx512Kernels, GeluEqualsReference) {
                                      << " packed " << p.bucket_packed.size();
         }
       }
+    }
+  }
+}
+
+// fc1 + GELU in one pass (the GEMM's lookup epilogue) against gemm_u8s8s32_ref then gelu_ref, on the path in use
+// (VNNI here), the reference GEMM path and, for tables without a packed form, the two-pass fallback: M, N, K around
+// the micro-tile (6 rows, 64 channels) and block sizes, ViT-Tiny's 197 x 768 x 192, codes at the extremes, biases
+// that push h past both ends of the table.
+TEST_F(Avx512Kernels, LinearGeluEqualsGemmThenGeluReference) {
+  std::mt19937 rng(22);
+  std::uniform_int_distribution<int> u8(0, 255), s8(-128, 127);
+  std::uniform_int_distribution<int32_t> bias_value(-(1 << 20), 1 << 20);
+  const GemmIsa original = gemm_isa_in_use();
+  struct Shape {
+    int64_t m, n, k;
+  };
+  for (const Shape sh : {Shape{1, 1, 1}, Shape{5, 17, 3}, Shape{6, 64, 64}, Shape{7, 65, 65}, Shape{13, 768, 192},
+                         Shape{197, 768, 192}, Shape{31, 1536, 384}, Shape{2, 33, 1031}}) {
+    GeluParams packed = gelu_table(sh.n, rng);
+    GeluParams unpacked = packed;
+    unpacked.bucket_packed.clear();
+    std::vector<int8_t> w(static_cast<size_t>(sh.n * sh.k));
+    for (auto& v : w) v = static_cast<int8_t>(s8(rng));
+    std::vector<int32_t> bias(static_cast<size_t>(sh.n));
+    for (auto& b : bias) b = bias_value(rng);
+    for (const Fill fill : kFills) {
+      const std::vector<uint8_t> a = codes(sh.m * sh.k, fill, rng);
+      std::vector<int32_t> acc(static_cast<size_t>(sh.m * sh.n));
+      gemm_u8s8s32_ref(sh.m, sh.n, sh.k, a.data(), sh.k, w.data(), bias.data(), acc.data(), sh.n);
+      std::vector<uint8_t> want(acc.size());
+      gelu_ref(packed, acc.data(), sh.m, want.data());
+      for (const GemmIsa isa : {GemmIsa::kAvx512Vnni, GemmIsa::kRef}) {
+        force_gemm_isa(isa);
+        const PackedWeights pw(w.data(), sh.n, sh.k);
+        for (const GeluParams* p : {&packed, &unpacked}) {
+          std::vector<uint8_t> got(acc.size(), 0xAB);
+          linear_gelu(pw, sh.m, a.data(), sh.k, bias.data(), *p, got.data());
+          for (size_t i = 0; i < want.size(); ++i) {
+            ASSERT_EQ(got[i], want[i]) << "M " << sh.m << " N " << sh.n << " K " << sh.k << " path "
+                                       << gemm_isa_name(isa) << " packed " << p->bucket_packed.size() << " fill "
+                                       << static_cast<int>(fill) << " element " << i << " acc " << acc[i];
+          }
+        }
+      }
+      force_gemm_isa(original);
     }
   }
 }

@@ -2,8 +2,15 @@
 // the value found and the value expected (issue 10 item 8): never a wrong answer.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstring>
 #include <filesystem>
+#include <functional>
+#include <limits>
 
+#include <nlohmann/json.hpp>
+
+#include "fqvit/calibrate/model_file.h"
 #include "fqvit/calibrate/quantizer.h"
 #include "fqvit/core/error.h"
 #include "fqvit/lower/lower.h"
@@ -72,6 +79,140 @@ TEST(LowerErrors, UnknownQuantizerKind) {
   });
   expect_line(lowering_error("kind", "blocks.0.mlp.qact2", std::make_unique<CustomQuantizer>()),
               {"quantizers.activations.blocks.0.mlp.qact2.kind", "found test_custom", "expected uniform, ptf or lis"});
+}
+
+TEST(LowerErrors, ZeroPointOutsideTheCodeRange) {
+  expect_line(lowering_error("zp8", "blocks.0.attn.qact2", std::make_unique<UniformQuantizer>(QParams{0.05f, 300}, kUint8)),
+              {"quantizers.activations.blocks.0.attn.qact2.zero_point", "found 300", "expected within [0, 255] of uint8"});
+  expect_line(lowering_error("zp6", "blocks.1.attn.qact3",
+                             std::make_unique<UniformQuantizer>(QParams{0.05f, 70}, BitType{6, false})),
+              {"quantizers.activations.blocks.1.attn.qact3.zero_point", "found 70", "expected within [0, 63] of uint6"});
+}
+
+TEST(LowerErrors, ActivationCodesWiderThanEightBits) {
+  // 16-bit codes are a valid file (the wide residual stream of fqvit_plus); the uint8 kernels do not hold them.
+  expect_line(lowering_error("bits16", "blocks.0.mlp.qact1",
+                             std::make_unique<UniformQuantizer>(QParams{0.001f, 1000}, BitType{16, false})),
+              {"quantizers.activations.blocks.0.mlp.qact1.bits", "found uint16", "expected uint2..uint8"});
+}
+
+TEST(LowerErrors, PtfFactorsForAnotherChannelCount) {
+  PtfParams p;
+  p.scale1 = 0.01f, p.zero_point = 100, p.alpha = {0, 1, 2};
+  expect_line(lowering_error("alpha", "blocks.0.qact2", std::make_unique<PtfQuantizer>(p)),
+              {"quantizers.activations.blocks.0.qact2.alpha", "found 3 channels", "expected 1 or 64"});
+}
+
+// One tensor of a file as copied by `rewritten`: the edit may change any part, or drop it.
+struct TensorCopy {
+  std::string name;
+  DType dtype;
+  Shape shape;
+  std::vector<std::byte> bytes;
+};
+
+// Copies the calibrated demo file, tensor by tensor through `edit` (false drops the tensor) and its
+// __metadata__.quantizers JSON through `quantizers`, and returns the lowering's error.
+std::string rewritten_error(const std::string& tag, const std::function<bool(TensorCopy&)>& edit,
+                            const std::function<void(nlohmann::json&)>& quantizers = {}) {
+  const std::string source = testing::calibrate_demo("vit_micro", "fqvit_w8a8attn4");
+  const std::string path = testing::scratch_dir("lower_errors_" + tag) + "/bad.safetensors";
+  {
+    const SafetensorsFile in = SafetensorsFile::open(source);
+    SafetensorsWriter out;
+    for (const TensorInfo& t : in.tensors()) {
+      const auto b = in.bytes(t.name);
+      TensorCopy c{t.name, t.dtype, t.shape, {b.begin(), b.end()}};
+      if (edit(c)) out.add_raw(c.name, c.dtype, c.shape, c.bytes);
+    }
+    for (const auto& [key, value] : in.metadata()) {
+      if (key == "quantizers" && quantizers) {
+        nlohmann::json j = nlohmann::json::parse(value);
+        quantizers(j);
+        out.set_metadata(key, j.dump());
+      } else {
+        out.set_metadata(key, value);
+      }
+    }
+    out.write(path);
+  }
+  try {
+    lower_quantized_model(path);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(LowerErrors, MissingFloatTensor) {
+  expect_line(rewritten_error("no_norm_bias", [](TensorCopy& t) { return t.name != "blocks.1.norm2.bias"; }),
+              {"blocks.1.norm2.bias: found missing", "expected a float tensor [64]"});
+  expect_line(rewritten_error("no_linear_bias", [](TensorCopy& t) { return t.name != "blocks.0.attn.proj.bias"; }),
+              {"blocks.0.attn.proj.bias: found missing", "expected a float tensor [64]"});
+}
+
+TEST(LowerErrors, MissingQuantizer) {
+  const std::string point = "blocks.0.attn.qact1";
+  expect_line(rewritten_error("no_quantizer",
+                              [&](TensorCopy& t) { return t.name.rfind("quant." + point + ".", 0) != 0; },
+                              [&](nlohmann::json& q) { q["activations"].erase(point); }),
+              {"quantizers.activations." + point + ": found missing", "expected a quantizer at every point"});
+}
+
+TEST(LowerErrors, CodeTensorOfAnotherDtype) {
+  expect_line(rewritten_error("codes_u8",
+                              [](TensorCopy& t) {
+                                if (t.name == "blocks.0.attn.qkv.weight") t.dtype = DType::kU8;
+                                return true;
+                              }),
+              {"blocks.0.attn.qkv.weight.dtype: found U8", "expected I8"});
+}
+
+TEST(LowerErrors, CodeTensorOfAnotherShape) {
+  // Codes of another shape, the metadata agreeing: transposed, the per-output-channel scales no longer fit (the
+  // reader); reshaped with the same output channels, the file reads and the lowering finds the layer's shape wrong.
+  const std::string tensor = "blocks.1.mlp.fc2.weight";
+  auto reshaped = [&](const Shape& shape) {
+    return rewritten_error("codes_shape",
+                           [&](TensorCopy& t) {
+                             if (t.name == tensor) t.shape = shape;
+                             return true;
+                           },
+                           [&](nlohmann::json& q) { q["weights"]["blocks.1.mlp.fc2"]["shape"] = shape; });
+  };
+  expect_line(reshaped({256, 64}), {tensor + "_scale.shape: found [64]", "expected [256]"});
+  expect_line(reshaped({64, 128, 2}), {tensor + ".shape: found [64, 128, 2]", "expected [64, 256]"});
+}
+
+TEST(LowerErrors, WeightBitsOutOfRange) {
+  expect_line(rewritten_error("weight_bits", [](TensorCopy&) { return true; },
+                              [](nlohmann::json& q) { q["weights"]["blocks.0.mlp.fc1"]["bits"] = 9; }),
+              {"blocks.0.mlp.fc1.bits", "found 9", "expected 2..8"});
+}
+
+TEST(LowerErrors, NonFiniteFloatTensor) {
+  expect_line(rewritten_error("nan_gamma",
+                              [](TensorCopy& t) {
+                                if (t.name == "norm.weight") {
+                                  const float nan = std::numeric_limits<float>::quiet_NaN();
+                                  std::memcpy(t.bytes.data() + 4 * 5, &nan, 4);
+                                }
+                                return true;
+                              }),
+              {"norm.weight: found value nan at flat index 5", "expected finite numbers"});
+}
+
+TEST(LowerErrors, WeightScaleNotPositive) {
+  expect_line(rewritten_error("negative_scale",
+                              [](TensorCopy& t) {
+                                if (t.name == "blocks.0.attn.qkv.weight_scale") {
+                                  const float v = -0.01f;
+                                  std::memcpy(t.bytes.data() + 4 * 2, &v, 4);
+                                }
+                                return true;
+                              }),
+              {"blocks.0.attn.qkv.weight_scale: found scale -0.00999999978 for output channel 2",
+               "expected finite and positive"});
 }
 
 TEST(LowerErrors, SwinIsRefusedNotRunWrong) {

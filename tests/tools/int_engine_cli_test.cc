@@ -2,9 +2,12 @@
 // (one line, exit status 1, no output file).
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
+#include <limits>
 
 #include "cli_runner.h"
+#include "fqvit/io/safetensors.h"
 #include "test_paths.h"
 
 namespace fqvit {
@@ -42,6 +45,27 @@ TEST(IntEngineCli, RefusalsAreOneLineWithoutOutput) {
   const std::string src = testing::source_dir();
   const std::string data = " --data " + src + "/demo/data/val --class-list " + src + "/demo/data/classes.txt";
   const std::string swin = calibrate("swin_micro", dir), vit = calibrate("vit_micro", dir);
+  // The ViT file with a NaN in a LayerNorm gamma and without one linear's bias: the lowering names each.
+  auto copy_with = [&](const std::string& name, auto edit) {
+    const SafetensorsFile in = SafetensorsFile::open(vit);
+    SafetensorsWriter out;
+    for (const TensorInfo& t : in.tensors()) {
+      const auto b = in.bytes(t.name);
+      std::vector<std::byte> bytes(b.begin(), b.end());
+      if (edit(t.name, bytes)) out.add_raw(t.name, t.dtype, t.shape, bytes);
+    }
+    for (const auto& [key, value] : in.metadata()) out.set_metadata(key, value);
+    out.write(dir + "/" + name);
+    return dir + "/" + name;
+  };
+  const std::string nan_gamma = copy_with("nan_gamma.safetensors", [](const std::string& n, std::vector<std::byte>& b) {
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    if (n == "blocks.2.norm1.weight") std::memcpy(b.data(), &nan, 4);
+    return true;
+  });
+  const std::string no_bias = copy_with("no_bias.safetensors", [](const std::string& n, std::vector<std::byte>&) {
+    return n != "blocks.3.mlp.fc1.bias";
+  });
   struct Case {
     std::string args, message;
   };
@@ -50,6 +74,8 @@ TEST(IntEngineCli, RefusalsAreOneLineWithoutOutput) {
       {"--model " + src + "/demo/models/vit_micro --engine int" + data, "--model: found a float checkpoint directory"},
       {"--model " + vit + " --engine int --numerics torch" + data, "--numerics: found torch"},
       {"--model " + vit + " --engine fake --print-plan" + data, "--print-plan: found --engine fake"},
+      {"--model " + nan_gamma + data, "blocks.2.norm1.weight: found value nan at flat index 0, expected finite"},
+      {"--model " + no_bias + data, "blocks.3.mlp.fc1.bias: found missing, expected a float tensor [256]"},
   };
   for (const auto& c : cases) {
     const auto r = run_cli("fqvit-eval", c.args + " --json " + dir + "/out.json");

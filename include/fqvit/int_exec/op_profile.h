@@ -2,8 +2,9 @@
 // at exit a table (kind, calls, total ms, share of the total) goes to stderr. Wall time of each op on the calling
 // thread, in integer nanoseconds (the executor is float-free). Every op runs the code it runs unprofiled: attention
 // is one fused kernel (q k^T, softmax and attn x V per block of query rows), so it is timed as one op
-// ("attention"; fqvit-bench-int-ops splits it into its stages on one core); fc1 + GELU runs block by block, and its
-// wall time is split between "gemm.fc1" and "gelu" in the ratio of the threads' time in each.
+// ("attention"; fqvit-bench-int-ops splits it into its stages on one core), and so is fc1 with GELU in its GEMM
+// epilogue ("gemm.fc1+gelu"). A run of row-local ops executes block by block in one parallel loop (executor.cc):
+// its wall time is split between its ops in the ratio of the threads' time in each.
 #pragma once
 
 #include <cstdint>

@@ -24,8 +24,13 @@ struct LinearParams {
   std::shared_ptr<const PackedWeights> weights;  // [out][in], packed at load
   std::vector<int32_t> bias;                     // [out]: round(b / (s_in s_w)) - zp_in * sum_k w
   std::vector<FixedMultiplier> multiplier;       // [out]: s_in s_w[o] / s_out
+  // [out]: round(f * mantissa), f = b / (s_in s_w) - its rounding in `bias`: the bias's fraction of an accumulator
+  // unit, which the fake-quant path keeps (its float bias) and an int32 bias alone would drop (fixed_multiplier.h)
+  std::vector<int32_t> rounding_offset;
   int32_t zero_point = 0, lo = 0, hi = 255;
-  RequantParams requant() const { return {multiplier.data(), zero_point, lo, hi}; }
+  RequantParams requant() const {
+    return {multiplier.data(), zero_point, lo, hi, rounding_offset.empty() ? nullptr : rounding_offset.data()};
+  }
 };
 
 struct PatchEmbedOp {

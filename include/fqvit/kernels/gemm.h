@@ -10,6 +10,8 @@
 //
 // Requantizing form (the epilogue every fast kernel fuses):
 //   out[m][n] = clamp(zero_point + apply_multiplier(acc[m][n], multiplier[n]), lo, hi)   (quant/fixed_multiplier.h)
+// or, with per-channel rounding offsets (the bias's fraction of an accumulator unit, from the lowering),
+//   out[m][n] = clamp(zero_point + apply_multiplier(acc[m][n], multiplier[n], rounding_offset[n]), lo, hi).
 //
 // Kernels are single-threaded over the rows they are given; the executor splits rows (or heads) across threads,
 // so results never depend on the thread count. Every path (ref, VNNI, AMX) gives the same bits.
@@ -30,6 +32,7 @@ struct RequantParams {
   int32_t zero_point = 0;
   int32_t lo = 0;
   int32_t hi = 255;
+  const int32_t* rounding_offset = nullptr;     // [n] added to the rounding term 2^(s - 1), or null
 };
 
 // Plain reference kernels (the oracle of every fast path). w is [n][k] row-major, c / out are [m][n] with row
@@ -47,6 +50,19 @@ void requantize_u8_ref(int64_t m, int64_t n, const int32_t* acc, int64_t lda, co
 // Dispatching form: AVX-512 when the path in use is avx512_vnni or amx.
 void requantize_u8(int64_t m, int64_t n, const int32_t* acc, int64_t lda, const int32_t* bias,
                    const RequantParams& rq, uint8_t* out, int64_t ldo);
+
+// Lookup form (fc1 + GELU, int_ops.h): h = requantize(acc, multiplier[n], zero_point, lo, hi) as above (any int32
+// [lo, hi]), then one entry of a bucket table per code (GeluParams::bucket_packed's format):
+//   hc = clamp(h, origin, last), e = packed[(hc - origin) >> shift], t = (hc - origin) mod 2^shift,
+//   out = (e & 255) + (t >= e >> 10 ? ((e >> 8) & 3) - 1 : 0)
+// so the int32 sums never leave registers. Needs shift <= 21 and packed covering (last - origin) >> shift.
+struct BucketLookup {
+  const uint32_t* packed = nullptr;
+  int32_t origin = 0, last = 0, shift = 0;
+};
+void gemm_u8s8_lookup_u8_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, const int8_t* w,
+                             const int32_t* bias, const RequantParams& rq, const BucketLookup& lut, uint8_t* out,
+                             int64_t ldo);
 
 // Weights packed once at load for the fastest path this CPU offers (or the one forced by FQVIT_ISA / force_isa()).
 // Opaque layout; the kernels behind gemm_u8s8s32 / gemm_u8s8_requant_u8 read it.
@@ -71,6 +87,9 @@ void gemm_u8s8s32(const PackedWeights& w, int64_t m, const uint8_t* a, int64_t l
                   int64_t ldc);
 void gemm_u8s8_requant_u8(const PackedWeights& w, int64_t m, const uint8_t* a, int64_t lda, const int32_t* bias,
                           const RequantParams& rq, uint8_t* out, int64_t ldo);
+// The AMX path runs the lookup form on the VNNI kernel (same packed layout; no AMX lookup epilogue yet).
+void gemm_u8s8_lookup_u8(const PackedWeights& w, int64_t m, const uint8_t* a, int64_t lda, const int32_t* bias,
+                         const RequantParams& rq, const BucketLookup& lut, uint8_t* out, int64_t ldo);
 
 // The kernel paths. Chosen once from CPUID (the fastest this CPU and OS offer); the environment variable
 // FQVIT_ISA=ref|avx512_vnni|amx or force_gemm_isa() forces one (tests, comparisons). Packed weights record the

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "fqvit/kernels/gemm.h"
 #include "fqvit/quant/fixed_multiplier.h"
 
 namespace fqvit {
@@ -135,7 +136,8 @@ void attention_context_ref(const AttentionParams& p, const uint8_t* probs, const
                            uint8_t* out);
 
 // GELU on fc1 accumulators through a threshold table (docs/quantization.md section 10):
-//   h = clamp(round(acc[c] * to_h[c]), -2^30, 2^30)          (the real fc1 output on the scale s_out * 2^-12)
+//   h = clamp(round(acc[c] * to_h[c]), -2^30, 2^30)          (the real fc1 output on the scale s_out * 2^-12;
+//                                                             the rounding moved by to_h_rounding_offset[c])
 //   h >= h_argmin: code = code_at_argmin + #{rise <= h};  h < h_argmin: code = code_at_argmin + #{fall >= h}
 // where rise / fall hold, for each code step, the first h (right branch, increasing) or last h (left branch,
 // decreasing) at which round(gelu(h * s_h) / s_out) + zp reaches it; the tables are built exactly (double GELU,
@@ -144,6 +146,8 @@ constexpr int kGeluFracBits = 12;
 struct GeluParams {
   int64_t channels = 0;
   std::vector<FixedMultiplier> to_h;  // [C]
+  // [C] rounding offsets of to_h (fixed_multiplier.h), carrying fc1's bias fraction of an accumulator unit; or empty
+  std::vector<int32_t> to_h_rounding_offset;
   int32_t h_argmin = 0;
   int32_t code_at_argmin = 0;
   std::vector<int32_t> rise, fall;  // ascending
@@ -188,6 +192,10 @@ void attention_logits(const AttentionParams& p, const uint8_t* qkv, int64_t h, u
 void softmax_row(const AttentionParams& p, const uint8_t* logits, int32_t* exp_scratch, uint8_t* probs);
 void attention_context(const AttentionParams& p, const uint8_t* probs, const uint8_t* qkv, int64_t h, uint8_t* out);
 void gelu(const GeluParams& p, const int32_t* acc, int64_t rows, uint8_t* out);
+// fc1 and GELU in one pass over rows [0, m): the GEMM's lookup form (gemm.h) on the packed bucket table when p has
+// one, else gemm_u8s8s32 into a per-thread buffer and gelu(). Same bits as gemm_u8s8s32 then gelu_ref.
+void linear_gelu(const PackedWeights& w, int64_t m, const uint8_t* a, int64_t lda, const int32_t* bias,
+                 const GeluParams& p, uint8_t* out);
 void residual_add(const ResidualAddParams& p, const uint8_t* a, const uint8_t* b, int64_t rows, uint8_t* out);
 void layer_norm(const LayerNormParams& p, const uint8_t* q, int64_t rows, uint8_t* out);
 

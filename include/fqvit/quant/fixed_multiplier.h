@@ -40,9 +40,25 @@ constexpr int64_t apply_multiplier(int32_t x, FixedMultiplier m) {
   return (product + (int64_t{1} << (s - 1))) >> s;  // arithmetic shift: floor division by 2^s
 }
 
+// The same with the rounding term moved by `rounding_offset`: floor((x * mantissa_q31 + 2^(s - 1) + rounding_offset)
+// / 2^s). The lowering uses it to carry the fraction f of an accumulator unit that an int32 bias cannot hold
+// (|f| <= 1/2): rounding_offset = round(f * mantissa_q31), |rounding_offset| <= 2^30, so the result is (x + f) * real
+// rounded half up, to within 2^-s. Bound: |x * mantissa| + 2^61 + 2^30 < 2^63.
+constexpr int64_t apply_multiplier(int32_t x, FixedMultiplier m, int32_t rounding_offset) {
+  assert(m.valid());
+  const int32_t s = m.right_shift();
+  return (static_cast<int64_t>(x) * m.mantissa_q31 + (int64_t{1} << (s - 1)) + rounding_offset) >> s;
+}
+
 // apply_multiplier clamped to [lo, hi] after adding `zero_point`: the requantization of one accumulator to a code.
 constexpr int32_t requantize(int32_t acc, FixedMultiplier m, int32_t zero_point, int32_t lo, int32_t hi) {
   const int64_t v = apply_multiplier(acc, m) + zero_point;
+  return static_cast<int32_t>(v < lo ? lo : (v > hi ? hi : v));
+}
+// The same with a rounding offset (above).
+constexpr int32_t requantize(int32_t acc, FixedMultiplier m, int32_t rounding_offset, int32_t zero_point, int32_t lo,
+                             int32_t hi) {
+  const int64_t v = apply_multiplier(acc, m, rounding_offset) + zero_point;
   return static_cast<int32_t>(v < lo ? lo : (v > hi ? hi : v));
 }
 

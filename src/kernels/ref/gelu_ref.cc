@@ -68,7 +68,11 @@ void gelu_ref(const GeluParams& p, const int32_t* acc, int64_t rows, uint8_t* ou
   const int64_t h_lo = p.bucket_origin, h_hi = p.bucket_origin + (buckets << p.bucket_shift) - 1;
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t c = 0; c < p.channels; ++c) {
-      const int32_t h = requantize(acc[r * p.channels + c], p.to_h[static_cast<std::size_t>(c)], 0, -kHLimit, kHLimit);
+      const auto ci = static_cast<std::size_t>(c);
+      const int32_t a = acc[r * p.channels + c];
+      const int32_t h = p.to_h_rounding_offset.empty()
+                            ? requantize(a, p.to_h[ci], 0, -kHLimit, kHLimit)
+                            : requantize(a, p.to_h[ci], p.to_h_rounding_offset[ci], 0, -kHLimit, kHLimit);
       int32_t code;
       if (buckets == 0) {
         code = p.code_at_argmin + steps_at(p, h);

@@ -20,6 +20,15 @@ void gemm_u8s8s32_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t
   }
 }
 
+namespace {
+
+int32_t requantize_one(int32_t acc, const RequantParams& rq, int64_t j) {
+  return rq.rounding_offset ? requantize(acc, rq.multiplier[j], rq.rounding_offset[j], rq.zero_point, rq.lo, rq.hi)
+                     : requantize(acc, rq.multiplier[j], rq.zero_point, rq.lo, rq.hi);
+}
+
+}  // namespace
+
 void gemm_u8s8_requant_u8_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, const int8_t* w,
                               const int32_t* bias, const RequantParams& rq, uint8_t* out, int64_t ldo) {
   assert(k <= kMaxGemmK);
@@ -29,7 +38,27 @@ void gemm_u8s8_requant_u8_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a,
       const int8_t* col = w + j * k;
       int32_t acc = bias ? bias[j] : 0;
       for (int64_t p = 0; p < k; ++p) acc += int32_t{row[p]} * int32_t{col[p]};
-      out[i * ldo + j] = static_cast<uint8_t>(requantize(acc, rq.multiplier[j], rq.zero_point, rq.lo, rq.hi));
+      out[i * ldo + j] = static_cast<uint8_t>(requantize_one(acc, rq, j));
+    }
+  }
+}
+
+void gemm_u8s8_lookup_u8_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, const int8_t* w,
+                             const int32_t* bias, const RequantParams& rq, const BucketLookup& lut, uint8_t* out,
+                             int64_t ldo) {
+  assert(k <= kMaxGemmK && lut.shift >= 0 && lut.shift <= 21 && lut.origin <= lut.last);
+  for (int64_t i = 0; i < m; ++i) {
+    const uint8_t* row = a + i * lda;
+    for (int64_t j = 0; j < n; ++j) {
+      const int8_t* col = w + j * k;
+      int32_t acc = bias ? bias[j] : 0;
+      for (int64_t p = 0; p < k; ++p) acc += int32_t{row[p]} * int32_t{col[p]};
+      const int32_t h = requantize(acc, rq.multiplier[j], rq.zero_point, rq.lo, rq.hi);
+      const int64_t offset = int64_t{h < lut.origin ? lut.origin : (h > lut.last ? lut.last : h)} - lut.origin;
+      const uint32_t e = lut.packed[offset >> lut.shift];
+      const int64_t in_bucket = offset & ((int64_t{1} << lut.shift) - 1);
+      const int32_t delta = in_bucket >= (e >> 10) ? static_cast<int32_t>((e >> 8) & 3) - 1 : 0;
+      out[i * ldo + j] = static_cast<uint8_t>(static_cast<int32_t>(e & 0xFF) + delta);
     }
   }
 }
@@ -39,7 +68,7 @@ void requantize_u8_ref(int64_t m, int64_t n, const int32_t* acc, int64_t lda, co
   for (int64_t i = 0; i < m; ++i) {
     for (int64_t j = 0; j < n; ++j) {
       const int32_t v = acc[i * lda + j] + (bias ? bias[j] : 0);
-      out[i * ldo + j] = static_cast<uint8_t>(requantize(v, rq.multiplier[j], rq.zero_point, rq.lo, rq.hi));
+      out[i * ldo + j] = static_cast<uint8_t>(requantize_one(v, rq, j));
     }
   }
 }

@@ -11,6 +11,7 @@
 #include <cstddef>
 
 #include "kernels/thread_scratch.h"
+#include "kernels/x86/bucket_lookup_avx512.h"
 #include "kernels/x86/immintrin_quiet.h"
 #include "kernels/x86/int_ops_x86.h"
 #include "kernels/x86/requant_avx512.h"
@@ -43,11 +44,11 @@ void gelu_avx512(const GeluParams& p, const int32_t* acc, int64_t rows, uint8_t*
   const __m512i lo = _mm512_set1_epi32(p.bucket_origin), hi = _mm512_set1_epi32(static_cast<int32_t>(h_hi));
   const __m128i shift = _mm_cvtsi32_si128(p.bucket_shift);
   const uint32_t* packed = p.bucket_packed.size() == p.bucket_code.size() ? p.bucket_packed.data() : nullptr;
-  const __m512i in_bucket = _mm512_set1_epi32(static_cast<int32_t>((uint32_t{1} << p.bucket_shift) - 1));
-  const __m512i one = _mm512_set1_epi32(1);
+  const BucketLookup lut{packed, p.bucket_origin, static_cast<int32_t>(h_hi), p.bucket_shift};
   RequantParams rq;
   rq.multiplier = p.to_h.data();
   rq.zero_point = 0, rq.lo = -kHLimit, rq.hi = kHLimit;
+  rq.rounding_offset = p.to_h_rounding_offset.empty() ? nullptr : p.to_h_rounding_offset.data();
   const int64_t c_count = p.channels, blocks = (c_count + kLanes - 1) / kLanes;
   // The channels' requantization lanes once, then the rows in memory order.
   auto* lanes = static_cast<RequantLanes*>(thread_scratch(0, blocks * static_cast<int64_t>(sizeof(RequantLanes))));
@@ -64,12 +65,7 @@ void gelu_avx512(const GeluParams& p, const int32_t* acc, int64_t rows, uint8_t*
       // hc - origin < 2^32: unsigned difference, logical shift.
       const __m512i b = _mm512_srl_epi32(_mm512_sub_epi32(hc, lo), shift);
       if (packed != nullptr) {  // one gather: code, delta + 1 and the step's offset in the bucket
-        const __m512i e = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, b, packed, 4);
-        const __m512i offset = _mm512_and_si512(_mm512_sub_epi32(hc, lo), in_bucket);
-        const __m512i code = _mm512_and_si512(e, _mm512_set1_epi32(0xFF));
-        const __m512i delta = _mm512_sub_epi32(_mm512_and_si512(_mm512_srli_epi32(e, 8), _mm512_set1_epi32(3)), one);
-        const __mmask16 stepped = _mm512_cmpge_epi32_mask(offset, _mm512_srli_epi32(e, 10));
-        store_codes_u8(out + r * c_count + c0, _mm512_mask_add_epi32(code, stepped, code, delta), m);
+        store_codes_u8(out + r * c_count + c0, bucket_lookup(h, lut, m), m);
         continue;
       }
       const __m512i step = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, b, p.bucket_step.data(), 4);

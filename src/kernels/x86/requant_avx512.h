@@ -2,6 +2,7 @@
 // accumulators -> 16 codes, exactly requantize() of quant/fixed_multiplier.h:
 //
 //   code = clamp(zero_point + floor((acc * mantissa_q31 + 2^(s - 1)) / 2^s), lo, hi),   s = 31 - exponent
+// (plus the channel's rounding offset when given, gemm.h)
 //
 // The product and the rounding term are formed in int64 lanes (8 per zmm, two zmm per 16 channels): vpmuldq
 // multiplies the sign-extended low dwords exactly, |acc * mantissa| <= 2^62 and + 2^61 stays below 2^63, vpsravq
@@ -32,7 +33,8 @@ struct RequantLanes {
   __m512i zero_point;                   // int32 lanes
 };
 
-// Loads channels [0, count) of `multiplier` (count <= 16); the missing lanes get {0, 0} (s = 31, output unused).
+// Loads channels [0, count) of `multiplier` (count <= 16), which points into rq.multiplier; the missing lanes get
+// {0, 0} (s = 31, output unused). With rq.rounding_offset the same channels' offsets are added to 2^(s - 1).
 inline RequantLanes load_requant_lanes(const FixedMultiplier* multiplier, int count, const RequantParams& rq) {
   const auto* pairs = reinterpret_cast<const int32_t*>(multiplier);
   const int ints = 2 * count;
@@ -52,6 +54,12 @@ inline RequantLanes load_requant_lanes(const FixedMultiplier* multiplier, int co
   const __m512i one = _mm512_set1_epi64(1);
   q.rounding_even = _mm512_sllv_epi64(one, _mm512_sub_epi64(q.shift_even, one));
   q.rounding_odd = _mm512_sllv_epi64(one, _mm512_sub_epi64(q.shift_odd, one));
+  if (rq.rounding_offset != nullptr) {  // int32 offsets in channel order: sign-extend the low / high dwords
+    const __m512i offset = _mm512_maskz_loadu_epi32(static_cast<__mmask16>(count >= 16 ? 0xFFFF : (1u << count) - 1),
+                                                    rq.rounding_offset + (multiplier - rq.multiplier));
+    q.rounding_even = _mm512_add_epi64(q.rounding_even, _mm512_srai_epi64(_mm512_slli_epi64(offset, 32), 32));
+    q.rounding_odd = _mm512_add_epi64(q.rounding_odd, _mm512_srai_epi64(offset, 32));
+  }
   q.lo = _mm512_set1_epi64(int64_t{rq.lo} - rq.zero_point);
   q.hi = _mm512_set1_epi64(int64_t{rq.hi} - rq.zero_point);
   q.zero_point = _mm512_set1_epi32(rq.zero_point);
