@@ -19,16 +19,19 @@ class VitLowering {
   LoweredModel run();
 
  private:
-  ActQuant act(const std::string& point) const { return act_quant(file_, point, origin_); }
-  // The codes of a linear (module `module`: its weight [out, in...] and bias) from the file.
-  WeightCodes weights(const std::string& module, const Shape& shape) const {
+  // A quantizer point's parameters, named by the point table (vit_names.h).
+  ActQuant act(VitPoint point, int block = -1) const { return act_quant(file_, vit_point_name(point, block), origin_); }
+  // The codes of a linear (its weight [out, in...], named by the tensor table, and the bias beside it) from the file.
+  WeightCodes weights(VitTensor weight, const Shape& shape, int block = -1) const {
+    const std::string name = vit_tensor_name(weight, block);
+    const std::string module = name.substr(0, name.size() - std::string(".weight").size());
     return weight_codes(file_, module, shape, module + ".bias", origin_);
   }
   Tensor tensor(VitTensor t, const Shape& shape, int block = -1) const {
     return float_tensor(file_, vit_tensor_name(t, block), shape, origin_);
   }
-  int buffer(const std::string& point, int64_t rows, int64_t cols) {
-    plan_->buffers.push_back({point, rows, cols});
+  int buffer(VitPoint point, int block, int64_t rows, int64_t cols) {
+    plan_->buffers.push_back({vit_point_name(point, block), rows, cols});
     return static_cast<int>(plan_->buffers.size()) - 1;
   }
   void emit(std::string name, OpParams params, std::vector<int> inputs, int output) {
@@ -55,9 +58,9 @@ class VitLowering {
 
 PatchEmbedOp VitLowering::patch_embed(const ActQuant& out) const {
   const int64_t p = cfg_.patch_size;
-  const WeightCodes w = weights("patch_embed.proj", {cfg_.embed_dim, cfg_.in_chans, p, p});
+  const WeightCodes w = weights(VitTensor::kPatchWeight, {cfg_.embed_dim, cfg_.in_chans, p, p});
   if (!cfg_.quantize_input) return patch_embed_op(w, cfg_, nullptr, out, origin_);
-  const ActQuant in = act("qact_input");
+  const ActQuant in = act(VitPoint::kInput);
   return patch_embed_op(w, cfg_, &in, out, origin_);
 }
 
@@ -71,12 +74,12 @@ LoweredModel VitLowering::run() {
   plan_->classes = cfg_.num_classes;
   plan_->float_weight_bytes = float_model_bytes(file_);
 
-  const ActQuant patch_q = act("patch_embed.qact");
-  const int patch_buf = buffer("patch_embed.qact", patches, d);
+  const ActQuant patch_q = act(VitPoint::kPatchEmbed);
+  const int patch_buf = buffer(VitPoint::kPatchEmbed, -1, patches, d);
   emit("patch_embed", patch_embed(patch_q), {}, patch_buf);
 
-  const ActQuant embed_q = act("qact_embed"), pos_q = act("qact_pos");
-  ActQuant resid_q = act("qact1");
+  const ActQuant embed_q = act(VitPoint::kClsEmbed), pos_q = act(VitPoint::kPosEmbed);
+  ActQuant resid_q = act(VitPoint::kTokens);
   EmbedOp embed;
   EmbedParams& e = embed.params;
   e.prefix = prefix, e.patches = patches, e.dim = d;
@@ -90,60 +93,62 @@ LoweredModel VitLowering::run() {
                       embed_q.zero_point, embed_q.lo, embed_q.hi};
   e.pos_codes = constant_codes(tensor(VitTensor::kPosEmbed, {1, tokens, d}).data(), tokens * d, pos_q);
   e.add_pos = residual_add_params(embed_q, pos_q, resid_q, d, origin_, "qact1 residual multipliers");
-  int x = buffer("qact1", tokens, d);
+  int x = buffer(VitPoint::kTokens, -1, tokens, d);
   emit("embed", std::move(embed), {patch_buf}, x);
 
   for (int i = 0; i < cfg_.depth; ++i) {
     const std::string p = "blocks." + std::to_string(i) + ".";
-    const ActQuant n1 = act(p + "qact1"), qkv_q = act(p + "attn.qact1"), logit_q = act(p + "attn.qact_attn1"),
-                   prob_q = act(p + "attn.log_int_softmax"), ctx_q = act(p + "attn.qact2"),
-                   proj_q = act(p + "attn.qact3"), r2 = act(p + "qact2"), n2 = act(p + "qact3"),
-                   gelu_q = act(p + "mlp.qact1"), fc2_q = act(p + "mlp.qact2"), r4 = act(p + "qact4");
+    const ActQuant n1 = act(VitPoint::kNorm1, i), qkv_q = act(VitPoint::kQkv, i), logit_q = act(VitPoint::kScores, i),
+                   prob_q = act(VitPoint::kSoftmax, i), ctx_q = act(VitPoint::kContext, i),
+                   proj_q = act(VitPoint::kProj, i), r2 = act(VitPoint::kResidual1, i), n2 = act(VitPoint::kNorm2, i),
+                   gelu_q = act(VitPoint::kFc1, i), fc2_q = act(VitPoint::kFc2, i), r4 = act(VitPoint::kResidual2, i);
 
-    const int h1 = buffer(p + "qact1", tokens, d);
+    const int h1 = buffer(VitPoint::kNorm1, i, tokens, d);
     emit(p + "norm1", layer_norm(resid_q, n1, VitTensor::kNorm1Weight, VitTensor::kNorm1Bias, i), {x}, h1);
-    const int qkv = buffer(p + "attn.qact1", tokens, 3 * d);
-    emit(p + "attn.qkv", LinearOp{linear_params(weights(p + "attn.qkv", {3 * d, d}), n1, qkv_q, origin_)}, {h1}, qkv);
-    const int ctx = buffer(p + "attn.qact2", tokens, d);
+    const int qkv = buffer(VitPoint::kQkv, i, tokens, 3 * d);
+    const WeightCodes qkv_w = weights(VitTensor::kQkvWeight, {3 * d, d}, i);
+    emit(p + "attn.qkv", LinearOp{linear_params(qkv_w, n1, qkv_q, origin_)}, {h1}, qkv);
+    const int ctx = buffer(VitPoint::kContext, i, tokens, d);
     emit(p + "attn", AttentionOp{attention_params(qkv_q, logit_q, prob_q, ctx_q, tokens, heads, dh, origin_)},
          {qkv}, ctx);
-    const int proj = buffer(p + "attn.qact3", tokens, d);
-    emit(p + "attn.proj", LinearOp{linear_params(weights(p + "attn.proj", {d, d}), ctx_q, proj_q, origin_)}, {ctx},
-         proj);
-    const int x2 = buffer(p + "qact2", tokens, d);
+    const int proj = buffer(VitPoint::kProj, i, tokens, d);
+    const WeightCodes proj_w = weights(VitTensor::kProjWeight, {d, d}, i);
+    emit(p + "attn.proj", LinearOp{linear_params(proj_w, ctx_q, proj_q, origin_)}, {ctx}, proj);
+    const int x2 = buffer(VitPoint::kResidual1, i, tokens, d);
     emit(p + "add1", ResidualAddOp{residual_add_params(resid_q, proj_q, r2, d, origin_, p + "qact2 multipliers")},
          {x, proj}, x2);
 
-    const int h2 = buffer(p + "qact3", tokens, d);
+    const int h2 = buffer(VitPoint::kNorm2, i, tokens, d);
     emit(p + "norm2", layer_norm(r2, n2, VitTensor::kNorm2Weight, VitTensor::kNorm2Bias, i), {x2}, h2);
-    const WeightCodes fc1 = weights(p + "mlp.fc1", {hidden, d});
+    const WeightCodes fc1 = weights(VitTensor::kFc1Weight, {hidden, d}, i);
     MlpUpOp up{linear_params(fc1, n2, gelu_q, origin_), gelu_params(fc1, n2, gelu_q, origin_)};
     up.linear.multiplier.clear();  // the GELU tables requantize (gelu.to_h): not kept twice
     up.linear.rounding_offset.clear();
-    const int mid = buffer(p + "mlp.qact1", tokens, fc1.out);
+    const int mid = buffer(VitPoint::kFc1, i, tokens, fc1.out);
     emit(p + "mlp.fc1+gelu", std::move(up), {h2}, mid);
-    const int fc2 = buffer(p + "mlp.qact2", tokens, d);
-    emit(p + "mlp.fc2", LinearOp{linear_params(weights(p + "mlp.fc2", {d, hidden}), gelu_q, fc2_q, origin_)}, {mid}, fc2);
-    const int x4 = buffer(p + "qact4", tokens, d);
+    const int fc2 = buffer(VitPoint::kFc2, i, tokens, d);
+    const WeightCodes fc2_w = weights(VitTensor::kFc2Weight, {d, hidden}, i);
+    emit(p + "mlp.fc2", LinearOp{linear_params(fc2_w, gelu_q, fc2_q, origin_)}, {mid}, fc2);
+    const int x4 = buffer(VitPoint::kResidual2, i, tokens, d);
     emit(p + "add2", ResidualAddOp{residual_add_params(r2, fc2_q, r4, d, origin_, p + "qact4 multipliers")},
          {x2, fc2}, x4);
     x = x4;
     resid_q = r4;
   }
 
-  const ActQuant final_q = act("qact2");
-  const int feats = buffer("qact2", tokens, d);
+  const ActQuant final_q = act(VitPoint::kFinalNorm);
+  const int feats = buffer(VitPoint::kFinalNorm, -1, tokens, d);
   emit("norm", layer_norm(resid_q, final_q, VitTensor::kNormWeight, VitTensor::kNormBias), {x}, feats);
 
   HeadOp head;
   head.tokens = tokens, head.dim = d;
-  const ActQuant out_a = act("act_out");
-  head.head = linear_params(weights("head", {cfg_.num_classes, d}), final_q, out_a, origin_);
+  const ActQuant out_a = act(VitPoint::kLogits);
+  head.head = linear_params(weights(VitTensor::kHeadWeight, {cfg_.num_classes, d}), final_q, out_a, origin_);
   head.scores.a_zero_point = out_a.zero_point;
   double score_scale = out_a.scale[0];
   if (cfg_.distilled) {
-    const ActQuant out_b = act("act_out_dist");
-    head.head_dist = linear_params(weights("head_dist", {cfg_.num_classes, d}), final_q, out_b, origin_);
+    const ActQuant out_b = act(VitPoint::kLogitsDist);
+    head.head_dist = linear_params(weights(VitTensor::kHeadDistWeight, {cfg_.num_classes, d}), final_q, out_b, origin_);
     head.scores.two_heads = true;
     head.scores.b_zero_point = out_b.zero_point;
     // score = (s_a (a - zp_a) + s_b (b - zp_b)) / (2 s), s = max(s_a, s_b) 2^-16: |score| < 2^25.
