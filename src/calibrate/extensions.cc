@@ -1,93 +1,100 @@
 #include "fqvit/calibrate/extensions.h"
 
 #include <algorithm>
-#include <regex>
 #include <set>
+#include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "fqvit/calibrate/observer.h"
 #include "fqvit/calibrate/plan.h"
 #include "fqvit/core/error.h"
+#include "fqvit/model/swin_names.h"
+#include "fqvit/model/vit_names.h"
 #include "fqvit/quant/bit_type.h"
 
 namespace fqvit {
 namespace {
 
-// The one table of point classes per family (first match wins). Residual and attention points are classed by
-// their role (plan.h); anything unmatched is "activation".
-struct ClassRule {
-  const char* pattern;
-  const char* cls;
-};
-const ClassRule kVitRules[] = {
-    {R"(qact_input)", "input"},
-    {R"(patch_embed\.qact|qact_embed|qact_pos)", "embed"},
-    {R"(blocks\.\d+\.qact[13]|qact2)", "ln_output"},
-    {R"(blocks\.\d+\.attn\.qact1)", "qkv"},
-    {R"(blocks\.\d+\.attn\.qact_attn1)", "logits"},
-    {R"(blocks\.\d+\.attn\.qact2)", "attn_v"},
-    {R"(blocks\.\d+\.(attn\.qact3|mlp\.qact2))", "branch_output"},
-    {R"(blocks\.\d+\.mlp\.qact1)", "gelu_output"},
-    {R"(act_out(_dist)?)", "head_output"},
-};
-const ClassRule kSwinRules[] = {
-    {R"(qact_input)", "input"},
-    {R"(patch_embed\.qact(_before_norm)?)", "embed"},
-    {R"(layers\.\d+\.blocks\.\d+\.qact[13]|layers\.\d+\.downsample\.qact1|qact[23])", "ln_output"},
-    {R"(layers\.\d+\.blocks\.\d+\.attn\.qact1)", "qkv"},
-    {R"(layers\.\d+\.blocks\.\d+\.attn\.(qact_attn1|qact_table|qact2))", "logits"},
-    {R"(layers\.\d+\.blocks\.\d+\.attn\.qact3)", "attn_v"},
-    {R"(layers\.\d+\.blocks\.\d+\.(attn\.qact4|mlp\.qact2))", "branch_output"},
-    {R"(layers\.\d+\.blocks\.\d+\.mlp\.qact1)", "gelu_output"},
-    {R"(act_out)", "head_output"},
-};
+// The point classes per family, read off the point tables (vit_names.h, swin_names.h). Residual and attention
+// points are classed by their role (plan.h); a point of no class here is "activation".
+const char* vit_class(VitPoint point) {
+  switch (point) {
+    case VitPoint::kInput: return "input";
+    case VitPoint::kPatchEmbed: case VitPoint::kClsEmbed: case VitPoint::kPosEmbed: return "embed";
+    case VitPoint::kNorm1: case VitPoint::kNorm2: case VitPoint::kFinalNorm: return "ln_output";
+    case VitPoint::kQkv: return "qkv";
+    case VitPoint::kScores: return "logits";
+    case VitPoint::kContext: return "attn_v";
+    case VitPoint::kProj: case VitPoint::kFc2: return "branch_output";
+    case VitPoint::kFc1: return "gelu_output";
+    case VitPoint::kLogits: case VitPoint::kLogitsDist: return "head_output";
+    default: return "activation";
+  }
+}
 
-// Activation point -> the linear(s) reading it (regex, replacement).
-struct ConsumerRule {
-  const char* pattern;
-  const char* linear;
-};
-const ConsumerRule kVitConsumers[] = {
-    {R"((blocks\.\d+\.)qact1)", "$1attn.qkv"},
-    {R"((blocks\.\d+\.)qact3)", "$1mlp.fc1"},
-    {R"((blocks\.\d+\.)mlp\.qact1)", "$1mlp.fc2"},
-    {R"((blocks\.\d+\.)attn\.qact2)", "$1attn.proj"},
-    {R"(qact2)", "head"},
-    {R"(qact2)", "head_dist"},
-};
-const ConsumerRule kSwinConsumers[] = {
-    {R"((layers\.\d+\.blocks\.\d+\.)qact1)", "$1attn.qkv"},
-    {R"((layers\.\d+\.blocks\.\d+\.)qact3)", "$1mlp.fc1"},
-    {R"((layers\.\d+\.blocks\.\d+\.)mlp\.qact1)", "$1mlp.fc2"},
-    {R"((layers\.\d+\.blocks\.\d+\.)attn\.qact3)", "$1attn.proj"},
-    {R"((layers\.\d+\.downsample\.)qact1)", "$1reduction"},
-    {R"(qact3)", "head"},
-};
+const char* swin_class(SwinPoint point) {
+  switch (point) {
+    case SwinPoint::kInput: return "input";
+    case SwinPoint::kPatchEmbed: case SwinPoint::kPatchNorm: return "embed";
+    case SwinPoint::kNorm1: case SwinPoint::kNorm2: case SwinPoint::kMergeNorm: case SwinPoint::kFinalNorm:
+    case SwinPoint::kPooled: return "ln_output";
+    case SwinPoint::kQkv: return "qkv";
+    case SwinPoint::kScores: case SwinPoint::kBiasTable: case SwinPoint::kScoresBiased: return "logits";
+    case SwinPoint::kContext: return "attn_v";
+    case SwinPoint::kProj: case SwinPoint::kFc2: return "branch_output";
+    case SwinPoint::kFc1: return "gelu_output";
+    case SwinPoint::kLogits: return "head_output";
+    default: return "activation";
+  }
+}
 
-using CompiledRules = std::vector<std::pair<std::regex, std::string>>;
+// A weight quantizer's name: its module's, the weight tensor's name without ".weight".
+std::string module_of(const std::string& weight_name) {
+  return weight_name.substr(0, weight_name.size() - std::string(".weight").size());
+}
 
-template <size_t N>
-CompiledRules compile(const ClassRule (&rules)[N]) {
-  CompiledRules out;
-  for (const ClassRule& r : rules) out.emplace_back(std::regex(r.pattern), r.cls);
-  return out;
+// The linears that read point `point` of block `block` (the tensor tables name their weights).
+std::vector<std::string> vit_consumers(VitPoint point, int block) {
+  const auto w = [&](VitTensor t) { return module_of(vit_tensor_name(t, block)); };
+  switch (point) {
+    case VitPoint::kNorm1: return {w(VitTensor::kQkvWeight)};
+    case VitPoint::kNorm2: return {w(VitTensor::kFc1Weight)};
+    case VitPoint::kFc1: return {w(VitTensor::kFc2Weight)};
+    case VitPoint::kContext: return {w(VitTensor::kProjWeight)};
+    case VitPoint::kFinalNorm: return {w(VitTensor::kHeadWeight), w(VitTensor::kHeadDistWeight)};
+    default: return {};
+  }
+}
+
+// Quantizer names are the official layout's (swin_names.h), whatever the checkpoint's.
+std::vector<std::string> swin_consumers(SwinPoint point, int stage, int block) {
+  const auto w = [&](SwinTensor t) { return module_of(swin_tensor_name(t, SwinLayout::kOfficial, stage, block)); };
+  switch (point) {
+    case SwinPoint::kNorm1: return {w(SwinTensor::kQkvWeight)};
+    case SwinPoint::kNorm2: return {w(SwinTensor::kFc1Weight)};
+    case SwinPoint::kFc1: return {w(SwinTensor::kFc2Weight)};
+    case SwinPoint::kContext: return {w(SwinTensor::kProjWeight)};
+    case SwinPoint::kMergeNorm: return {module_of(swin_tensor_name(SwinTensor::kMergeReduction, SwinLayout::kOfficial,
+                                                                   stage))};
+    case SwinPoint::kPooled: return {w(SwinTensor::kHeadWeight)};
+    default: return {};
+  }
 }
 
 }  // namespace
 
 std::vector<std::string> consuming_linears(const std::string& name, ModelFamily family) {
-  static const auto compile_consumers = [](const auto& rules) {
-    std::vector<std::pair<std::regex, std::string>> out;
-    for (const ConsumerRule& r : rules) out.emplace_back(std::regex(r.pattern), r.linear);
-    return out;
-  };
-  static const auto vit = compile_consumers(kVitConsumers), swin = compile_consumers(kSwinConsumers);
-  std::vector<std::string> linears;
-  for (const auto& [re, linear] : family == ModelFamily::kSwin ? swin : vit) {
-    if (std::regex_match(name, re)) linears.push_back(std::regex_replace(name, re, linear));
+  if (family == ModelFamily::kSwin) {
+    SwinPoint point;
+    int stage, block;
+    return parse_swin_point(name, &point, &stage, &block) ? swin_consumers(point, stage, block)
+                                                          : std::vector<std::string>{};
   }
-  return linears;
+  VitPoint point;
+  int block;
+  return parse_vit_point(name, &point, &block) ? vit_consumers(point, block) : std::vector<std::string>{};
 }
 
 const std::vector<std::string>& point_classes() {
@@ -101,11 +108,14 @@ std::string point_class(const std::string& name, ModelFamily family) {
   const QuantRole role = activation_role(name);
   if (role == QuantRole::kResidual) return "residual";
   if (role == QuantRole::kAttention) return "attention";
-  static const CompiledRules vit = compile(kVitRules), swin = compile(kSwinRules);
-  for (const auto& [re, cls] : family == ModelFamily::kSwin ? swin : vit) {
-    if (std::regex_match(name, re)) return cls;
+  if (family == ModelFamily::kSwin) {
+    SwinPoint point;
+    int stage, block;
+    return parse_swin_point(name, &point, &stage, &block) ? swin_class(point) : "activation";
   }
-  return "activation";
+  VitPoint point;
+  int block;
+  return parse_vit_point(name, &point, &block) ? vit_class(point) : "activation";
 }
 
 bool Extensions::any() const {

@@ -105,6 +105,30 @@ struct Describe {
     os << "head         " << p.head.in << " -> " << p.head.out << " requant " << mult_range(p.head.multiplier)
        << (p.scores.two_heads ? ", + head_dist, scores averaged" : ", scores = code - zp");
   }
+  void operator()(const RowGatherOp& p) const {
+    const auto& g = p.params;
+    os << "gather       " << g.in_rows << " x " << g.cols << " -> " << g.out_rows << " x " << g.group * g.cols
+       << (g.group == 1 ? " (token index map)" : " (2x2 neighbours concatenated)");
+  }
+  void operator()(const SwinAttentionOp& p) const {
+    const auto& s = p.params;
+    const auto& a = s.attention;
+    os << "win_attn     " << s.windows << " windows x N=" << a.tokens << " heads " << a.heads << " x " << a.head_dim
+       << " scores " << mult(a.score_multiplier) << " -> zp " << a.logit_zero_point << ", + rel. bias int64 ["
+       << a.heads << "," << a.tokens * a.tokens << "] with " << mult(s.a_multiplier) << " -> zp "
+       << s.biased_zero_point << (s.region.empty() ? "" : ", shift mask") << ", softmax ";
+    if (a.softmax == SoftmaxKind::kLog2) {
+      os << "log2 uint" << a.log2_bits << " i-exp n " << a.exp.n;
+    } else {
+      os << "uniform " << range(a.prob_lo, a.prob_hi);
+    }
+    os << ", context " << mult(a.context_multiplier) << " zp " << a.out_zero_point;
+  }
+  void operator()(const TokenMeanOp& p) const {
+    const auto& m = p.params;
+    os << "token_mean   " << m.tokens << " x " << m.channels << " sum (int32) " << mult(m.multiplier) << " -> zp "
+       << m.out_zero_point << " " << range(m.lo, m.hi);
+  }
 };
 
 }  // namespace

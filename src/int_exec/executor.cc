@@ -184,6 +184,33 @@ struct OpRunner {
     }
   }
 
+  void operator()(const RowGatherOp& p) const {
+    const RowGatherParams& g = p.params;
+    const int64_t in_size = g.in_rows * g.cols, out_size = g.out_rows * g.group * g.cols;
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < batch; ++b) gather_rows_ref(g, in[0] + b * in_size, out() + b * out_size);
+  }
+  void operator()(const SwinAttentionOp& p) const {
+    const SwinAttentionParams& s = p.params;
+    const AttentionParams& a = s.attention;
+    const int64_t dim = a.heads * a.head_dim, windows = batch * s.windows;
+#pragma omp parallel
+    {
+      AttentionScratch scratch;
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t wh = 0; wh < windows * a.heads; ++wh) {
+        const int64_t w = wh / a.heads;
+        swin_attention_head(s, in[0] + w * a.tokens * 3 * dim, w % s.windows, wh % a.heads, scratch,
+                            out() + w * a.tokens * dim);
+      }
+    }
+  }
+  void operator()(const TokenMeanOp& p) const {
+    const TokenMeanParams& m = p.params;
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < batch; ++b) token_mean_ref(m, in[0] + b * m.tokens * m.channels, out() + b * m.channels);
+  }
+
   // A row-local op over all rows, block by block on the threads.
   template <typename T>
   void rows(const T& p) const {
@@ -292,6 +319,9 @@ std::string profile_kind(const PlanOp& op) {
         if constexpr (std::is_same_v<T, HeadOp>) return "head";
         if constexpr (std::is_same_v<T, AttentionOp>) return "attention";
         if constexpr (std::is_same_v<T, MlpUpOp>) return "gemm.fc1+gelu";  // GELU is the GEMM's epilogue
+        if constexpr (std::is_same_v<T, RowGatherOp>) return "gather";
+        if constexpr (std::is_same_v<T, SwinAttentionOp>) return "window_attention";
+        if constexpr (std::is_same_v<T, TokenMeanOp>) return "token_mean";
         if constexpr (std::is_same_v<T, LayerNormWideOp>) return "layer_norm";
         if constexpr (std::is_same_v<T, LinearChannelOp>) return "gemm." + role;
         if constexpr (std::is_same_v<T, ResidualAddChannelOp>) return "residual_add";

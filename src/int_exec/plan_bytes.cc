@@ -45,8 +45,16 @@ struct Count {
     linear(p.head);
     linear(p.head_dist);
   }
+  // Swin: the index maps, the per-head relative-position-bias tables and mask labels.
+  void operator()(const RowGatherOp& p) const { b.tables += bytes_of(p.params.source); }
+  void operator()(const SwinAttentionOp& p) const {
+    b.tables += bytes_of(p.params.attention.exp_table) + bytes_of(p.params.bias) + bytes_of(p.params.region);
+  }
+  void operator()(const TokenMeanOp&) const {}
   // The fqvit_plus forms (int_ops_plus.h).
-  void requant(const ChannelRequantParams& r) const { b.channel += bytes_of(r.multiplier) + bytes_of(r.zero_point); }
+  void requant(const ChannelRequantParams& r) const {
+    b.channel += bytes_of(r.multiplier) + bytes_of(r.zero_point) + bytes_of(r.rounding_offset);
+  }
   void residual(const ResidualAddChannelParams& p) const {
     b.channel += bytes_of(p.a_zero_point) + bytes_of(p.b_zero_point) + bytes_of(p.out_zero_point) +
                  bytes_of(p.a_multiplier) + bytes_of(p.b_multiplier);
@@ -71,7 +79,7 @@ struct Count {
   void operator()(const MlpUpChannelOp& p) const {
     linear(p.linear);
     const GeluChannelParams& g = p.gelu;
-    b.channel += bytes_of(g.to_h) + bytes_of(g.group) + bytes_of(g.zero_point);
+    b.channel += bytes_of(g.to_h) + bytes_of(g.to_h_rounding_offset) + bytes_of(g.group) + bytes_of(g.zero_point);
     for (const GeluParams& t : g.groups) b.tables += bytes_of(t.rise) + bytes_of(t.fall);
     for (const GeluStepBuckets& t : g.buckets) b.tables += bytes_of(t.value) + bytes_of(t.step) + bytes_of(t.delta);
   }

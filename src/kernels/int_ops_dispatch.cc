@@ -53,7 +53,8 @@ void linear_gelu(const PackedWeights& w, int64_t m, const uint8_t* a, int64_t ld
                  const GeluParams& p, uint8_t* out) {
   constexpr int32_t kHLimit = int32_t{1} << 30;
   const auto buckets = static_cast<int64_t>(p.bucket_code.size());
-  const RequantParams to_h{p.to_h.data(), 0, -kHLimit, kHLimit};
+  const RequantParams to_h{p.to_h.data(), 0, -kHLimit, kHLimit,
+                           p.to_h_rounding_offset.empty() ? nullptr : p.to_h_rounding_offset.data()};
   if (buckets > 0 && p.bucket_packed.size() == p.bucket_code.size()) {
     // h never exceeds 2^30, so the table's last h is taken there (never below the origin), as gelu_ref clamps.
     const int64_t last = std::max<int64_t>(

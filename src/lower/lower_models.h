@@ -19,5 +19,6 @@ struct LoweringContext {
 };
 
 LoweredModel lower_vit(const LoweringContext& context);
+LoweredModel lower_swin(const LoweringContext& context);
 
 }  // namespace fqvit::lower

@@ -207,6 +207,10 @@ LinearParams linear_params(const WeightCodes& w, const ActQuant& in, const ActQu
   if (out.hi > 255) {
     fail(origin, field_of(out.point) + ".bits", std::to_string(out.bits), "at most 8 (uint8 GEMM output)");
   }
+  if (out.scale.size() != 1 && static_cast<int64_t>(out.scale.size()) != w.out) {
+    fail(origin, field_of(out.point), std::to_string(out.scale.size()) + " channel scales",
+         "1 or " + std::to_string(w.out) + " (the outputs of " + w.name + ")");
+  }
   LinearParams p;
   p.in = w.in, p.out = w.out;
   p.weights = std::make_shared<PackedWeights>(w.codes.data(), w.out, w.in);
@@ -223,9 +227,8 @@ LinearParams linear_params(const WeightCodes& w, const ActQuant& in, const ActQu
     const auto rounded = static_cast<int64_t>(std::llround(b));
     check_accumulator(rounded, w.in, origin, w.name + ".bias");
     p.bias.push_back(static_cast<int32_t>(rounded - zero_term));
-    const double s_out = out.channel_scale(out.per_channel() ? o : 0);
-    const FixedMultiplier m =
-        fixed_multiplier_from_real(acc_scale / s_out, origin, w.name + " requantization multiplier (s_in s_w / s_out)");
+    const FixedMultiplier m = fixed_multiplier_from_real(acc_scale / out.channel_scale(o), origin,
+                                                         w.name + " requantization multiplier (s_in s_w / s_out)");
     p.multiplier.push_back(m);
     // The bias's fraction f in [-1/2, 1/2] of an accumulator unit, as a rounding offset (fixed_multiplier.h).
     const double f = b - static_cast<double>(rounded);
@@ -237,6 +240,7 @@ LinearParams linear_params(const WeightCodes& w, const ActQuant& in, const ActQu
 ChannelRequantParams channel_requant(const LinearParams& p, const ActQuant& out) {
   ChannelRequantParams r;
   r.multiplier = p.multiplier;
+  r.rounding_offset = p.rounding_offset;  // the bias fractions linear_params kept
   for (int64_t o = 0; o < p.out; ++o) r.zero_point.push_back(out.channel_zero_point(o));
   r.lo = out.lo, r.hi = out.hi;
   return r;
@@ -446,9 +450,16 @@ GeluChannelParams gelu_channel_params(const WeightCodes& fc1, const ActQuant& in
     zp_min[g] = std::min(zp_min[g], zp), zp_max[g] = std::max(zp_max[g], zp);
     p.group.push_back(g);
     p.zero_point.push_back(zp);
-    p.to_h.push_back(fixed_multiplier_from_real(
-        in.folded_scale() * fc1.scale[static_cast<size_t>(c)] / std::ldexp(s, -kGeluFracBits), origin,
-        fc1.name + " GELU input multiplier"));
+    const double acc_scale = in.folded_scale() * fc1.scale[static_cast<size_t>(c)];
+    const FixedMultiplier m =
+        fixed_multiplier_from_real(acc_scale / std::ldexp(s, -kGeluFracBits), origin, fc1.name + " GELU input multiplier");
+    p.to_h.push_back(m);
+    // fc1's bias is rounded to accumulator units (linear_params); its fraction goes into the rounding offset.
+    if (!fc1.bias.empty()) {
+      const double bq = static_cast<double>(fc1.bias[static_cast<size_t>(c)]) / acc_scale;
+      const double f = bq - static_cast<double>(std::llround(bq));
+      p.to_h_rounding_offset.push_back(static_cast<int32_t>(std::llround(f * static_cast<double>(m.mantissa_q31))));
+    }
   }
   for (size_t g = 0; g < group_scale.size(); ++g) {
     p.groups.push_back(gelu_tables(group_scale[g], 0, out.lo - zp_max[g], out.hi - zp_min[g]));
@@ -556,6 +567,11 @@ struct Shrink {
   }
   void operator()(ResidualAddOp& p) const { residual(p.params); }
   void operator()(HeadOp& p) const { linear(p.head), linear(p.head_dist); }
+  void operator()(RowGatherOp& p) const { p.params.source.shrink_to_fit(); }
+  void operator()(SwinAttentionOp& p) const {
+    p.params.attention.exp_table.shrink_to_fit(), p.params.bias.shrink_to_fit(), p.params.region.shrink_to_fit();
+  }
+  void operator()(TokenMeanOp&) const {}
   // The fqvit_plus ops (int_ops_plus.h): their builders size every table exactly.
   template <typename PlusOp>
   void operator()(PlusOp&) const {}
@@ -578,6 +594,69 @@ std::vector<uint8_t> constant_codes(const float* x, int64_t n, const ActQuant& q
   const BitType bt{q.bits, false};
   for (int64_t i = 0; i < n; ++i) codes[static_cast<size_t>(i)] = static_cast<uint8_t>(quantize(x[i], qp, bt));
   return codes;
+}
+
+PatchEmbedOp patch_embed_op(const WeightCodes& w, const ModelConfig& cfg, const ActQuant* input, const ActQuant& out,
+                            const std::string& origin) {
+  const PreprocessConfig& pre = cfg.preprocess;
+  PatchEmbedOp op;
+  op.input.channels = cfg.in_chans, op.input.image_size = cfg.img_size, op.input.patch = cfg.patch_size;
+  if (cfg.in_chans != 3) fail(origin, "model_config.in_chans", std::to_string(cfg.in_chans), "3 (RGB pixels)");
+  op.weights = std::make_shared<PackedWeights>(w.codes.data(), w.out, w.in);
+  AccRequantParams& rq = op.requant;
+  rq.zero_point = out.zero_point, rq.lo = out.lo, rq.hi = out.hi;
+  const int64_t per_channel = w.in / 3;
+  std::vector<double> input_scale(3), input_zero(3);  // real input = input_scale * (code - input_zero)
+  if (input != nullptr) {
+    // DeiT / Swin: the pixel's code under qact_input, through ToTensor + Normalize in float32 as preprocessing.
+    const ActQuant& in = *input;
+    for (int c = 0; c < 3; ++c) {
+      for (int v = 0; v < 256; ++v) {
+        const float x = (static_cast<float>(v) / 255.0f - pre.mean[static_cast<size_t>(c)]) / pre.std[static_cast<size_t>(c)];
+        op.input.pixel_code[static_cast<size_t>(c)][static_cast<size_t>(v)] = constant_codes(&x, 1, in)[0];
+      }
+      input_scale[static_cast<size_t>(c)] = in.scale[0];
+      input_zero[static_cast<size_t>(c)] = in.zero_point;
+    }
+  } else {
+    // ViT: the pixel itself, x = (v / 255 - mean) / std = (v - 255 mean) / (255 std): one scale needs one std.
+    for (int c = 0; c < 3; ++c) {
+      if (pre.std[static_cast<size_t>(c)] != pre.std[0]) {
+        std::ostringstream os;
+        os << pre.std[0] << ", " << pre.std[1] << ", " << pre.std[2];
+        fail(origin, "model_config.pretrained_cfg.std", os.str(),
+             "one std for all channels when the input is not quantized (folded into one patch-embedding scale)");
+      }
+      for (int v = 0; v < 256; ++v) op.input.pixel_code[static_cast<size_t>(c)][static_cast<size_t>(v)] = static_cast<uint8_t>(v);
+      input_scale[static_cast<size_t>(c)] = 1.0 / (255.0 * static_cast<double>(pre.std[0]));
+      input_zero[static_cast<size_t>(c)] = 255.0 * static_cast<double>(pre.mean[static_cast<size_t>(c)]);
+    }
+  }
+  // acc = (sum code * w) << g + bias: with a non-integer input zero point (ViT) the 2^g keeps the fold exact to
+  // 2^-(g+1) accumulator units. g as large as the int32 bound allows, at most 8.
+  const bool integral_zero = input != nullptr;
+  int g = 0;
+  if (!integral_zero) {
+    while (g < 8 && (int64_t{255} * 128 * w.in << (g + 1)) * 2 < (int64_t{1} << 31)) ++g;
+  }
+  rq.gain_shift = g;
+  for (int64_t o = 0; o < w.out; ++o) {
+    const double acc_scale = input_scale[0] * w.scale[static_cast<size_t>(o)];
+    double zero_term = 0;
+    for (int c = 0; c < 3; ++c) {
+      int64_t sum_w = 0;
+      for (int64_t k = 0; k < per_channel; ++k) sum_w += w.codes[static_cast<size_t>(o * w.in + c * per_channel + k)];
+      zero_term += input_zero[static_cast<size_t>(c)] * static_cast<double>(sum_w);
+    }
+    const double bias = std::ldexp(static_cast<double>(w.bias[static_cast<size_t>(o)]) / acc_scale - zero_term, g);
+    if (!(std::fabs(bias) < std::ldexp(1.0, 30))) {
+      fail(origin, "patch_embed.proj.bias", std::to_string(bias), "|folded bias| < 2^30 on the accumulator scale");
+    }
+    rq.bias.push_back(static_cast<int32_t>(std::llround(bias)));
+    rq.multiplier.push_back(fixed_multiplier_from_real(std::ldexp(acc_scale, -g) / out.scale[0], origin,
+                                                       "patch_embed.proj requantization multiplier"));
+  }
+  return op;
 }
 
 }  // namespace fqvit::lower

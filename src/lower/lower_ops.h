@@ -6,6 +6,7 @@
 
 #include "fqvit/core/tensor.h"
 #include "fqvit/int_exec/plan.h"
+#include "fqvit/io/model_config.h"
 #include "fqvit/quant/qparams.h"
 #include "fqvit/quant/quantized_file.h"
 #include "fqvit/quant/quantizer_record.h"
@@ -64,10 +65,16 @@ WeightCodes weight_codes(const QuantizedFile& file, const std::string& name, con
 // A float tensor the plan folds (tokens, position embedding, LayerNorm parameters), of `shape` and finite.
 Tensor float_tensor(const QuantizedFile& file, const std::string& name, const Shape& shape, const std::string& origin);
 
+// The patch embedding: pixels -> patch rows -> int8 GEMM -> codes of `out`. `input` is the qact_input quantizer
+// (DeiT / Swin: Normalize and the quantizer folded into per-channel pixel tables), or null (ViT: the pixel itself,
+// Normalize folded into the bias with 2^gain_shift extra precision).
+PatchEmbedOp patch_embed_op(const WeightCodes& w, const ModelConfig& cfg, const ActQuant* input, const ActQuant& out,
+                            const std::string& origin);
+
 // Linear from input quantizer `in` to output quantizer `out`. `in` per tensor, or per channel with its factors folded
 // into w's columns (checked: w.input_exponent == in.alpha) and its zero points folded into the bias; `out` per tensor
-// or per channel (one multiplier per output; the zero point is out.zero_point: per-channel zero points need
-// channel_requant).
+// or per output channel (a PTF output such as Swin's patch-merging reduction; one multiplier per output either way;
+// the zero point is out.zero_point: per-channel zero points need channel_requant).
 LinearParams linear_params(const WeightCodes& w, const ActQuant& in, const ActQuant& out, const std::string& origin);
 // The per-channel output requantization of a linear onto `out` (multipliers of p, zero points of out).
 ChannelRequantParams channel_requant(const LinearParams& p, const ActQuant& out);

@@ -19,18 +19,23 @@ class VitLowering {
   LoweredModel run();
 
  private:
-  ActQuant act(const std::string& point) const { return act_quant(file_, point, origin_); }
+  // A quantizer point's parameters, named by the point table (vit_names.h).
+  ActQuant act(VitPoint point, int block = -1) const { return act_quant(file_, vit_point_name(point, block), origin_); }
   // A residual stream point: its codes may be up to 16 bits wide ("residual_bits").
-  ActQuant stream(const std::string& point) const { return act_quant(file_, point, origin_, 16); }
-  // The codes of a linear (module `module`: its weight [out, in...] and bias) from the file.
-  WeightCodes weights(const std::string& module, const Shape& shape) const {
+  ActQuant stream(VitPoint point, int block = -1) const {
+    return act_quant(file_, vit_point_name(point, block), origin_, 16);
+  }
+  // The codes of a linear (its weight [out, in...], named by the tensor table, and the bias beside it) from the file.
+  WeightCodes weights(VitTensor weight, const Shape& shape, int block = -1) const {
+    const std::string name = vit_tensor_name(weight, block);
+    const std::string module = name.substr(0, name.size() - std::string(".weight").size());
     return weight_codes(file_, module, shape, module + ".bias", origin_);
   }
   Tensor tensor(VitTensor t, const Shape& shape, int block = -1) const {
     return float_tensor(file_, vit_tensor_name(t, block), shape, origin_);
   }
-  int buffer(const std::string& point, int64_t rows, int64_t cols, int code_bytes = 1) {
-    plan_->buffers.push_back({point, rows, cols, code_bytes});
+  int buffer(VitPoint point, int block, int64_t rows, int64_t cols, int code_bytes = 1) {
+    plan_->buffers.push_back({vit_point_name(point, block), rows, cols, code_bytes});
     return static_cast<int>(plan_->buffers.size()) - 1;
   }
   void emit(std::string name, OpParams params, std::vector<int> inputs, int output) {
@@ -43,7 +48,7 @@ class VitLowering {
   PatchEmbedOp patch_embed(const ActQuant& out) const;
   // Each op in the paper's form where its quantizers allow, in the fqvit_plus form (int_ops_plus.h) otherwise.
   OpParams layer_norm(const ActQuant& in, const ActQuant& out, VitTensor gamma, VitTensor beta, int block = -1) const;
-  OpParams linear(const std::string& layer, const Shape& shape, const ActQuant& in, const ActQuant& out) const;
+  OpParams linear(VitTensor weight, const Shape& shape, int block, const ActQuant& in, const ActQuant& out) const;
   OpParams residual_add(const ActQuant& a, const ActQuant& b, const ActQuant& out, int64_t d,
                         const std::string& field) const;
   OpParams attention(const ActQuant& qkv, const ActQuant& logits, const ActQuant& probs, const ActQuant& out,
@@ -59,66 +64,10 @@ class VitLowering {
 
 PatchEmbedOp VitLowering::patch_embed(const ActQuant& out) const {
   const int64_t p = cfg_.patch_size;
-  const WeightCodes w = weights("patch_embed.proj", {cfg_.embed_dim, cfg_.in_chans, p, p});
-  const PreprocessConfig& pre = cfg_.preprocess;
-  PatchEmbedOp op;
-  op.input.channels = cfg_.in_chans, op.input.image_size = cfg_.img_size, op.input.patch = cfg_.patch_size;
-  if (cfg_.in_chans != 3) fail(origin_, "model_config.in_chans", std::to_string(cfg_.in_chans), "3 (RGB pixels)");
-  op.weights = std::make_shared<PackedWeights>(w.codes.data(), w.out, w.in);
-  AccRequantParams& rq = op.requant;
-  rq.zero_point = out.zero_point, rq.lo = out.lo, rq.hi = out.hi;
-  const int64_t per_channel = w.in / 3;
-  std::vector<double> input_scale(3), input_zero(3);  // real input = input_scale * (code - input_zero)
-  if (cfg_.quantize_input) {
-    // DeiT / Swin: the pixel's code under qact_input, through ToTensor + Normalize in float32 as preprocessing.
-    const ActQuant in = act("qact_input");
-    for (int c = 0; c < 3; ++c) {
-      for (int v = 0; v < 256; ++v) {
-        const float x = (static_cast<float>(v) / 255.0f - pre.mean[static_cast<size_t>(c)]) / pre.std[static_cast<size_t>(c)];
-        op.input.pixel_code[static_cast<size_t>(c)][static_cast<size_t>(v)] = constant_codes(&x, 1, in)[0];
-      }
-      input_scale[static_cast<size_t>(c)] = in.scale[0];
-      input_zero[static_cast<size_t>(c)] = in.zero_point;
-    }
-  } else {
-    // ViT: the pixel itself, x = (v / 255 - mean) / std = (v - 255 mean) / (255 std): one scale needs one std.
-    for (int c = 0; c < 3; ++c) {
-      if (pre.std[static_cast<size_t>(c)] != pre.std[0]) {
-        std::ostringstream os;
-        os << pre.std[0] << ", " << pre.std[1] << ", " << pre.std[2];
-        fail(origin_, "model_config.pretrained_cfg.std", os.str(),
-             "one std for all channels when the input is not quantized (folded into one patch-embedding scale)");
-      }
-      for (int v = 0; v < 256; ++v) op.input.pixel_code[static_cast<size_t>(c)][static_cast<size_t>(v)] = static_cast<uint8_t>(v);
-      input_scale[static_cast<size_t>(c)] = 1.0 / (255.0 * static_cast<double>(pre.std[0]));
-      input_zero[static_cast<size_t>(c)] = 255.0 * static_cast<double>(pre.mean[static_cast<size_t>(c)]);
-    }
-  }
-  // acc = (sum code * w) << g + bias: with a non-integer input zero point (ViT) the 2^g keeps the fold exact to
-  // 2^-(g+1) accumulator units. g as large as the int32 bound allows, at most 8.
-  const bool integral_zero = cfg_.quantize_input;
-  int g = 0;
-  if (!integral_zero) {
-    while (g < 8 && (int64_t{255} * 128 * w.in << (g + 1)) * 2 < (int64_t{1} << 31)) ++g;
-  }
-  rq.gain_shift = g;
-  for (int64_t o = 0; o < w.out; ++o) {
-    const double acc_scale = input_scale[0] * w.scale[static_cast<size_t>(o)];
-    double zero_term = 0;
-    for (int c = 0; c < 3; ++c) {
-      int64_t sum_w = 0;
-      for (int64_t k = 0; k < per_channel; ++k) sum_w += w.codes[static_cast<size_t>(o * w.in + c * per_channel + k)];
-      zero_term += input_zero[static_cast<size_t>(c)] * static_cast<double>(sum_w);
-    }
-    const double bias = std::ldexp(static_cast<double>(w.bias[static_cast<size_t>(o)]) / acc_scale - zero_term, g);
-    if (!(std::fabs(bias) < std::ldexp(1.0, 30))) {
-      fail(origin_, "patch_embed.proj.bias", std::to_string(bias), "|folded bias| < 2^30 on the accumulator scale");
-    }
-    rq.bias.push_back(static_cast<int32_t>(std::llround(bias)));
-    rq.multiplier.push_back(fixed_multiplier_from_real(std::ldexp(acc_scale, -g) / out.scale[0], origin_,
-                                                       "patch_embed.proj requantization multiplier"));
-  }
-  return op;
+  const WeightCodes w = weights(VitTensor::kPatchWeight, {cfg_.embed_dim, cfg_.in_chans, p, p});
+  if (!cfg_.quantize_input) return patch_embed_op(w, cfg_, nullptr, out, origin_);
+  const ActQuant in = act(VitPoint::kInput);
+  return patch_embed_op(w, cfg_, &in, out, origin_);
 }
 
 OpParams VitLowering::layer_norm(const ActQuant& in, const ActQuant& out, VitTensor gamma, VitTensor beta,
@@ -137,9 +86,9 @@ OpParams VitLowering::layer_norm(const ActQuant& in, const ActQuant& out, VitTen
   return LayerNormOp{layer_norm_params(in, out, g, b, int_ln_, static_cast<double>(cfg_.norm_eps), origin_)};
 }
 
-OpParams VitLowering::linear(const std::string& layer, const Shape& shape, const ActQuant& in,
+OpParams VitLowering::linear(VitTensor weight, const Shape& shape, int block, const ActQuant& in,
                              const ActQuant& out) const {
-  LinearParams p = linear_params(weights(layer, shape), in, out, origin_);
+  LinearParams p = linear_params(weights(weight, shape, block), in, out, origin_);
   if (!out.needs_channel_ops()) return LinearOp{std::move(p)};
   ChannelRequantParams rq = channel_requant(p, out);
   return LinearChannelOp{std::move(p), std::move(rq)};
@@ -182,12 +131,12 @@ LoweredModel VitLowering::run() {
   plan_->classes = cfg_.num_classes;
   plan_->float_weight_bytes = float_model_bytes(file_);
 
-  const ActQuant patch_q = act("patch_embed.qact");
-  const int patch_buf = buffer("patch_embed.qact", patches, d);
+  const ActQuant patch_q = act(VitPoint::kPatchEmbed);
+  const int patch_buf = buffer(VitPoint::kPatchEmbed, -1, patches, d);
   emit("patch_embed", patch_embed(patch_q), {}, patch_buf);
 
-  const ActQuant embed_q = act("qact_embed"), pos_q = act("qact_pos");
-  ActQuant resid_q = stream("qact1");
+  const ActQuant embed_q = act(VitPoint::kClsEmbed), pos_q = act(VitPoint::kPosEmbed);
+  ActQuant resid_q = stream(VitPoint::kTokens);
   EmbedChannelParams e;
   e.prefix = prefix, e.patches = patches, e.dim = d;
   e.prefix_codes = constant_codes(tensor(VitTensor::kClsToken, {1, 1, d}).data(), d, embed_q);
@@ -199,7 +148,7 @@ LoweredModel VitLowering::run() {
                       fixed_multiplier_from_real(patch_q.scale[0] / embed_q.scale[0], origin_, "qact_embed rescale"),
                       embed_q.zero_point, embed_q.lo, embed_q.hi};
   e.pos_codes = constant_codes(tensor(VitTensor::kPosEmbed, {1, tokens, d}).data(), tokens * d, pos_q);
-  int x = buffer("qact1", tokens, d, resid_q.code_bytes());
+  int x = buffer(VitPoint::kTokens, -1, tokens, d, resid_q.code_bytes());
   if (resid_q.needs_channel_ops()) {
     e.add_pos = residual_add_channel_params(embed_q, pos_q, resid_q, d, origin_, "qact1 residual multipliers");
     emit("embed", EmbedChannelOp{std::move(e)}, {patch_buf}, x);
@@ -211,48 +160,49 @@ LoweredModel VitLowering::run() {
 
   for (int i = 0; i < cfg_.depth; ++i) {
     const std::string p = "blocks." + std::to_string(i) + ".";
-    const ActQuant n1 = act(p + "qact1"), qkv_q = act(p + "attn.qact1"), logit_q = act(p + "attn.qact_attn1"),
-                   prob_q = act(p + "attn.log_int_softmax"), ctx_q = act(p + "attn.qact2"),
-                   proj_q = act(p + "attn.qact3"), r2 = stream(p + "qact2"), n2 = act(p + "qact3"),
-                   gelu_q = act(p + "mlp.qact1"), fc2_q = act(p + "mlp.qact2"), r4 = stream(p + "qact4");
+    const ActQuant n1 = act(VitPoint::kNorm1, i), qkv_q = act(VitPoint::kQkv, i), logit_q = act(VitPoint::kScores, i),
+                   prob_q = act(VitPoint::kSoftmax, i), ctx_q = act(VitPoint::kContext, i),
+                   proj_q = act(VitPoint::kProj, i), r2 = stream(VitPoint::kResidual1, i),
+                   n2 = act(VitPoint::kNorm2, i), gelu_q = act(VitPoint::kFc1, i), fc2_q = act(VitPoint::kFc2, i),
+                   r4 = stream(VitPoint::kResidual2, i);
 
-    const int h1 = buffer(p + "qact1", tokens, d);
+    const int h1 = buffer(VitPoint::kNorm1, i, tokens, d);
     emit(p + "norm1", layer_norm(resid_q, n1, VitTensor::kNorm1Weight, VitTensor::kNorm1Bias, i), {x}, h1);
-    const int qkv = buffer(p + "attn.qact1", tokens, 3 * d);
-    emit(p + "attn.qkv", linear(p + "attn.qkv", {3 * d, d}, n1, qkv_q), {h1}, qkv);
-    const int ctx = buffer(p + "attn.qact2", tokens, d);
+    const int qkv = buffer(VitPoint::kQkv, i, tokens, 3 * d);
+    emit(p + "attn.qkv", linear(VitTensor::kQkvWeight, {3 * d, d}, i, n1, qkv_q), {h1}, qkv);
+    const int ctx = buffer(VitPoint::kContext, i, tokens, d);
     emit(p + "attn", attention(qkv_q, logit_q, prob_q, ctx_q, tokens, heads, dh), {qkv}, ctx);
-    const int proj = buffer(p + "attn.qact3", tokens, d);
-    emit(p + "attn.proj", linear(p + "attn.proj", {d, d}, ctx_q, proj_q), {ctx}, proj);
-    const int x2 = buffer(p + "qact2", tokens, d, r2.code_bytes());
+    const int proj = buffer(VitPoint::kProj, i, tokens, d);
+    emit(p + "attn.proj", linear(VitTensor::kProjWeight, {d, d}, i, ctx_q, proj_q), {ctx}, proj);
+    const int x2 = buffer(VitPoint::kResidual1, i, tokens, d, r2.code_bytes());
     emit(p + "add1", residual_add(resid_q, proj_q, r2, d, p + "qact2 multipliers"), {x, proj}, x2);
 
-    const int h2 = buffer(p + "qact3", tokens, d);
+    const int h2 = buffer(VitPoint::kNorm2, i, tokens, d);
     emit(p + "norm2", layer_norm(r2, n2, VitTensor::kNorm2Weight, VitTensor::kNorm2Bias, i), {x2}, h2);
-    const WeightCodes fc1 = weights(p + "mlp.fc1", {hidden, d});
-    const int mid = buffer(p + "mlp.qact1", tokens, fc1.out);
+    const WeightCodes fc1 = weights(VitTensor::kFc1Weight, {hidden, d}, i);
+    const int mid = buffer(VitPoint::kFc1, i, tokens, fc1.out);
     emit(p + "mlp.fc1+gelu", mlp_up(fc1, n2, gelu_q), {h2}, mid);
-    const int fc2 = buffer(p + "mlp.qact2", tokens, d);
-    emit(p + "mlp.fc2", linear(p + "mlp.fc2", {d, hidden}, gelu_q, fc2_q), {mid}, fc2);
-    const int x4 = buffer(p + "qact4", tokens, d, r4.code_bytes());
+    const int fc2 = buffer(VitPoint::kFc2, i, tokens, d);
+    emit(p + "mlp.fc2", linear(VitTensor::kFc2Weight, {d, hidden}, i, gelu_q, fc2_q), {mid}, fc2);
+    const int x4 = buffer(VitPoint::kResidual2, i, tokens, d, r4.code_bytes());
     emit(p + "add2", residual_add(r2, fc2_q, r4, d, p + "qact4 multipliers"), {x2, fc2}, x4);
     x = x4;
     resid_q = r4;
   }
 
-  const ActQuant final_q = act("qact2");
-  const int feats = buffer("qact2", tokens, d);
+  const ActQuant final_q = act(VitPoint::kFinalNorm);
+  const int feats = buffer(VitPoint::kFinalNorm, -1, tokens, d);
   emit("norm", layer_norm(resid_q, final_q, VitTensor::kNormWeight, VitTensor::kNormBias), {x}, feats);
 
   HeadOp head;
   head.tokens = tokens, head.dim = d;
-  const ActQuant out_a = act("act_out");
-  head.head = linear_params(weights("head", {cfg_.num_classes, d}), final_q, out_a, origin_);
+  const ActQuant out_a = act(VitPoint::kLogits);
+  head.head = linear_params(weights(VitTensor::kHeadWeight, {cfg_.num_classes, d}), final_q, out_a, origin_);
   head.scores.a_zero_point = out_a.zero_point;
   double score_scale = out_a.scale[0];
   if (cfg_.distilled) {
-    const ActQuant out_b = act("act_out_dist");
-    head.head_dist = linear_params(weights("head_dist", {cfg_.num_classes, d}), final_q, out_b, origin_);
+    const ActQuant out_b = act(VitPoint::kLogitsDist);
+    head.head_dist = linear_params(weights(VitTensor::kHeadDistWeight, {cfg_.num_classes, d}), final_q, out_b, origin_);
     head.scores.two_heads = true;
     head.scores.b_zero_point = out_b.zero_point;
     // score = (s_a (a - zp_a) + s_b (b - zp_b)) / (2 s), s = max(s_a, s_b) 2^-16: |score| < 2^25.

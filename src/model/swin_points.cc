@@ -111,19 +111,29 @@ std::vector<QuantPoint> swin_points(const std::vector<int>& depths, bool quantiz
   return points;
 }
 
-bool swin_point_role(const std::string& name, QuantRole* role) {
+bool parse_swin_point(const std::string& name, SwinPoint* point, int* stage, int* block) {
   const size_t layer = skip_indexed(name, 0, "layers.");
-  const size_t block = skip_indexed(name, layer, "blocks.");
+  const size_t in_block = skip_indexed(name, layer, "blocks.");
   const size_t merge = layer != std::string::npos && name.compare(layer, 11, "downsample.") == 0 ? layer + 11
                                                                                                  : std::string::npos;
   for (const auto& e : kSwinPoints) {
-    const size_t at = e.scope == Scope::kModel ? 0 : e.scope == Scope::kBlock ? block : merge;
+    const size_t at = e.scope == Scope::kModel ? 0 : e.scope == Scope::kBlock ? in_block : merge;
     if (at != std::string::npos && name.compare(at, std::string::npos, e.name) == 0) {
-      *role = e.role;
+      *point = e.point;
+      *stage = e.scope == Scope::kModel ? -1 : std::stoi(name.substr(7));  // "layers." is 7 characters
+      *block = e.scope == Scope::kBlock ? std::stoi(name.substr(layer + 7)) : -1;  // after "blocks."
       return true;
     }
   }
   return false;
+}
+
+bool swin_point_role(const std::string& name, QuantRole* role) {
+  SwinPoint point;
+  int stage, block;
+  if (!parse_swin_point(name, &point, &stage, &block)) return false;
+  *role = point_entry(point).role;
+  return true;
 }
 
 }  // namespace fqvit

@@ -122,15 +122,24 @@ std::vector<QuantPoint> vit_points(int depth, bool quantize_input, bool distille
   return points;
 }
 
-bool vit_point_role(const std::string& name, QuantRole* role) {
+bool parse_vit_point(const std::string& name, VitPoint* point, int* block) {
   const size_t prefix = block_prefix_length(name);
   for (const auto& e : kVitPoints) {
     if (e.per_block ? prefix > 0 && name.compare(prefix, std::string::npos, e.name) == 0 : name == e.name) {
-      *role = e.role;
+      *point = e.point;
+      *block = e.per_block ? std::stoi(name.substr(7, prefix - 8)) : -1;  // "blocks." is 7 characters
       return true;
     }
   }
   return false;
+}
+
+bool vit_point_role(const std::string& name, QuantRole* role) {
+  VitPoint point;
+  int block;
+  if (!parse_vit_point(name, &point, &block)) return false;
+  *role = point_entry(point).role;
+  return true;
 }
 
 std::string vit_tensor_name(VitTensor tensor, int block) {

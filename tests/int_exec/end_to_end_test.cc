@@ -44,17 +44,28 @@ Comparison compare_engines(const std::string& path, const std::vector<LabeledIma
   return c;
 }
 
-class EndToEndDemo : public ::testing::TestWithParam<const char*> {};
+struct DemoCase {
+  const char* model;
+  const char* config;
+};
+void PrintTo(const DemoCase& c, std::ostream* os) { *os << c.model << " " << c.config; }
+
+class EndToEndDemo : public ::testing::TestWithParam<DemoCase> {};
 
 TEST_P(EndToEndDemo, IntegerTop1WithinHalfAPointOfFakeQuant) {
-  const std::string path = testing::calibrate_demo("vit_micro", GetParam());
+  const std::string path = testing::calibrate_demo(GetParam().model, GetParam().config);
   const auto images = ImageFolder::open(testing::source_dir() + "/demo/data/val",
                                         {testing::source_dir() + "/demo/data/classes.txt", ""}).images();
   const Comparison c = compare_engines(path, images);
   EXPECT_NEAR(c.integer.top1(), c.fake.top1(), kDemoMaxTop1Gap);
 }
 
-INSTANTIATE_TEST_SUITE_P(Presets, EndToEndDemo, ::testing::Values("fqvit_w8a8attn4", "fqvit_w8a8attn8", "fqvit_plus"));
+INSTANTIATE_TEST_SUITE_P(Presets, EndToEndDemo,
+                         ::testing::Values(DemoCase{"vit_micro", "fqvit_w8a8attn4"},
+                                           DemoCase{"vit_micro", "fqvit_w8a8attn8"},
+                                           DemoCase{"vit_micro", "fqvit_plus"},
+                                           DemoCase{"swin_micro", "fqvit_w8a8attn4"},
+                                           DemoCase{"swin_micro", "fqvit_w8a8attn8"}));
 
 // One case per preset (PTF + LIS 8/8/4, PTF 8/8/8), each its own ctest entry so each has the whole timeout.
 class EndToEndVitTiny : public ::testing::TestWithParam<const char*> {};
@@ -71,9 +82,15 @@ INSTANTIATE_TEST_SUITE_P(ReferenceQparams, EndToEndVitTiny,
                                            "golden_vit_tiny_qparams_ptf_w8a8attn8.json"));
 
 // Identical scores at 1 and 2 threads, and for an image alone or at any position in a batch of 8.
-TEST(IntDeterminism, ScoresIndependentOfThreadsAndBatch) {
-  for (const char* config : {"fqvit_w8a8attn4", "fqvit_w8a8attn8", "minmax_w8a8attn8", "fqvit_plus"}) {
-    const std::string path = testing::calibrate_demo("vit_micro", config);
+// The micro Swin's shifted windows, masks and merges go through the same row-independent kernels; the fqvit_plus
+// ops too (ViT / DeiT only: the Swin lowering refuses the extensions).
+class IntDeterminism : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(IntDeterminism, ScoresIndependentOfThreadsAndBatch) {
+  std::vector<const char*> configs{"fqvit_w8a8attn4", "fqvit_w8a8attn8", "minmax_w8a8attn8"};
+  if (std::string(GetParam()) == "vit_micro") configs.push_back("fqvit_plus");
+  for (const char* config : configs) {
+    const std::string path = testing::calibrate_demo(GetParam(), config);
     const LoweredModel lowered = lower_quantized_model(path);
     const IntExecutor exec(lowered.plan);
     const auto list = testing::first_images(testing::source_dir() + "/demo/data/val",
@@ -95,6 +112,8 @@ TEST(IntDeterminism, ScoresIndependentOfThreadsAndBatch) {
     set_num_threads(0);
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(DemoModels, IntDeterminism, ::testing::Values("vit_micro", "swin_micro"));
 
 }  // namespace
 }  // namespace fqvit

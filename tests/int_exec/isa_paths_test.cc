@@ -49,12 +49,14 @@ void check_paths(const std::string& path, const testing::Images& images, const s
 }
 
 TEST(IsaPaths, DemoModelsGiveIdenticalScoresOnEveryPath) {
-  for (const char* config : {"fqvit_w8a8attn4", "fqvit_w8a8attn8", "minmax_w8a8attn8"}) {
-    const std::string path = testing::calibrate_demo("vit_micro", config);
-    const auto list = testing::first_images(testing::source_dir() + "/demo/data/val",
-                                            testing::source_dir() + "/demo/data/classes.txt", 8, 61);
-    const LoweredModel lowered = lower_quantized_model(path);
-    check_paths(path, testing::load_images(list, lowered.config.preprocess), config);
+  for (const char* model : {"vit_micro", "swin_micro"}) {
+    for (const char* config : {"fqvit_w8a8attn4", "fqvit_w8a8attn8", "minmax_w8a8attn8"}) {
+      const std::string path = testing::calibrate_demo(model, config);
+      const auto list = testing::first_images(testing::source_dir() + "/demo/data/val",
+                                              testing::source_dir() + "/demo/data/classes.txt", 8, 61);
+      const LoweredModel lowered = lower_quantized_model(path);
+      check_paths(path, testing::load_images(list, lowered.config.preprocess), std::string(model) + " " + config);
+    }
   }
 }
 

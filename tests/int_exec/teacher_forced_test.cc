@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <map>
 
 #include "fqvit/int_exec/executor.h"
 #include "fqvit/lower/lower.h"
@@ -104,7 +105,9 @@ Bound bound_of(const OpParams& p) {
   if (std::holds_alternative<MlpUpOp>(p) || std::holds_alternative<MlpUpChannelOp>(p)) {
     return {kGeluMinAgreement, kGeluMaxDiff};
   }
-  if (std::holds_alternative<AttentionOp>(p)) return {kAttentionMinAgreement, kAttentionMaxDiff, kAttentionMinCosine};
+  if (std::holds_alternative<AttentionOp>(p) || std::holds_alternative<SwinAttentionOp>(p)) {
+    return {kAttentionMinAgreement, kAttentionMaxDiff, kAttentionMinCosine};
+  }
   if (std::holds_alternative<AttentionChannelOp>(p)) {
     return {kAttentionChannelMinAgreement, kAttentionMaxDiff, kAttentionMinCosine};
   }
@@ -131,6 +134,59 @@ int32_t code_at(const std::vector<uint8_t>& buf, size_t i, int code_bytes) {
   return v;
 }
 
+Bound softmax_bound(const AttentionParams& a) {
+  return a.softmax == SoftmaxKind::kLog2 ? Bound{kLisMinAgreement, kLisMaxDiff}
+                                         : Bound{kUniformSoftmaxMinAgreement, kUniformSoftmaxMaxDiff};
+}
+
+// Swin window attention, stage by stage, each fed the fake-quant codes of its input: q k^T (attn.qact_attn1), the
+// relative position bias add (attn.qact2), the softmax with the shift mask, the context (attn.qact3).
+void check_swin_attention_stages(const PlanOp& op, const SwinAttentionParams& p, const testing::RecordingHooks& hooks,
+                                 const uint8_t* qkv_codes, int64_t batch) {
+  const AttentionParams& a = p.attention;
+  const int64_t n = a.tokens, square = n * n, dim = a.heads * a.head_dim;
+  const std::vector<uint8_t> logits = to_buffer(hooks.codes.at(op.name + ".qact_attn1"), 1);
+  const std::vector<uint8_t> biased = to_buffer(hooks.codes.at(op.name + ".qact2"), 1);
+  const std::vector<uint8_t> probs = to_buffer(hooks.codes.at(op.name + ".log_int_softmax"), 1);
+  const std::vector<uint8_t> context = to_buffer(hooks.codes.at(op.output_point), 1);
+  const int prob_zero = a.softmax == SoftmaxKind::kLog2 ? (1 << a.log2_bits) : a.prob_zero_point;
+  Stats sl, sb, sp, sc;
+  int64_t masked = 0, masked_nonzero_fake = 0;
+  std::vector<uint8_t> lg(static_cast<size_t>(square)), lb(lg.size()), pr(lg.size()), ctx(static_cast<size_t>(n * dim));
+  std::vector<int32_t> exp(static_cast<size_t>(n));
+  for (int64_t w = 0; w < batch * p.windows; ++w) {
+    const uint8_t* qkv = qkv_codes + w * n * 3 * dim;
+    for (int64_t h = 0; h < a.heads; ++h) {
+      const size_t at = static_cast<size_t>((w * a.heads + h) * square);
+      attention_logits_ref(a, qkv, h, lg.data());
+      swin_bias_logits_ref(p, h, logits.data() + at, lb.data());
+      swin_masked_softmax_ref(p, w % p.windows, biased.data() + at, exp.data(), pr.data());
+      attention_context_ref(a, probs.data() + at, qkv, h, ctx.data());
+      for (int64_t ij = 0; ij < square; ++ij) {
+        const size_t k = static_cast<size_t>(ij);
+        sl.add(lg[k], logits[at + k], a.logit_zero_point);
+        sb.add(lb[k], biased[at + k], p.biased_zero_point);
+        sp.add(pr[k], probs[at + k], prob_zero);
+        if (p.masked(w % p.windows, ij / n, ij % n)) ++masked, masked_nonzero_fake += probs[at + k] != prob_zero;
+      }
+      for (int64_t t = 0; t < n; ++t) {
+        for (int64_t d = 0; d < a.head_dim; ++d) {
+          const size_t i = static_cast<size_t>(t * dim + h * a.head_dim + d);
+          sc.add(ctx[i], context[static_cast<size_t>(w * n * dim) + i], a.out_zero_point);
+        }
+      }
+    }
+  }
+  check(op.name + " logits", sl, {kExactMinAgreement, kExactMaxDiff});
+  check(op.name + " + relative position bias", sb, {kExactMinAgreement, kExactMaxDiff});
+  check(op.name + (a.softmax == SoftmaxKind::kLog2 ? " log2 softmax" : " uint8 softmax") +
+            (p.region.empty() ? "" : " (shift mask)"),
+        sp, softmax_bound(a));
+  check(op.name + " context", sc, {kExactMinAgreement, kExactMaxDiff});
+  // The masked logits (x - 100 in the fake path) take exactly zero weight there too.
+  EXPECT_EQ(masked_nonzero_fake, 0) << op.name << ": " << masked << " masked logits";
+}
+
 // Teacher-forces every op of the file's plan on `images`; returns the number of ops checked.
 void teacher_force(const std::string& path, const testing::Images& images) {
   QuantizedModel fake = read_quantized_model(path);
@@ -142,13 +198,20 @@ void teacher_force(const std::string& path, const testing::Images& images) {
   const int64_t batch = images.count;
   std::printf("%s (%lld images)\n", plan.architecture.c_str(), static_cast<long long>(batch));
 
+  // Codes of the gathered buffers (Swin's "<point>@<order>"): the same codes moved by the op's index map, which
+  // tests/lower/swin_maps_test.cc checks against the float graph's window functions.
+  std::map<std::string, std::vector<int32_t>> moved;
+  auto codes_of = [&](const std::string& point) -> const std::vector<int32_t>& {
+    const auto it = moved.find(point);
+    return it != moved.end() ? it->second : hooks.codes.at(point);
+  };
   for (const PlanOp& op : plan.ops) {
     std::vector<std::vector<uint8_t>> forced;
     std::vector<const uint8_t*> inputs;
     if (std::holds_alternative<PatchEmbedOp>(op.params)) inputs.push_back(images.pixels.data());
     for (size_t i = 0; i < op.inputs.size(); ++i) {
       const BufferSpec& spec = plan.buffers[static_cast<size_t>(op.inputs[i])];
-      const std::vector<int32_t>& rec = hooks.codes.at(op.input_points[i]);
+      const std::vector<int32_t>& rec = codes_of(op.input_points[i]);
       std::vector<int32_t> buf(static_cast<size_t>(batch * spec.rows * spec.cols), 0);
       const auto rows = static_cast<int64_t>(rec.size()) / (batch * spec.cols);  // prefix rows only for the head
       for (int64_t b = 0; b < batch; ++b) {
@@ -187,6 +250,12 @@ void teacher_force(const std::string& path, const testing::Images& images) {
     const BufferSpec& out_spec = plan.buffers[static_cast<size_t>(op.output)];
     std::vector<uint8_t> out(static_cast<size_t>(batch * out_spec.rows * out_spec.cols * out_spec.code_bytes));
     run_op(plan, op, batch, inputs, out.data());
+    if (std::holds_alternative<RowGatherOp>(op.params)) {
+      std::vector<int32_t>& gathered = moved[op.output_point];
+      gathered.resize(static_cast<size_t>(batch * out_spec.rows * out_spec.cols));
+      for (size_t i = 0; i < gathered.size(); ++i) gathered[i] = code_at(out, i, out_spec.code_bytes);
+      continue;
+    }
     const std::vector<int32_t>& want = hooks.codes.at(op.output_point);
     const auto rows = static_cast<int64_t>(want.size()) / (batch * out_spec.cols);
     const lower::ActQuant out_q =
@@ -201,6 +270,9 @@ void teacher_force(const std::string& path, const testing::Images& images) {
     }
     check(op.name, s, bound_of(op.params));
 
+    if (const auto* swin = std::get_if<SwinAttentionOp>(&op.params)) {
+      check_swin_attention_stages(op, swin->params, hooks, inputs[0], batch);
+    }
     const auto* attn_plain = std::get_if<AttentionOp>(&op.params);
     const auto* attn_channel = std::get_if<AttentionChannelOp>(&op.params);
     if (attn_plain != nullptr || attn_channel != nullptr) {
@@ -284,7 +356,10 @@ INSTANTIATE_TEST_SUITE_P(Presets, TeacherForcedDemo,
                          ::testing::Values(DemoCase{"vit_micro", "fqvit_w8a8attn4"},
                                            DemoCase{"vit_micro", "fqvit_w8a8attn8"},
                                            DemoCase{"vit_micro", "minmax_w8a8attn8"},
-                                           DemoCase{"vit_micro", "fqvit_w6a6attn4_head8"}));
+                                           DemoCase{"vit_micro", "fqvit_w6a6attn4_head8"},
+                                           DemoCase{"swin_micro", "fqvit_w8a8attn4"},
+                                           DemoCase{"swin_micro", "fqvit_w8a8attn8"},
+                                           DemoCase{"swin_micro", "minmax_w8a8attn8"}));
 
 // The fqvit_plus extensions (docs/quantization.md 11.9): all on, and the ones that take mixed paths alone
 // (16-bit stream codes with one zero point; PTF branch outputs with plain uint8 adds; W6A6 with all on).
@@ -325,6 +400,20 @@ TEST(TeacherForcedVitTiny, PlusEveryOpAgreesWithFakeQuant) {
   teacher_force(path, testing::load_images(list, q.model->config().preprocess));
 }
 
+// A narrow random Swin at 224 with window 7 (committed, in the official and in timm's layout, whose patch mergings
+// sit at the start of the next stage): Swin-T's geometry (56 x 56 grid, shift 3, four stages, the last a single
+// unshifted window), calibrated and evaluated on demo images resized to 224.
+TEST(TeacherForcedSwinWindow7, EveryOpAgreesWithFakeQuant) {
+  for (const char* name : {"swin_small_committed", "swin_small_committed_timm"}) {
+    const std::string dir = testing::source_dir() + "/tests/data/models/" + name;
+    const std::string path = testing::calibrate_dir(dir, name, "fqvit_w8a8attn4");
+    const auto list = testing::first_images(testing::source_dir() + "/demo/data/val",
+                                            testing::source_dir() + "/demo/data/classes.txt", 4, 97);
+    QuantizedModel q = read_quantized_model(path);
+    teacher_force(path, testing::load_images(list, q.model->config().preprocess));
+  }
+}
+
 // The real ViT-Tiny with the reference's own calibrated parameters, on 8 val images.
 TEST(TeacherForcedVitTiny, EveryOpAgreesWithFakeQuant) {
   FQVIT_REQUIRE_SHARED(shared);
@@ -352,10 +441,13 @@ void linear_ops_against_exact(const std::string& path, const testing::Images& im
   const QuantizedFile file = read_quantized_file(path);
   const LoweredModel lowered = lower_quantized_model(path);
   for (const PlanOp& op : lowered.plan->ops) {
+    // The paper's LinearOp and the fqvit_plus LinearChannelOp (per-channel output zero points, inputs with folded
+    // per-channel factors), which must round the same exact output.
     const auto* lin = std::get_if<LinearOp>(&op.params);
-    if (lin == nullptr) continue;
-    const LinearParams& l = lin->params;
-    const std::vector<uint8_t> in = to_buffer(hooks.codes.at(op.input_points[0]), 1);  // paper files: uint8
+    const auto* lin_channel = std::get_if<LinearChannelOp>(&op.params);
+    if (lin == nullptr && lin_channel == nullptr) continue;
+    const LinearParams& l = lin != nullptr ? lin->params : lin_channel->linear;
+    const std::vector<uint8_t> in = to_buffer(hooks.codes.at(op.input_points[0]), 1);  // linear inputs: uint8
     const auto w = lower::weight_codes(file, op.name, file.weights.at(op.name).shape, op.name + ".bias", path);
     const lower::ActQuant qi = lower::act_quant(file, op.input_points[0], path);
     const lower::ActQuant qo = lower::act_quant(file, op.output_point, path);
@@ -364,14 +456,16 @@ void linear_ops_against_exact(const std::string& path, const testing::Images& im
     Stats s;
     for (int64_t r = 0; r < static_cast<int64_t>(in.size()) / l.in; ++r) {
       for (int64_t o = 0; o < l.out; ++o) {
-        int64_t acc = 0;
+        int64_t acc = 0;  // folded per-channel factors 2^alpha_k live in the weight codes (scale s1 = folded_scale)
         for (int64_t k = 0; k < l.in; ++k) {
-          acc += int64_t{in[static_cast<size_t>(r * l.in + k)] - qi.zero_point} * w.codes[static_cast<size_t>(o * l.in + k)];
+          acc += int64_t{in[static_cast<size_t>(r * l.in + k)] - qi.channel_zero_point(k)} *
+                 w.codes[static_cast<size_t>(o * l.in + k)];
         }
-        const double y = static_cast<double>(acc) * qi.scale[0] * w.scale[static_cast<size_t>(o)] +
+        const double y = static_cast<double>(acc) * qi.folded_scale() * w.scale[static_cast<size_t>(o)] +
                          static_cast<double>(w.bias[static_cast<size_t>(o)]);
-        const double want = std::clamp(std::nearbyint(y / qo.scale[0]) + qo.zero_point, double(qo.lo), double(qo.hi));
-        s.add(out[static_cast<size_t>(r * l.out + o)], static_cast<int>(want), qo.zero_point);
+        const int32_t zp = qo.channel_zero_point(qo.zero_points.empty() ? 0 : o);
+        const double want = std::clamp(std::nearbyint(y / qo.channel_scale(o)) + zp, double(qo.lo), double(qo.hi));
+        s.add(out[static_cast<size_t>(r * l.out + o)], static_cast<int>(want), zp);
       }
     }
     check(op.name + " vs exact", s, {kLinearExactMinAgreement, kExactMaxDiff});
@@ -381,7 +475,7 @@ void linear_ops_against_exact(const std::string& path, const testing::Images& im
 TEST(LinearOpsExact, DemoVitAgainstClosedForm) {
   const auto list = testing::first_images(testing::source_dir() + "/demo/data/val",
                                           testing::source_dir() + "/demo/data/classes.txt", 32, 15);
-  for (const char* config : {"fqvit_w8a8attn8", "fqvit_w8a8attn4"}) {
+  for (const char* config : {"fqvit_w8a8attn8", "fqvit_w8a8attn4", "fqvit_plus"}) {
     const std::string path = testing::calibrate_demo("vit_micro", config);
     QuantizedModel q = read_quantized_model(path);
     linear_ops_against_exact(path, testing::load_images(list, q.model->config().preprocess));

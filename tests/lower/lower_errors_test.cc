@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <limits>
 
@@ -30,13 +31,13 @@ class CustomQuantizer final : public ActivationQuantizer {
   std::string summary() const override { return "custom"; }
 };
 
-// Calibrates the demo ViT, replaces the quantizer at `point`, writes the file and returns the lowering's error.
+// Calibrates a demo model, replaces the quantizer at `point`, writes the file and returns the lowering's error.
 std::string lowering_error(const std::string& tag, const std::string& point,
-                           std::unique_ptr<ActivationQuantizer> replacement) {
-  const std::string source = testing::calibrate_demo("vit_micro", "fqvit_w8a8attn4");
+                           std::unique_ptr<ActivationQuantizer> replacement, const std::string& demo = "vit_micro") {
+  const std::string source = testing::calibrate_demo(demo, "fqvit_w8a8attn4");
   QuantizedModel q = read_quantized_model(source);
   q.state.activations[point] = std::move(replacement);
-  const std::string dir = testing::source_dir() + "/demo/models/vit_micro";
+  const std::string dir = testing::source_dir() + "/demo/models/" + demo;
   const std::string path = testing::scratch_dir("lower_errors_" + tag) + "/bad.safetensors";
   auto model = load_model(dir);
   save_quantized_model(path, dir, *model, q.state, q.calibration);
@@ -215,15 +216,77 @@ TEST(LowerErrors, WeightScaleNotPositive) {
                "expected finite and positive"});
 }
 
-TEST(LowerErrors, SwinIsRefusedNotRunWrong) {
-  const std::string path = testing::calibrate_demo("swin_micro", "fqvit_w8a8attn4");
+// Swin: what only its lowering reads. The Log-Int-Softmax of a shifted block wider than the kernels run, a signed
+// code for the relative position bias table, a per-channel (PTF) quantizer where the bias add needs one scale.
+TEST(LowerErrorsSwin, LogIntSoftmaxWiderThanFourBits) {
+  expect_line(lowering_error("swin_lis8", "layers.0.blocks.1.attn.log_int_softmax",
+                             std::make_unique<LisQuantizer>(LisParams{8, 20}), "swin_micro"),
+              {"quantizers.activations.layers.0.blocks.1.attn.log_int_softmax.bits", "found 8", "expected 2..4"});
+}
+
+TEST(LowerErrorsSwin, SignedBiasTableCodes) {
+  expect_line(lowering_error("swin_signed_table", "layers.1.blocks.0.attn.qact_table",
+                             std::make_unique<UniformQuantizer>(QParams{0.01f, 0}, kInt8), "swin_micro"),
+              {"quantizers.activations.layers.1.blocks.0.attn.qact_table.bits", "found int8", "expected uint2..uint8"});
+}
+
+TEST(LowerErrorsSwin, PerChannelBiasTableQuantizer) {
+  PtfParams ptf;
+  ptf.scale1 = 0.01f, ptf.zero_point = 128, ptf.alpha = {0, 1};  // one factor per head of stage 0
+  expect_line(lowering_error("swin_ptf_table", "layers.0.blocks.0.attn.qact_table",
+                             std::make_unique<PtfQuantizer>(ptf), "swin_micro"),
+              {"quantizers.activations.layers.0.blocks.0.attn.qact_table", "found per-channel",
+               "expected a per-tensor quantizer"});
+}
+
+// A window that does not divide a stage's grid, written into the file's stored config: refused when the file is
+// read (the stage geometry the lowering builds its index maps from), one line naming the field and both values.
+TEST(LowerErrorsSwin, WindowThatDoesNotDivideTheGrid) {
+  const std::string source = testing::calibrate_demo("swin_micro", "fqvit_w8a8attn4");
+  const std::string path = testing::scratch_dir("lower_errors_swin_window") + "/bad.safetensors";
+  {
+    std::ifstream in(source, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    uint64_t header_len = 0;
+    std::memcpy(&header_len, bytes.data(), 8);
+    nlohmann::json header = nlohmann::json::parse(bytes.substr(8, header_len));
+    nlohmann::json config = nlohmann::json::parse(header["__metadata__"]["model_config"].get<std::string>());
+    ASSERT_EQ(config["model_args"]["window_size"], 4);
+    config["model_args"]["window_size"] = 3;
+    header["__metadata__"]["model_config"] = config.dump();
+    const std::string text = header.dump();
+    const uint64_t len = text.size();
+    std::ofstream out(path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(&len), 8);
+    out << text << bytes.substr(8 + header_len);
+  }
   try {
     lower_quantized_model(path);
-    FAIL() << "Swin lowered";
+    FAIL() << "a window of 3 on a 16 x 16 grid lowered";
   } catch (const Error& e) {
     const std::string m = e.what();
-    EXPECT_NE(m.find(path + ": __metadata__.model_config.architecture: found swin_micro"), std::string::npos) << m;
-    EXPECT_NE(m.find("does not run Swin yet"), std::string::npos) << m;
+    EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+    EXPECT_NE(m.find("bad.safetensors"), std::string::npos) << m;
+    for (const char* part : {"window_size", "found 3 on the 16x16 grid of stage 0", "expected a window dividing"}) {
+      EXPECT_NE(m.find(part), std::string::npos) << "'" << part << "' in: " << m;
+    }
+  }
+}
+
+// The fqvit_plus extensions lower for ViT / DeiT only: a Swin file calibrated with them is refused, naming the field.
+TEST(LowerErrorsSwin, PlusExtensionsRefused) {
+  const std::string path = testing::calibrate_demo("swin_micro", "fqvit_plus");
+  try {
+    lower_quantized_model(path);
+    FAIL() << "a Swin fqvit_plus file lowered";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+    EXPECT_NE(m.find(path), std::string::npos) << m;
+    for (const char* part : {"__metadata__.quantization.settings.extensions", "fqvit_plus extensions",
+                             "the paper's quantizers for a Swin model"}) {
+      EXPECT_NE(m.find(part), std::string::npos) << "'" << part << "' in: " << m;
+    }
   }
 }
 

@@ -186,7 +186,7 @@ class ModuleTest(unittest.TestCase):
             start = time.perf_counter()
             m.logits(batch)
             alone = time.perf_counter() - start
-            if alone > 0.3:
+            if alone > 1.0:
                 break
             batch = np.concatenate([batch, batch])
         done, results = threading.Event(), []
@@ -203,8 +203,9 @@ class ModuleTest(unittest.TestCase):
             now = time.perf_counter()
             max_gap, last = max(max_gap, now - last), now
         t.join()
-        # Holding the GIL, each call would stop this loop for its whole duration.
-        self.assertLess(max_gap, alone / 3, f"the Python loop stalled {max_gap:.3f} s during {alone:.3f} s calls")
+        # Holding the GIL, each call would stop this loop for its whole duration (a gap >= alone). Released, the gaps
+        # are scheduling noise: the bound leaves room for a loaded machine (a 0.3 s stall was seen at load 18).
+        self.assertLess(max_gap, 0.7 * alone, f"the Python loop stalled {max_gap:.3f} s during {alone:.3f} s calls")
         for r in results:
             assert_bits_equal(self, r, results[0], "concurrent")
 

@@ -17,6 +17,7 @@
 #include "fqvit/kernels/gemm.h"
 #include "fqvit/kernels/int_ops.h"
 #include "fqvit/kernels/int_ops_plus.h"
+#include "fqvit/kernels/swin_ops.h"
 
 namespace fqvit {
 
@@ -68,6 +69,18 @@ struct HeadOp {
   ScoreParams scores;
 };
 
+// Swin (kernels/swin_ops.h): token gathers through index maps (shifted-window partition / reverse, patch
+// merging), window attention with the relative position bias and the shift mask, the average pool over tokens.
+struct RowGatherOp {
+  RowGatherParams params;
+};
+struct SwinAttentionOp {
+  SwinAttentionParams params;
+};
+struct TokenMeanOp {
+  TokenMeanParams params;
+};
+
 // The fqvit_plus forms (kernels/int_ops_plus.h), emitted only where a quantizer needs them: per-channel zero
 // points, per-channel output quantizers, 16-bit stream codes (docs/quantization.md 11.9).
 struct EmbedChannelOp {
@@ -95,8 +108,8 @@ struct ResidualAddChannelOp {
 
 using OpParams =
     std::variant<PatchEmbedOp, EmbedOp, LayerNormOp, LinearOp, AttentionOp, MlpUpOp, ResidualAddOp, HeadOp,
-                 EmbedChannelOp, LayerNormWideOp, LinearChannelOp, AttentionChannelOp, MlpUpChannelOp,
-                 ResidualAddChannelOp>;
+                 RowGatherOp, SwinAttentionOp, TokenMeanOp, EmbedChannelOp, LayerNormWideOp, LinearChannelOp,
+                 AttentionChannelOp, MlpUpChannelOp, ResidualAddChannelOp>;
 
 struct BufferSpec {
   std::string point;  // the fake-quant point whose codes it holds
@@ -128,7 +141,7 @@ std::string describe_plan(const IntPlan& plan);
 struct PlanBytes {
   int64_t weights = 0;    // packed int8 weights, padding included
   int64_t channel = 0;    // per output channel: int32 biases, multipliers, LayerNorm and residual-add parameters
-  int64_t tables = 0;     // GELU step and bucket tables, exp tables, pixel tables
+  int64_t tables = 0;     // GELU step and bucket tables, exp tables, pixel tables; Swin's index maps, bias tables
   int64_t constants = 0;  // token and position codes
   int64_t total() const { return weights + channel + tables + constants; }
 };

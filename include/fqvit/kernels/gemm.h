@@ -52,7 +52,7 @@ void requantize_u8(int64_t m, int64_t n, const int32_t* acc, int64_t lda, const 
                    const RequantParams& rq, uint8_t* out, int64_t ldo);
 
 // Lookup form (fc1 + GELU, int_ops.h): h = requantize(acc, multiplier[n], zero_point, lo, hi) as above (any int32
-// [lo, hi]), then one entry of a bucket table per code (GeluParams::bucket_packed's format):
+// [lo, hi]; with the rounding offsets when given), then one entry of a bucket table per code (GeluParams::bucket_packed's format):
 //   hc = clamp(h, origin, last), e = packed[(hc - origin) >> shift], t = (hc - origin) mod 2^shift,
 //   out = (e & 255) + (t >= e >> 10 ? ((e >> 8) & 3) - 1 : 0)
 // so the int32 sums never leave registers. Needs shift <= 21 and packed covering (last - origin) >> shift.

@@ -132,6 +132,9 @@ void attention_head_rows_ref(const AttentionParams& p, const uint8_t* qkv, int64
 // logits [T][T] of head h, the softmax of one row of logit codes, the context of head h from probs [T][T].
 void attention_logits_ref(const AttentionParams& p, const uint8_t* qkv, int64_t h, uint8_t* logits);
 void softmax_row_ref(const AttentionParams& p, const uint8_t* logits, int32_t* exp_scratch, uint8_t* probs);
+// The softmax of one row from its exp values (softmax_row_ref's second half): exp 0 is exactly zero weight (the
+// log2 zero code, or the probability code zp_p); at least one exp must be positive.
+void softmax_from_exp_ref(const AttentionParams& p, const int32_t* exp, uint8_t* probs);
 void attention_context_ref(const AttentionParams& p, const uint8_t* probs, const uint8_t* qkv, int64_t h,
                            uint8_t* out);
 

@@ -13,10 +13,13 @@
 
 namespace fqvit {
 
-// A per-channel output quantizer: out[j] = clamp(zero_point[j] + round(acc * multiplier[j]), lo, hi).
+// A per-channel output quantizer: out[j] = clamp(zero_point[j] + round((acc + f[j]) * multiplier[j]), lo, hi), with
+// the bias's fraction f[j] of an accumulator unit carried as rounding_offset[j] (quant/fixed_multiplier.h; the
+// linear's own offsets, so a per-channel linear rounds the exact real output as LinearOp does).
 struct ChannelRequantParams {
   std::vector<FixedMultiplier> multiplier;  // [n]
   std::vector<int32_t> zero_point;          // [n]
+  std::vector<int32_t> rounding_offset;     // [n], or empty (no bias fraction: attn x V)
   int32_t lo = 0, hi = 255;
 };
 // acc [rows][n] (GEMM accumulators, bias included) -> codes [rows][n].
@@ -76,7 +79,8 @@ void layer_norm_wide_ref(const LayerNormWideParams& p, const In* q, int64_t rows
 // GELU onto a per-channel (PTF) output quantizer, scales s_g = s1 2^g for a few exponents g. Channel c belongs to
 // group[c]; each group has its own threshold tables (GeluParams: rise / fall / h_argmin / code_at_argmin) of the
 // *relative* code v(h) = round_even(gelu(h s_g 2^-12) / s_g), clamped to [lo - max zp, hi - min zp] of the group:
-//   h = clamp(round(acc * to_h[c]), -2^30, 2^30),  out = clamp(zero_point[c] + v_group[c](h), lo, hi)
+//   h = clamp(round((acc + f[c]) * to_h[c]), -2^30, 2^30),  out = clamp(zero_point[c] + v_group[c](h), lo, hi)
+// (f[c]: fc1's bias fraction, as to_h_rounding_offset[c], the same offsets as GeluParams' for the paper's form)
 // (clamping v to the group's range first changes nothing: zero_point[c] lies inside it). v comes from the group's
 // bucket table (as GeluParams' buckets, with int16 values: v spans more than 256 codes when zero points differ):
 // one lookup and one compare; a group whose steps are too close for buckets counts them by binary search.
@@ -89,6 +93,7 @@ struct GeluStepBuckets {
 struct GeluChannelParams {
   int64_t channels = 0;
   std::vector<FixedMultiplier> to_h;  // [C]: s_in s_w[c] / (s_group 2^-12)
+  std::vector<int32_t> to_h_rounding_offset;  // [C], or empty (fc1 without a bias)
   std::vector<uint8_t> group;         // [C]
   std::vector<int32_t> zero_point;    // [C]
   std::vector<GeluParams> groups;     // tables only (channels, to_h and GeluParams' own buckets unused)

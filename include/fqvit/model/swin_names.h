@@ -87,5 +87,8 @@ std::string swin_point_name(SwinPoint point, int stage = -1, int block = -1);
 std::vector<QuantPoint> swin_points(const std::vector<int>& depths, bool quantize_input);
 // The role of `name` if it is a Swin point (false otherwise).
 bool swin_point_role(const std::string& name, QuantRole* role);
+// The point `name` names, its official stage and its block (-1 where the point has none); false when it is not a
+// Swin point.
+bool parse_swin_point(const std::string& name, SwinPoint* point, int* stage, int* block);
 
 }  // namespace fqvit

@@ -63,5 +63,7 @@ std::string vit_point_name(VitPoint point, int block = -1);
 std::vector<QuantPoint> vit_points(int depth, bool quantize_input, bool distilled);
 // The role of `name` if it is a ViT point (false otherwise).
 bool vit_point_role(const std::string& name, QuantRole* role);
+// The point `name` names and its block (-1 for a model-level point); false when it is not a ViT point.
+bool parse_vit_point(const std::string& name, VitPoint* point, int* block);
 
 }  // namespace fqvit

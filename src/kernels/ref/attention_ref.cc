@@ -23,11 +23,14 @@ void softmax_row_ref(const AttentionParams& p, const uint8_t* logits, int32_t* e
   const int64_t t_count = p.tokens;
   int32_t row_max = 0;
   for (int64_t s = 0; s < t_count; ++s) row_max = logits[s] > row_max ? logits[s] : row_max;
+  for (int64_t s = 0; s < t_count; ++s) exp[s] = p.exp_table[static_cast<std::size_t>(row_max - logits[s])];
+  softmax_from_exp_ref(p, exp, probs);
+}
+
+void softmax_from_exp_ref(const AttentionParams& p, const int32_t* exp, uint8_t* probs) {
+  const int64_t t_count = p.tokens;
   int64_t sum = 0;  // < T * 2^31
-  for (int64_t s = 0; s < t_count; ++s) {
-    exp[s] = p.exp_table[static_cast<std::size_t>(row_max - logits[s])];
-    sum += exp[s];
-  }
+  for (int64_t s = 0; s < t_count; ++s) sum += exp[s];
   if (p.softmax == SoftmaxKind::kLog2) {
     // k = log_round(v), v = round(sum / e) (half up): k >= j exactly when v >= T_j, T_1 = 2, T_j = 3 2^(j-2)
     // (v >= 1.5 2^(j-1)), and v >= T exactly when 2 sum >= (2T - 1) e. So k = min(#{j : 2 sum >= (2 T_j - 1) e},

@@ -53,7 +53,7 @@ void gemm_u8s8_lookup_u8_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a, 
       const int8_t* col = w + j * k;
       int32_t acc = bias ? bias[j] : 0;
       for (int64_t p = 0; p < k; ++p) acc += int32_t{row[p]} * int32_t{col[p]};
-      const int32_t h = requantize(acc, rq.multiplier[j], rq.zero_point, rq.lo, rq.hi);
+      const int32_t h = requantize_one(acc, rq, j);
       const int64_t offset = int64_t{h < lut.origin ? lut.origin : (h > lut.last ? lut.last : h)} - lut.origin;
       const uint32_t e = lut.packed[offset >> lut.shift];
       const int64_t in_bucket = offset & ((int64_t{1} << lut.shift) - 1);

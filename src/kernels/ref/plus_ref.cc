@@ -35,7 +35,9 @@ void requantize_channels_ref(const ChannelRequantParams& p, const int32_t* acc, 
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t j = 0; j < n; ++j) {
       const auto jj = static_cast<std::size_t>(j);
-      out[r * n + j] = static_cast<uint8_t>(requantize(acc[r * n + j], p.multiplier[jj], p.zero_point[jj], p.lo, p.hi));
+      const int32_t offset = p.rounding_offset.empty() ? 0 : p.rounding_offset[jj];
+      out[r * n + j] =
+          static_cast<uint8_t>(requantize(acc[r * n + j], p.multiplier[jj], offset, p.zero_point[jj], p.lo, p.hi));
     }
   }
 }
@@ -184,7 +186,8 @@ void gelu_channel_ref(const GeluChannelParams& p, const int32_t* acc, int64_t ro
     for (int64_t c = 0; c < p.channels; ++c) {
       const auto cc = static_cast<std::size_t>(c);
       const uint8_t gi = p.group[cc];
-      const int32_t h = requantize(acc[r * p.channels + c], p.to_h[cc], 0, -kHLimit, kHLimit);
+      const int32_t offset = p.to_h_rounding_offset.empty() ? 0 : p.to_h_rounding_offset[cc];
+      const int32_t h = requantize(acc[r * p.channels + c], p.to_h[cc], offset, 0, -kHLimit, kHLimit);
       int64_t v;
       const GeluStepBuckets* t = gi < p.buckets.size() ? &p.buckets[gi] : nullptr;
       if (t == nullptr || t->value.empty()) {
