@@ -9,7 +9,8 @@
 #   bash scripts/plus_table.sh [WORK]     (default /tmp/fqvit_plus_sweep; BUILD=build SHARED=../shared)
 #
 # Nothing here reads accuracy back: the settings are fixed in the config and every parameter is fitted by the
-# calibration on the calibration images. The integer engine does not run Swin yet: micro Swin gets fp32 and fake.
+# calibration on the calibration images. The integer engine refuses Swin files with the extensions: micro Swin gets
+# fp32 and fake.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${1:-/tmp/fqvit_plus_sweep}
