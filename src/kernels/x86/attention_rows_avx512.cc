@@ -90,27 +90,6 @@ void pack_k(const AttentionParams& p, const Layout& l, const uint8_t* qkv, int64
   }
 }
 
-// v_pairs [token pairs][width]: (v[2i][d] - zp) | (v[2i + 1][d] - zp) << 16, zero past T and past head_dim.
-void pack_v(const AttentionParams& p, const Layout& l, const uint8_t* qkv, int64_t h) {
-  int32_t* v_pairs = scratch<int32_t>(kVPairs, l.token_pairs * l.width);
-  std::memset(v_pairs, 0, static_cast<size_t>(l.token_pairs * l.width) * sizeof(int32_t));
-  const uint8_t* v = qkv + 2 * l.dim + h * l.head_dim;
-  const __m512i zp = _mm512_set1_epi32(p.qkv_zero_point), low16 = _mm512_set1_epi32(0xFFFF);
-  for (int64_t i = 0; i < l.token_pairs; ++i) {
-    const int64_t s = 2 * i;
-    for (int64_t d = 0; d < l.head_dim; d += kLanes) {
-      const __mmask16 m = lane_mask(l.head_dim - d);
-      const __m512i lo = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, v + s * l.ld + d)), zp);
-      __m512i hi = _mm512_setzero_si512();
-      if (s + 1 < l.tokens) {
-        hi = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, v + (s + 1) * l.ld + d)), zp);
-      }
-      _mm512_mask_storeu_epi32(v_pairs + i * l.width + d, m,
-                               _mm512_or_si512(_mm512_and_si512(lo, low16), _mm512_slli_epi32(hi, 16)));
-    }
-  }
-}
-
 // Logit codes of R query rows against keys [s0, s0 + 16 NV): acc starts at the row and key terms. One flattened
 // function with local accumulators, compile-time indices and asm dot products (vnni_asm.h: else GCC copies them).
 template <int R, int NV>
@@ -277,7 +256,7 @@ void attention_rows_avx512(const AttentionParams& p, const uint8_t* qkv, int64_t
   assert(attention_rows_avx512_supports(p));
   const Layout l(p);
   pack_k(p, l, qkv, h);
-  pack_v(p, l, qkv, h);
+  pack_v_pairs_avx512(p, qkv, h, l.width, scratch<int32_t>(kVPairs, l.token_pairs * l.width));
   const RequantLanes logit_rq = per_tensor_lanes(p.score_multiplier, p.logit_zero_point, p.logit_lo, p.logit_hi);
   const RequantLanes context_rq = per_tensor_lanes(p.context_multiplier, p.out_zero_point, p.lo, p.hi);
   SoftmaxForm sf;

@@ -16,6 +16,9 @@ void attention_head_avx512(const AttentionParams& p, const uint8_t* qkv, int64_t
 bool attention_rows_avx512_supports(const AttentionParams& p);
 void attention_rows_avx512(const AttentionParams& p, const uint8_t* qkv, int64_t h, int64_t t_begin, int64_t t_end,
                            uint8_t* out);
+// v_pairs [(T + 1) / 2][width]: (v[2i][d] - zp) | (v[2i + 1][d] - zp) << 16 of head h (int16 pairs for vpdpwssd),
+// zero past T and past head_dim (width >= head_dim, a multiple of 16; attention_avx512.cc).
+void pack_v_pairs_avx512(const AttentionParams& p, const uint8_t* qkv, int64_t h, int64_t width, int32_t* v_pairs);
 void attention_logits_avx512(const AttentionParams& p, const uint8_t* qkv, int64_t h, uint8_t* logits);
 // One row of logit codes to probability codes: softmax_row_avx512vbmi below when the CPU and the row's form allow,
 // else the gather form (softmax_avx512.cc). exp_scratch: [T].
