@@ -16,8 +16,26 @@ void attention_head_avx512(const AttentionParams& p, const uint8_t* qkv, int64_t
 bool attention_rows_avx512_supports(const AttentionParams& p);
 void attention_rows_avx512(const AttentionParams& p, const uint8_t* qkv, int64_t h, int64_t t_begin, int64_t t_end,
                            uint8_t* out);
+// v_pairs [(T + 1) / 2][width]: (v[2i][d] - zp) | (v[2i + 1][d] - zp) << 16 of head h (int16 pairs for vpdpwssd),
+// zero past T and past head_dim (width >= head_dim, a multiple of 16; attention_avx512.cc).
+void pack_v_pairs_avx512(const AttentionParams& p, const uint8_t* qkv, int64_t h, int64_t width, int32_t* v_pairs);
 void attention_logits_avx512(const AttentionParams& p, const uint8_t* qkv, int64_t h, uint8_t* logits);
+// One row of logit codes to probability codes: softmax_row_avx512vbmi below when the CPU and the row's form allow,
+// else the gather form (softmax_avx512.cc). exp_scratch: [T].
 void softmax_row_avx512(const AttentionParams& p, const uint8_t* logits, int32_t* exp_scratch, uint8_t* probs);
+void softmax_row_avx512_gather(const AttentionParams& p, const uint8_t* logits, int32_t* exp_scratch, uint8_t* probs);
+// The gather-free softmax (softmax_avx512vbmi.cc; needs cpu_has_avx512_vbmi()): the exp table as byte planes for
+// vpermi2b, built once per AttentionParams by prepare_softmax_avx512vbmi.
+struct SoftmaxLut {
+  alignas(64) uint8_t plane[4][256];  // plane[b][d] = byte b of exp_table[d]
+  alignas(64) int32_t coarse[16];     // exp_table[16 i]
+  bool monotone = false;              // exp_table non-increasing and >= 0 (the Log-Int-Softmax form needs it)
+};
+void prepare_softmax_avx512vbmi(const AttentionParams& p, SoftmaxLut& lut);
+bool softmax_vbmi_supports(const AttentionParams& p, const SoftmaxLut& lut);
+// One row, same bits as softmax_row_ref; e_scratch: 64-byte aligned, round_up(T, 64) int32 (uniform form only).
+void softmax_row_avx512vbmi(const AttentionParams& p, const SoftmaxLut& lut, const uint8_t* logits, int32_t* e_scratch,
+                            uint8_t* probs);
 void attention_context_avx512(const AttentionParams& p, const uint8_t* probs, const uint8_t* qkv, int64_t h,
                               uint8_t* out);
 
