@@ -51,6 +51,15 @@ void linear_requantize_channels(const PackedWeights& w, int64_t rows, const uint
   requantize_channels_ref(p, acc.data(), rows, n, out);
 }
 
+void linear_requantize_channels(const PackedWeights& w, int64_t rows, const uint8_t* a, int64_t lda,
+                                const int32_t* bias, const ChannelRequantParams& p, uint16_t* out) {
+  const int64_t n = w.n();  // no fused 16-bit epilogue: int32 sums, then the reference requantization
+  thread_local std::vector<int32_t> acc;
+  acc.resize(static_cast<size_t>(rows * n));
+  gemm_u8s8s32(w, rows, a, lda, bias, acc.data(), n);
+  requantize_channels_ref(p, acc.data(), rows, n, out);
+}
+
 void linear_gelu_channel(const PackedWeights& w, int64_t rows, const uint8_t* a, int64_t lda, const int32_t* bias,
                          const GeluChannelParams& p, uint8_t* out) {
   const int64_t n = w.n();

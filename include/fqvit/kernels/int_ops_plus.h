@@ -26,6 +26,10 @@ struct ChannelRequantParams {
 // acc [rows][n] (GEMM accumulators, bias included) -> codes [rows][n].
 void requantize_channels_ref(const ChannelRequantParams& p, const int32_t* acc, int64_t rows, int64_t n,
                              uint8_t* out);
+// The same onto 16-bit codes (hi up to 65535): Swin's patch-merging reduction, whose output is the residual stream
+// of the next stage ("residual_bits" 16).
+void requantize_channels_ref(const ChannelRequantParams& p, const int32_t* acc, int64_t rows, int64_t n,
+                             uint16_t* out);
 
 // Residual add with per-channel zero points on both inputs and the output (PTF with "ptf_zero_point": "channel",
 // PTF branch outputs):
@@ -121,6 +125,9 @@ void attention_context_channel_ref(const AttentionParams& p, const ChannelRequan
 // A linear onto a per-channel output quantizer, the requantization in the GEMM's epilogue.
 void linear_requantize_channels(const PackedWeights& w, int64_t rows, const uint8_t* a, int64_t lda,
                                 const int32_t* bias, const ChannelRequantParams& p, uint8_t* out);
+// The same onto 16-bit codes (Swin's patch-merging reduction): GEMM, then the reference requantization.
+void linear_requantize_channels(const PackedWeights& w, int64_t rows, const uint8_t* a, int64_t lda,
+                                const int32_t* bias, const ChannelRequantParams& p, uint16_t* out);
 // fc1 with the per-channel GELU groups in its epilogue.
 void linear_gelu_channel(const PackedWeights& w, int64_t rows, const uint8_t* a, int64_t lda, const int32_t* bias,
                          const GeluChannelParams& p, uint8_t* out);
