@@ -172,8 +172,8 @@ TEST_F(PlusAvx512, LayerNormWideEqualsReferenceOnLoweredParams) {
   std::mt19937 rng(5);
   for (const int64_t c : {1, 3, 8, 9, 16, 17, 192, 385}) {
     for (const int max_shift : {0, 3, 10}) {
-      check_wide<uint8_t>(lowered_wide_params(c, 255, max_shift, rng), 6, 255, rng, "u8");
-      check_wide<uint16_t>(lowered_wide_params(c, 65535, max_shift, rng), 6, 65535, rng, "u16");
+      check_wide<uint8_t>(lowered_wide_params(c, 255, max_shift, rng), 11, 255, rng, "u8");
+      check_wide<uint16_t>(lowered_wide_params(c, 65535, max_shift, rng), 11, 65535, rng, "u16");
     }
   }
   check_wide<uint16_t>(lowered_wide_params(kLayerNormWideMaxChannels, 65535, 10, rng), 3, 65535, rng, "u16 C max");
@@ -183,8 +183,8 @@ TEST_F(PlusAvx512, LayerNormWideEqualsReferenceOnRandomParams) {
   std::mt19937 rng(9);
   for (const int64_t c : {1, 2, 7, 16, 33, 192}) {
     for (int trial = 0; trial < 4; ++trial) {
-      check_wide<uint8_t>(random_wide_params(c, 255, 10, rng), 5, 255, rng, "u8 random");
-      check_wide<uint16_t>(random_wide_params(c, 65535, 10, rng), 5, 65535, rng, "u16 random");
+      check_wide<uint8_t>(random_wide_params(c, 255, 10, rng), 9, 255, rng, "u8 random");
+      check_wide<uint16_t>(random_wide_params(c, 65535, 10, rng), 17, 65535, rng, "u16 random");
     }
   }
 }
