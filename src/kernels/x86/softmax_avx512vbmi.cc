@@ -4,10 +4,9 @@
 //        lanes is two vpermi2b (entries 0-127 and 128-255, chosen by bit 7 of d). The row sum adds the planes by
 //        vpsadbw: sum = sum_b 2^(8 b) sum_s plane_b[d_s], exact in uint64 (< T 2^31).
 //   Log-Int-Softmax: k = #{j <= 2^b : e <= th_j}, th_j = floor(2 sum / c_j) (softmax_avx512.cc). When the table is
-//        non-increasing in d (prepare_softmax_avx512 checks it), e <= th_j exactly when d >= D_j, D_j = #{d : table[d]
-//        > th_j} (the table's prefix above th_j, 0..256; D_j non-decreasing in j). Per row: the 16 D_j (a 4-step
-//        search over every 16th entry for the block, then one 16-entry compare in that block); per 64 codes: a 5-step
-//        search of d over the D_j by vpermb. D_j = 256 (no d passes) is stored as 255 and the count capped at the
+//        non-increasing in d (prepare_softmax_avx512vbmi checks it), e <= th_j exactly when d >= D_j, D_j = #{d : table[d]
+//        > th_j} (the table's prefix above th_j, 0..256; D_j non-decreasing in j). Per row: the 16 D_j in the 16 lanes
+//        of one zmm (log2_plan); per 64 codes: a 5-step search of d over the D_j by vpermb. D_j = 256 (no d passes) is stored as 255 and the count capped at the
 //        number J of D_j <= 255, which undoes the one wrong pass (d = 255).
 //   uniform: q = floor(N / den), N = e R + den / 2, den = sum 2^16, equals floor((floor(e R / 2^15) + sum) / (2 sum))
 //        (N / den = (A + f) / (2 sum) with A = floor(e R / 2^15) + sum an integer and 0 <= f < 1). With M = min(A,
@@ -83,37 +82,44 @@ uint64_t exp_sum(const SoftmaxLut& lut, const uint8_t* logits, int64_t tokens, _
   return static_cast<uint64_t>(_mm512_reduce_add_epi64(sum));
 }
 
-void log2_codes(const AttentionParams& p, const SoftmaxLut& lut, const uint8_t* logits, __m512i max, uint64_t sum,
-                uint8_t* probs) {
-  const int32_t* table = p.exp_table.data();
-  const int zero_code = 1 << p.log2_bits;
-  alignas(64) int32_t threshold[kMaxLog2Codes], block[kMaxLog2Codes];
+// The search table of one row: bytes 0..15 of dt hold min(D_j, 255) (j = 1..16; 255 past 2^b), cap = J.
+struct Log2Plan {
+  __m512i dt, cap;
+};
+
+// All 16 D_j at once, one per int32 lane j: the block of D_j (the last i with table[16 i] > th_j) by a 4-step
+// search of every 16th entry (vpermd), then D_j = 16 block + #{x : table[16 block + x] > th_j}, each x one vpermd
+// of the transposed table (lane j picks its block's entry x).
+Log2Plan log2_plan(const AttentionParams& p, const SoftmaxLut& lut, uint64_t sum) {
+  alignas(64) int32_t threshold[kMaxLog2Codes];
 #pragma GCC unroll 16
   for (int j = 0; j < kMaxLog2Codes; ++j) {
     const uint64_t t = 2 * sum / kLisDivisor[j];
     threshold[j] = t < INT32_MAX ? static_cast<int32_t>(t) : INT32_MAX;
   }
-  // block[j]: the last i in [0, 15] with table[16 i] > th_j (0 when none): D_j lies in [16 i, 16 i + 16].
-  const __m512i th = _mm512_load_si512(threshold), coarse = _mm512_load_si512(lut.coarse);
-  __m512i b = _mm512_setzero_si512();
+  const __m512i th = _mm512_load_si512(threshold);
+  const __m512i coarse = _mm512_load_si512(lut.coarse);
+  __m512i block = _mm512_setzero_si512();
   for (int step = 8; step >= 1; step /= 2) {
-    const __m512i at = _mm512_add_epi32(b, _mm512_set1_epi32(step));
-    b = _mm512_mask_add_epi32(b, _mm512_cmpgt_epi32_mask(_mm512_permutexvar_epi32(at, coarse), th), b,
-                              _mm512_set1_epi32(step));
+    const __m512i at = _mm512_add_epi32(block, _mm512_set1_epi32(step));
+    block = _mm512_mask_add_epi32(block, _mm512_cmpgt_epi32_mask(_mm512_permutexvar_epi32(at, coarse), th), block,
+                                  _mm512_set1_epi32(step));
   }
-  _mm512_store_si512(block, b);
-  alignas(64) uint8_t first_d[kCodes] = {};  // D_j for j = 1..J, then 255
-  int passing = 0;                            // J
-  for (int j = 0; j < zero_code; ++j) {
-    const int32_t* entries = table + 16 * block[j];
-    const int d = 16 * block[j] + __builtin_popcount(_mm512_cmpgt_epi32_mask(_mm512_loadu_si512(entries),
-                                                                          _mm512_set1_epi32(threshold[j])));
-    if (d > 255) break;  // so are all later D_j
-    first_d[j] = static_cast<uint8_t>(d);
-    passing = j + 1;
+  __m512i above[2] = {_mm512_slli_epi32(block, 4), _mm512_setzero_si512()};  // two chains of the count
+  for (int x = 0; x < 16; ++x) {
+    const __mmask16 m = _mm512_cmpgt_epi32_mask(_mm512_permutexvar_epi32(block, _mm512_load_si512(lut.transposed[x])), th);
+    above[x % 2] = _mm512_mask_sub_epi32(above[x % 2], m, above[x % 2], _mm512_set1_epi32(-1));
   }
-  for (int j = passing; j < kMaxLog2Codes; ++j) first_d[j] = 255;
-  const __m512i dt = _mm512_load_si512(first_d), cap = _mm512_set1_epi8(static_cast<char>(passing));
+  const __mmask16 live = static_cast<__mmask16>((1u << (1 << p.log2_bits)) - 1);  // j <= 2^b
+  const __m512i d = _mm512_mask_mov_epi32(_mm512_set1_epi32(256), live, _mm512_add_epi32(above[0], above[1]));
+  Log2Plan plan;
+  plan.dt = _mm512_castsi128_si512(_mm512_cvtusepi32_epi8(d));  // 256 saturates to 255
+  plan.cap = _mm512_set1_epi8(static_cast<char>(__builtin_popcount(_mm512_cmple_epi32_mask(d, _mm512_set1_epi32(255)))));
+  return plan;
+}
+
+void log2_codes(const AttentionParams& p, const Log2Plan& plan, const uint8_t* logits, __m512i max, uint8_t* probs) {
+  const __m512i dt = plan.dt, cap = plan.cap;
   for (int64_t s = 0; s < p.tokens; s += kCodes) {
     const __mmask64 valid = code_mask(p.tokens - s);
     const __m512i d = _mm512_sub_epi8(max, _mm512_maskz_loadu_epi8(valid, logits + s));
@@ -176,20 +182,32 @@ void prepare_softmax_avx512vbmi(const AttentionParams& p, SoftmaxLut& lut) {
       _mm_store_si128(reinterpret_cast<__m128i*>(lut.plane[b] + d), _mm512_cvtepi32_epi8(_mm512_srli_epi32(e, 8 * b)));
     }
     lut.coarse[d / 16] = table[d];
+    for (int x = 0; x < 16; ++x) lut.transposed[x][d / 16] = table[d + x];
   }
   bool monotone = table[255] >= 0;
   for (int d = 0; d < 255; ++d) monotone = monotone && table[d] >= table[d + 1];
   lut.monotone = monotone;
 }
 
-void softmax_row_avx512vbmi(const AttentionParams& p, const SoftmaxLut& lut, const uint8_t* logits, int32_t* e_scratch,
-                            uint8_t* probs) {
-  assert(softmax_vbmi_supports(p, lut));
-  const __m512i max = _mm512_set1_epi8(static_cast<char>(row_max(logits, p.tokens)));
-  if (p.softmax == SoftmaxKind::kLog2) {
-    return log2_codes(p, lut, logits, max, exp_sum(lut, logits, p.tokens, max, nullptr), probs);
+void softmax_rows_avx512vbmi(const AttentionParams& p, const SoftmaxLut& lut, const uint8_t* logits, int64_t logit_ld,
+                             int rows, int32_t* e_scratch, uint8_t* probs, int64_t prob_ld) {
+  assert(softmax_vbmi_supports(p, lut) && rows >= 1 && rows <= kMaxSoftmaxRows);
+  // Stage by stage over the rows: each stage's rows are independent, so their latency chains overlap.
+  const int64_t e_ld = (p.tokens + kCodes - 1) / kCodes * kCodes;
+  __m512i max[kMaxSoftmaxRows];
+  uint64_t sum[kMaxSoftmaxRows];
+  for (int r = 0; r < rows; ++r) max[r] = _mm512_set1_epi8(static_cast<char>(row_max(logits + r * logit_ld, p.tokens)));
+  const bool log2 = p.softmax == SoftmaxKind::kLog2;
+  for (int r = 0; r < rows; ++r) {
+    sum[r] = exp_sum(lut, logits + r * logit_ld, p.tokens, max[r], log2 ? nullptr : e_scratch + r * e_ld);
   }
-  uniform_codes(p, e_scratch, exp_sum(lut, logits, p.tokens, max, e_scratch), probs);
+  if (log2) {
+    Log2Plan plan[kMaxSoftmaxRows];
+    for (int r = 0; r < rows; ++r) plan[r] = log2_plan(p, lut, sum[r]);
+    for (int r = 0; r < rows; ++r) log2_codes(p, plan[r], logits + r * logit_ld, max[r], probs + r * prob_ld);
+    return;
+  }
+  for (int r = 0; r < rows; ++r) uniform_codes(p, e_scratch + r * e_ld, sum[r], probs + r * prob_ld);
 }
 
 }  // namespace fqvit::kernels
