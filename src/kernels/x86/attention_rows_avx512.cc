@@ -234,11 +234,13 @@ void row_block(const AttentionParams& p, const Layout& l, const uint8_t* qkv, in
   logits_rows<R>(l, q_words, row_term, logit_rq, logits);
   int64_t wrapped[kRows];
   if (sf.vbmi) {
-    softmax_rows_avx512vbmi(p, sf.lut, logits, l.keys, R, exp, probs, l.prob_ld);
+    softmax_weights_avx512vbmi(p, sf.lut, logits, l.keys, R, exp, weights, 2 * l.weight_ld, wrapped);
   } else {
-    for (int r = 0; r < R; ++r) softmax_row_avx512_gather(p, logits + r * l.keys, exp, probs + r * l.prob_ld);
+    for (int r = 0; r < R; ++r) {
+      softmax_row_avx512_gather(p, logits + r * l.keys, exp, probs + r * l.prob_ld);
+      wrapped[r] = weight_row(p, l, probs + r * l.prob_ld, weights + r * 2 * l.weight_ld);
+    }
   }
-  for (int r = 0; r < R; ++r) wrapped[r] = weight_row(p, l, probs + r * l.prob_ld, weights + r * 2 * l.weight_ld);
   const auto* weight_pairs = reinterpret_cast<const int32_t*>(weights);
   for (int64_t d0 = 0; d0 < l.width; d0 += 4 * kLanes) {
     context_tile<R>(l, weight_pairs, wrapped, d0, context_rq, out + t0 * l.dim + h * l.head_dim);

@@ -39,6 +39,11 @@ bool softmax_vbmi_supports(const AttentionParams& p, const SoftmaxLut& lut);
 constexpr int kMaxSoftmaxRows = 4;
 void softmax_rows_avx512vbmi(const AttentionParams& p, const SoftmaxLut& lut, const uint8_t* logits, int64_t logit_ld,
                              int rows, int32_t* e_scratch, uint8_t* probs, int64_t prob_ld);
+// The same rows straight into the int16 weights of attn x V (attention_rows_avx512.cc's layout): weight_ld int16 per
+// row (a multiple of 64, >= T; zero past T), and per row the token whose 2^15 weight went in as -2^15, or -1.
+void softmax_weights_avx512vbmi(const AttentionParams& p, const SoftmaxLut& lut, const uint8_t* logits,
+                                int64_t logit_ld, int rows, int32_t* e_scratch, int16_t* weights, int64_t weight_ld,
+                                int64_t* wrapped);
 void attention_context_avx512(const AttentionParams& p, const uint8_t* probs, const uint8_t* qkv, int64_t h,
                               uint8_t* out);
 

@@ -118,9 +118,45 @@ Log2Plan log2_plan(const AttentionParams& p, const SoftmaxLut& lut, uint64_t sum
   return plan;
 }
 
-void log2_codes(const AttentionParams& p, const Log2Plan& plan, const uint8_t* logits, __m512i max, uint8_t* probs) {
+// Where the codes of a row go: CodeSink stores them; WeightSink turns them into the int16 weights attn x V reads.
+struct CodeSink {
+  uint8_t* probs;
+  void put(int64_t s, __m512i codes, __mmask64 valid) { _mm512_mask_storeu_epi8(probs + s, valid, codes); }
+};
+
+// Weights of attention_rows_avx512.cc's weight_row: 2^(2^b - 1 - k) (log2; 0 for the zero code) or p - zp_p, zero
+// past T, for every chunk of the row; a log2 weight 2^15 (k = 0 at 4 bits) goes in as -2^15 and its token is kept.
+struct WeightSink {
+  int16_t* weights;
+  bool log2, wraps;  // wraps: 2^b - 1 = 15
+  __m512i zero_code, top, prob_zp;
+  int64_t wrapped = -1;
+  void put(int64_t s, __m512i codes, __mmask64 valid) {
+    for (int half = 0; half < 2; ++half) {
+      const __m512i c = _mm512_cvtepu8_epi16(half == 0 ? _mm512_castsi512_si256(codes) : _mm512_extracti64x4_epi64(codes, 1));
+      const auto m = static_cast<__mmask32>(valid >> (32 * half));
+      __m512i w;
+      if (log2) {
+        const __mmask32 live = _mm512_mask_cmplt_epu16_mask(m, c, zero_code);
+        w = _mm512_maskz_sllv_epi16(live, _mm512_set1_epi16(1), _mm512_sub_epi16(top, c));
+        const __mmask32 k0 = wraps ? _mm512_mask_cmpeq_epi16_mask(live, c, _mm512_setzero_si512()) : 0;
+        if (k0 != 0) {
+          assert(wrapped < 0 && (k0 & (k0 - 1)) == 0);  // at most one k = 0 per row
+          wrapped = s + 32 * half + __builtin_ctz(k0);
+        }
+      } else {
+        w = _mm512_maskz_sub_epi16(m, c, prob_zp);
+      }
+      _mm512_storeu_si512(weights + s + 32 * half, w);
+    }
+  }
+};
+
+template <typename Sink>
+void log2_codes(const AttentionParams& p, const Log2Plan& plan, const uint8_t* logits, __m512i max, int64_t chunks,
+                Sink& sink) {
   const __m512i dt = plan.dt, cap = plan.cap;
-  for (int64_t s = 0; s < p.tokens; s += kCodes) {
+  for (int64_t s = 0; s < chunks * kCodes; s += kCodes) {
     const __mmask64 valid = code_mask(p.tokens - s);
     const __m512i d = _mm512_sub_epi8(max, _mm512_maskz_loadu_epi8(valid, logits + s));
     __m512i k = _mm512_setzero_si512();  // D_1..D_k <= d so far; test D_(k + step) (byte k + step - 1)
@@ -131,7 +167,7 @@ void log2_codes(const AttentionParams& p, const Log2Plan& plan, const uint8_t* l
     }
     // k in [0, 15]: byte k fails already unless k = 15 (then it is D_16).
     k = _mm512_mask_add_epi8(k, _mm512_cmpge_epu8_mask(d, _mm512_permutexvar_epi8(k, dt)), k, _mm512_set1_epi8(1));
-    _mm512_mask_storeu_epi8(probs + s, valid, _mm512_min_epu8(k, cap));
+    sink.put(s, _mm512_min_epu8(k, cap), valid);
   }
 }
 
@@ -143,7 +179,8 @@ __m512i quotient(__m512i e, __m512i reciprocal, __m512i sum, __m512i two_sum, __
   return _mm512_mask_add_epi64(q, _mm512_cmpge_epu64_mask(r, two_sum), q, _mm512_set1_epi64(1));
 }
 
-void uniform_codes(const AttentionParams& p, const int32_t* e, uint64_t sum, uint8_t* probs) {
+template <typename Sink>
+void uniform_codes(const AttentionParams& p, const int32_t* e, uint64_t sum, int64_t chunks, Sink& sink) {
   const uint64_t two_sum = 2 * sum;
   const __m512i reciprocal = _mm512_set1_epi64(p.prob_reciprocal_q16), vsum = _mm512_set1_epi64(static_cast<int64_t>(sum));
   const __m512i vtwo_sum = _mm512_set1_epi64(static_cast<int64_t>(two_sum));
@@ -151,7 +188,7 @@ void uniform_codes(const AttentionParams& p, const int32_t* e, uint64_t sum, uin
   const __m512i inv = _mm512_set1_epi64(static_cast<int64_t>((uint64_t{1} << kReciprocalBits) / two_sum));
   const __m512i zp = _mm512_set1_epi32(p.prob_zero_point);
   const __m512i lo = _mm512_set1_epi32(p.prob_lo), hi = _mm512_set1_epi32(p.prob_hi);
-  for (int64_t s = 0; s < p.tokens; s += kCodes) {
+  for (int64_t s = 0; s < chunks * kCodes; s += kCodes) {
     __m512i code[4];
     for (int z = 0; z < 4; ++z) {
       const __m512i ez = _mm512_load_si512(e + s + 16 * z);
@@ -161,7 +198,7 @@ void uniform_codes(const AttentionParams& p, const int32_t* e, uint64_t sum, uin
       code[z] = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(q, zp), lo), hi);
     }
     const __m512i bytes = _mm512_packus_epi16(_mm512_packus_epi32(code[0], code[1]), _mm512_packus_epi32(code[2], code[3]));
-    _mm512_mask_storeu_epi8(probs + s, code_mask(p.tokens - s), bytes);
+    sink.put(s, bytes, code_mask(p.tokens - s));
   }
 }
 
@@ -189,10 +226,14 @@ void prepare_softmax_avx512vbmi(const AttentionParams& p, SoftmaxLut& lut) {
   lut.monotone = monotone;
 }
 
-void softmax_rows_avx512vbmi(const AttentionParams& p, const SoftmaxLut& lut, const uint8_t* logits, int64_t logit_ld,
-                             int rows, int32_t* e_scratch, uint8_t* probs, int64_t prob_ld) {
+namespace {
+
+// The rows stage by stage: each stage's rows are independent, so their latency chains overlap. chunks: 64-code
+// chunks per row to emit (past T they carry no valid lane).
+template <typename Sink>
+void rows_stage_by_stage(const AttentionParams& p, const SoftmaxLut& lut, const uint8_t* logits, int64_t logit_ld,
+                         int rows, int32_t* e_scratch, int64_t chunks, Sink* sinks) {
   assert(softmax_vbmi_supports(p, lut) && rows >= 1 && rows <= kMaxSoftmaxRows);
-  // Stage by stage over the rows: each stage's rows are independent, so their latency chains overlap.
   const int64_t e_ld = (p.tokens + kCodes - 1) / kCodes * kCodes;
   __m512i max[kMaxSoftmaxRows];
   uint64_t sum[kMaxSoftmaxRows];
@@ -204,10 +245,35 @@ void softmax_rows_avx512vbmi(const AttentionParams& p, const SoftmaxLut& lut, co
   if (log2) {
     Log2Plan plan[kMaxSoftmaxRows];
     for (int r = 0; r < rows; ++r) plan[r] = log2_plan(p, lut, sum[r]);
-    for (int r = 0; r < rows; ++r) log2_codes(p, plan[r], logits + r * logit_ld, max[r], probs + r * prob_ld);
+    for (int r = 0; r < rows; ++r) log2_codes(p, plan[r], logits + r * logit_ld, max[r], chunks, sinks[r]);
     return;
   }
-  for (int r = 0; r < rows; ++r) uniform_codes(p, e_scratch + r * e_ld, sum[r], probs + r * prob_ld);
+  for (int r = 0; r < rows; ++r) uniform_codes(p, e_scratch + r * e_ld, sum[r], chunks, sinks[r]);
+}
+
+}  // namespace
+
+void softmax_rows_avx512vbmi(const AttentionParams& p, const SoftmaxLut& lut, const uint8_t* logits, int64_t logit_ld,
+                             int rows, int32_t* e_scratch, uint8_t* probs, int64_t prob_ld) {
+  CodeSink sinks[kMaxSoftmaxRows];
+  for (int r = 0; r < rows; ++r) sinks[r].probs = probs + r * prob_ld;
+  rows_stage_by_stage(p, lut, logits, logit_ld, rows, e_scratch, (p.tokens + kCodes - 1) / kCodes, sinks);
+}
+
+void softmax_weights_avx512vbmi(const AttentionParams& p, const SoftmaxLut& lut, const uint8_t* logits,
+                                int64_t logit_ld, int rows, int32_t* e_scratch, int16_t* weights, int64_t weight_ld,
+                                int64_t* wrapped) {
+  WeightSink sinks[kMaxSoftmaxRows];
+  const int32_t zero_code = int32_t{1} << p.log2_bits;
+  for (int r = 0; r < rows; ++r) {
+    sinks[r].weights = weights + r * weight_ld;
+    sinks[r].log2 = p.softmax == SoftmaxKind::kLog2, sinks[r].wraps = zero_code - 1 == 15;
+    sinks[r].zero_code = _mm512_set1_epi16(static_cast<int16_t>(zero_code));
+    sinks[r].top = _mm512_set1_epi16(static_cast<int16_t>(zero_code - 1));
+    sinks[r].prob_zp = _mm512_set1_epi16(static_cast<int16_t>(p.prob_zero_point));
+  }
+  rows_stage_by_stage(p, lut, logits, logit_ld, rows, e_scratch, weight_ld / kCodes, sinks);
+  for (int r = 0; r < rows; ++r) wrapped[r] = sinks[r].wrapped;
 }
 
 }  // namespace fqvit::kernels
