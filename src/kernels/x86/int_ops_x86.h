@@ -49,6 +49,13 @@ void attention_context_avx512(const AttentionParams& p, const uint8_t* probs, co
 
 void gelu_avx512(const GeluParams& p, const int32_t* acc, int64_t rows, uint8_t* out);
 void residual_add_avx512(const ResidualAddParams& p, const uint8_t* a, const uint8_t* b, int64_t rows, uint8_t* out);
-void layer_norm_avx512(const LayerNormParams& p, const uint8_t* q, int64_t rows, uint8_t* out);
+// The fast form (layer_norm_avx512.cc); rows outside its bounds go through the general split form
+// (layer_norm_split_avx512.cc), which is also exact on every row and slower. `fast_rows` (tests, benchmarks):
+// how many rows the fast form computed.
+void layer_norm_avx512(const LayerNormParams& p, const uint8_t* q, int64_t rows, uint8_t* out,
+                       int64_t* fast_rows = nullptr);
+// floor(sqrt(v[i])) for 8 values in [2^60, 2^62) (the fast form's row square roots; exposed for its test).
+void isqrt_2_60_x8_avx512(const uint64_t* v, uint64_t* root);
+void layer_norm_split_avx512(const LayerNormParams& p, const uint8_t* q, int64_t rows, uint8_t* out);
 
 }  // namespace fqvit::kernels
