@@ -108,7 +108,7 @@ struct Describe {
   void operator()(const RowGatherOp& p) const {
     const auto& g = p.params;
     os << "gather       " << g.in_rows << " x " << g.cols << " -> " << g.out_rows << " x " << g.group * g.cols
-       << (g.group == 1 ? " (token index map)" : " (2x2 neighbours concatenated)");
+       << (g.code_bytes == 2 ? " u16" : "") << (g.group == 1 ? " (token index map)" : " (2x2 neighbours concatenated)");
   }
   void operator()(const SwinAttentionOp& p) const {
     const auto& s = p.params;
@@ -124,6 +124,15 @@ struct Describe {
       os << "uniform " << range(a.prob_lo, a.prob_hi);
     }
     os << ", context " << mult(a.context_multiplier) << " zp " << a.out_zero_point;
+  }
+  void operator()(const SwinAttentionChannelOp& p) const {
+    operator()(SwinAttentionOp{p.params});
+    os << " [per-channel context " << mult_range(p.context.multiplier) << "]";
+  }
+  void operator()(const TokenMeanChannelOp& p) const {
+    const auto& m = p.params;
+    os << "token_mean_ch " << m.tokens << " x " << m.channels << " sum (int32) " << mult_range(m.multiplier)
+       << " -> per-channel zp " << range(m.lo, m.hi);
   }
   void operator()(const TokenMeanOp& p) const {
     const auto& m = p.params;

@@ -200,7 +200,8 @@ Tensor float_tensor(const QuantizedFile& file, const std::string& name, const Sh
   return v;
 }
 
-LinearParams linear_params(const WeightCodes& w, const ActQuant& in, const ActQuant& out, const std::string& origin) {
+LinearParams linear_params(const WeightCodes& w, const ActQuant& in, const ActQuant& out, const std::string& origin,
+                           int out_bits) {
   if (in.per_channel()) {
     // Per-channel input factors are only integer when they live in the weight columns (extension channel_inputs).
     bool folded = static_cast<int64_t>(w.input_exponent.size()) == w.in && in.alpha.size() == w.input_exponent.size();
@@ -211,8 +212,9 @@ LinearParams linear_params(const WeightCodes& w, const ActQuant& in, const ActQu
            "the PTF exponents of " + in.point + " folded into the columns of " + w.name);
     }
   }
-  if (out.hi > 255) {
-    fail(origin, field_of(out.point) + ".bits", std::to_string(out.bits), "at most 8 (uint8 GEMM output)");
+  if (out.bits > out_bits) {
+    fail(origin, field_of(out.point) + ".bits", std::to_string(out.bits),
+         out_bits > 8 ? "at most " + std::to_string(out_bits) : std::string("at most 8 (uint8 GEMM output)"));
   }
   if (out.scale.size() != 1 && static_cast<int64_t>(out.scale.size()) != w.out) {
     fail(origin, field_of(out.point), std::to_string(out.scale.size()) + " channel scales",
