@@ -18,6 +18,9 @@ void attention_rows_avx512(const AttentionParams& p, const uint8_t* qkv, int64_t
                            uint8_t* out);
 void attention_logits_avx512(const AttentionParams& p, const uint8_t* qkv, int64_t h, uint8_t* logits);
 void softmax_row_avx512(const AttentionParams& p, const uint8_t* logits, int32_t* exp_scratch, uint8_t* probs);
+// The codes of one row from its exps and their sum (softmax_from_exp_ref): softmax_row_avx512's second half, for
+// Swin's masked rows (swin_attention_avx512.cc); the reference outside its bounds.
+void softmax_from_exp_avx512(const AttentionParams& p, const int32_t* exp, int64_t sum, uint8_t* probs);
 void attention_context_avx512(const AttentionParams& p, const uint8_t* probs, const uint8_t* qkv, int64_t h,
                               uint8_t* out);
 
