@@ -16,8 +16,26 @@ void attention_head_avx512(const AttentionParams& p, const uint8_t* qkv, int64_t
 bool attention_rows_avx512_supports(const AttentionParams& p);
 void attention_rows_avx512(const AttentionParams& p, const uint8_t* qkv, int64_t h, int64_t t_begin, int64_t t_end,
                            uint8_t* out);
+// v_pairs [(T + 1) / 2][width]: (v[2i][d] - zp) | (v[2i + 1][d] - zp) << 16 of head h (int16 pairs for vpdpwssd),
+// zero past T and past head_dim (width >= head_dim, a multiple of 16; attention_avx512.cc).
+void pack_v_pairs_avx512(const AttentionParams& p, const uint8_t* qkv, int64_t h, int64_t width, int32_t* v_pairs);
 void attention_logits_avx512(const AttentionParams& p, const uint8_t* qkv, int64_t h, uint8_t* logits);
+// One row of logit codes to probability codes: softmax_row_avx512vbmi below when the CPU and the row's form allow,
+// else the gather form (softmax_avx512.cc). exp_scratch: [T].
 void softmax_row_avx512(const AttentionParams& p, const uint8_t* logits, int32_t* exp_scratch, uint8_t* probs);
+void softmax_row_avx512_gather(const AttentionParams& p, const uint8_t* logits, int32_t* exp_scratch, uint8_t* probs);
+// The gather-free softmax (softmax_avx512vbmi.cc; needs cpu_has_avx512_vbmi()): the exp table as byte planes for
+// vpermi2b, built once per AttentionParams by prepare_softmax_avx512vbmi.
+struct SoftmaxLut {
+  alignas(64) uint8_t plane[4][256];  // plane[b][d] = byte b of exp_table[d]
+  alignas(64) int32_t coarse[16];     // exp_table[16 i]
+  bool monotone = false;              // exp_table non-increasing and >= 0 (the Log-Int-Softmax form needs it)
+};
+void prepare_softmax_avx512vbmi(const AttentionParams& p, SoftmaxLut& lut);
+bool softmax_vbmi_supports(const AttentionParams& p, const SoftmaxLut& lut);
+// One row, same bits as softmax_row_ref; e_scratch: 64-byte aligned, round_up(T, 64) int32 (uniform form only).
+void softmax_row_avx512vbmi(const AttentionParams& p, const SoftmaxLut& lut, const uint8_t* logits, int32_t* e_scratch,
+                            uint8_t* probs);
 // The codes of one row from its exps and their sum (softmax_from_exp_ref): softmax_row_avx512's second half, for
 // Swin's masked rows (swin_attention_avx512.cc); the reference outside its bounds.
 void softmax_from_exp_avx512(const AttentionParams& p, const int32_t* exp, int64_t sum, uint8_t* probs);
@@ -26,6 +44,13 @@ void attention_context_avx512(const AttentionParams& p, const uint8_t* probs, co
 
 void gelu_avx512(const GeluParams& p, const int32_t* acc, int64_t rows, uint8_t* out);
 void residual_add_avx512(const ResidualAddParams& p, const uint8_t* a, const uint8_t* b, int64_t rows, uint8_t* out);
-void layer_norm_avx512(const LayerNormParams& p, const uint8_t* q, int64_t rows, uint8_t* out);
+// The fast form (layer_norm_avx512.cc); rows outside its bounds go through the general split form
+// (layer_norm_split_avx512.cc), which is also exact on every row and slower. `fast_rows` (tests, benchmarks):
+// how many rows the fast form computed.
+void layer_norm_avx512(const LayerNormParams& p, const uint8_t* q, int64_t rows, uint8_t* out,
+                       int64_t* fast_rows = nullptr);
+// floor(sqrt(v[i])) for 8 values in [2^60, 2^62) (the fast form's row square roots; exposed for its test).
+void isqrt_2_60_x8_avx512(const uint64_t* v, uint64_t* root);
+void layer_norm_split_avx512(const LayerNormParams& p, const uint8_t* q, int64_t rows, uint8_t* out);
 
 }  // namespace fqvit::kernels

@@ -1,13 +1,41 @@
-// Integer LayerNorm in AVX-512 (F, BW, VL, CD), bit-exact with layer_norm_ref.cc. The row sums S1, S2 and the
-// square root are the reference's; the per-channel part (A = C gamma / sqrt(D) as M / 2^N, the offset B, the
-// half-to-even division) runs on 8 channels per zmm in int64 lanes, with the reference's int128 products split
-// exactly into 32-bit halves:
-//   u = |mantissa| inv < 2^62 (vpmuludq); C u = hi 2^32 + lo with hi = C (u >> 32) + (C (u mod 2^32) >> 32) < 2^43
-//   and the same split for |u S1| < 2^85. With j = -(exponent + k - 44) >= 0 (the shift of the reference's A and
-//   mean term), floor(C u / 2^j), its bit length and the rounding of the mean term follow from the halves; B's
-//   2^N scaling is folded into one shift: floor((v 2^N + 2^47) / 2^48) = floor((v + 2^(47 - N)) / 2^(48 - N)).
-// The fast form needs j >= 0, |u S1| / 2^j < 2^61 and |beta_q32| < 2^45 (every row of our models); a row where a
-// channel breaks one is recomputed by the reference kernel, so every row is exactly the reference's.
+// Integer LayerNorm in AVX-512 (F, BW, VL, CD), fast form, bit-exact with layer_norm_ref.cc.
+//
+// The reference computes per row and channel floor(|A| 2^48) = floor(u inv / 2^j), u = C |mantissa| (< 2^43),
+// j = 44 - exponent - k, then N = clamp(bits + 48 - bitlen(that), 0, 31), M = floor(|A| 2^N) and
+// B = round(2^N (beta - mean term)), in int128. Here the row brings only inv, k and S1; what depends on the
+// channel alone is prepared once per call; each int128 product becomes two exact 32 x 32 -> 64 multiplies
+// (vpmuludq / vpmuldq), 8 channels a zmm.
+//
+// M and N. hi = floor(u inv / 2^32) = u_hi inv + floor(u_lo inv / 2^32) (u_hi inv < 2^42, u_lo inv < 2^63). As
+// inv is in (2^30, 2^31], u inv is in (2^(b+29), 2^(b+31)) for b = bitlen(u): bitlen(hi) = b - 2 or b - 1, known
+// from lz = lzcnt(hi), and
+//   N = min(bits - 4 - exponent - k + lz, 31)        (the reference's N; >= 1 is a row check below)
+//   J = j + 48 - N, M = floor(u inv / 2^J) = hi >> (J - 32)      (J - 32 = j + 16 - N >= 0, row check)
+// Unclamped, J - 32 = 64 - bits - lz >= 1: M holds exactly `bits` bits; clamped (N = 31), fewer. So M <= 2^bits - 1
+// (the reference's min never bites), and floor(|A| 2^48), of bit length b + 30 - j or more, is > 0 (row check: the
+// reference's zero case never comes).
+//
+// B. The reference's v = beta 2^16 - floor(sX / 2^j) (sX = mantissa S1 inv, signed), B = floor((v + 2^(47-N)) /
+// 2^(48-N)). With -floor(a / 2^j) = floor((2^j - 1 - a) / 2^j) and nested floors merged:
+//   B = floor((beta + 2^(31-N) + G) / 2^(32-N)),   G = floor((2^j - 1 - sX) / 2^(j+16)).
+// W = S1 inv = W_h 2^s + W_l (|W| < 2^54; 0 <= W_l < 2^s, s = min(31, 16 + min over channels of j) >= 16, and
+// |W_h| < 2^31: row check), so sX = P_h 2^s + P_l with P_l = mantissa W_l (|P_l| < 2^62), P_h = mantissa W_h
+// (|P_h| < 2^62), and
+//   G = floor((floor((2^j - 1 - P_l) / 2^s) - P_h) / 2^(j+16-s))      (|2^j - 1 - P_l| < 2^63 for j <= 61)
+// |floor(...) - P_h| < 2^32 + 2^62, |beta| < 2^61 (call check): beta + G < 2^63, |B| < 2^62 (32 - N >= 1), so the
+// reference's clamp of B at 2^62 never bites and t below fits int64.
+//
+// Output: t = M (sign x) + B (|M x| < 2^35), y = round_half_even(t / 2^N) = (t + 2^(N-1) - 1 + ((t >> N) & 1)) >> N
+// for N >= 1, then clamp(zp_out + y, lo, hi).
+//
+// Checked once per call (else the whole call takes the general form, layer_norm_split_avx512.cc): u >= 2^(bits+2)
+// on every channel with gamma != 0 (so J - 32 >= 1 unclamped), exponent >= -20 (2^(44-exponent) - 1 fits 64 bits),
+// |beta_q32| < 2^61. Gamma = 0 channels get zero_variance_code, as in the reference. Checked per row from k, S1 inv
+// (else that row takes the general form): 0 <= j <= 61, unclamped N >= 1, floor(|A| 2^48) > 0, j >= 15 if some N
+// may clamp at 31, |W_h| < 2^31. D <= 0 rows output zero_variance_code.
+//
+// The rows' integer square roots run 8 at a time, one per int64 lane (the reference's digit-by-digit isqrt,
+// branch-free): as a scalar loop with a data-dependent branch it cost about a third of the whole kernel.
 // No std templates here (thread_scratch.h says why).
 #include <cassert>
 #include <cstddef>
@@ -21,154 +49,228 @@
 namespace fqvit::kernels {
 namespace {
 
-constexpr int kAFracBits = 48;
-constexpr int64_t kBetaLimit = int64_t{1} << 45;
+constexpr int kRowGroup = 8;  // rows whose square roots share one zmm
+// thread_scratch slots 6 and 7: the general form, called from here for refused rows, uses 0..5.
+constexpr int kConstantsSlot = 6, kRowsSlot = 7;
+constexpr int64_t kBetaLimit = int64_t{1} << 61;
 
-// Per-call channel constants and the row's x, from thread_scratch slots, padded to 16 channels with zeros.
-struct ChannelConstants {
-  int32_t* x;         // the row's x = (q - zp) << shift
-  int64_t* mantissa;  // |gamma mantissa|
-  int64_t* negative;  // -1 where gamma < 0, else 0
-  int64_t* exponent;  // gamma exponent
-  int64_t* beta48;    // beta_q32 2^16
-  int32_t* shift;     // in_shift
+// Per-call channel constants, int64 lanes padded to a multiple of 16 channels.
+struct FastChannels {
+  int64_t* u_hi;        // u >> 32, u = C |mantissa|
+  int64_t* u_lo;        // u mod 2^32
+  int64_t* mantissa;    // signed gamma mantissa
+  int64_t* n_base;      // bits - 4 - exponent: N = n_base - k + lzcnt(hi)
+  int64_t* j_mask;      // 2^(44 - exponent) - 1: 2^j - 1 = j_mask >> k
+  int64_t* j_plus_16;   // 44 - exponent + 16: j + 16 = j_plus_16 - k
+  int64_t* beta;        // beta_q32
 };
 
-template <typename T>
-T* zeroed(int slot, int64_t count) {
-  const auto bytes = count * static_cast<int64_t>(sizeof(T));
-  void* p = thread_scratch(slot, bytes);
-  std::memset(p, 0, static_cast<size_t>(bytes));
-  return static_cast<T*>(p);
+struct CallBounds {
+  bool fast = true;
+  int64_t jb_min = 1 << 20, jb_max = -(1 << 20);  // j + k = 44 - exponent
+  int64_t nfix_min = 1 << 20, nfix_max = -(1 << 20);  // unclamped N + k: nfix or nfix + 1 (bits + 61 - exponent - b)
+  int64_t bj_min = 1 << 20;    // b - (j + k): bitlen(floor(A 2^48)) - k is b - j - k + 30 or + 31
+  int64_t zero_gamma = 0;      // channels with gamma = 0 (output: zero_variance_code), listed in zero_gamma_at
+};
+
+int bit_length_u64(uint64_t v) { return v == 0 ? 0 : 64 - __builtin_clzll(v); }
+
+CallBounds prepare(const LayerNormParams& p, int64_t padded, FastChannels& fc, uint16_t* negative16,
+                   int32_t* zero_gamma_at) {
+  CallBounds cb;
+  const int64_t c_count = p.channels;
+  for (int64_t c = 0; c < padded; ++c) {
+    if (c % 16 == 0) negative16[c / 16] = 0;
+    if (c >= c_count) {  // padding lanes: harmless values (their codes are never stored)
+      fc.u_hi[c] = fc.u_lo[c] = fc.mantissa[c] = fc.n_base[c] = fc.j_mask[c] = fc.j_plus_16[c] = fc.beta[c] = 0;
+      continue;
+    }
+    const auto i = static_cast<size_t>(c);
+    const FixedMultiplier g = p.gamma[i];
+    const int64_t mant_abs = g.mantissa_q31 < 0 ? -int64_t{g.mantissa_q31} : g.mantissa_q31;
+    const auto u = static_cast<uint64_t>(c_count * mant_abs);  // < 2^43
+    const int64_t jb = 44 - int64_t{g.exponent};
+    const int64_t beta = p.beta_q32[i];
+    if (mant_abs == 0) {  // zeros in the lanes, the code written after the row
+      fc.u_hi[c] = fc.u_lo[c] = fc.mantissa[c] = fc.n_base[c] = fc.j_mask[c] = fc.j_plus_16[c] = fc.beta[c] = 0;
+      zero_gamma_at[cb.zero_gamma++] = static_cast<int32_t>(c);
+      continue;
+    }
+    if (u < (uint64_t{1} << (p.multiplier_bits + 2)) || jb > 64 || beta >= kBetaLimit || beta <= -kBetaLimit) {
+      cb.fast = false;
+      return cb;
+    }
+    fc.u_hi[c] = static_cast<int64_t>(u >> 32);
+    fc.u_lo[c] = static_cast<int64_t>(u & 0xFFFFFFFFu);
+    fc.mantissa[c] = g.mantissa_q31;
+    fc.n_base[c] = p.multiplier_bits - 4 - int64_t{g.exponent};
+    fc.j_mask[c] = static_cast<int64_t>(jb == 64 ? ~uint64_t{0} : (uint64_t{1} << jb) - 1);
+    fc.j_plus_16[c] = jb + 16;
+    fc.beta[c] = beta;
+    if (g.mantissa_q31 < 0) negative16[c / 16] = static_cast<uint16_t>(negative16[c / 16] | (1u << (c % 16)));
+    const int64_t nfix = p.multiplier_bits + 61 - int64_t{g.exponent} - bit_length_u64(u);
+    cb.jb_min = jb < cb.jb_min ? jb : cb.jb_min;
+    cb.jb_max = jb > cb.jb_max ? jb : cb.jb_max;
+    cb.nfix_min = nfix < cb.nfix_min ? nfix : cb.nfix_min;
+    cb.nfix_max = nfix > cb.nfix_max ? nfix : cb.nfix_max;
+    const int64_t bj = bit_length_u64(u) - jb;
+    cb.bj_min = bj < cb.bj_min ? bj : cb.bj_min;
+  }
+  return cb;
 }
 
-__m512i bit_length_epi64(__m512i v) { return _mm512_sub_epi64(_mm512_set1_epi64(64), _mm512_lzcnt_epi64(v)); }
+// The row's terms, and whether they allow the fast form on every channel (the bounds in the file comment).
+struct RowTerms {
+  int64_t k, inv, w;  // w = S1 inv
+  int64_t split;      // s
+};
+bool row_fits(const CallBounds& cb, RowTerms& t) {
+  const int64_t j_min = cb.jb_min - t.k, j_max = cb.jb_max - t.k;
+  t.split = j_min + 16 < 31 ? j_min + 16 : 31;
+  const int64_t w_hi = t.w >> t.split;  // t.split >= 16 below
+  return j_min >= 0 && j_max <= 61 && cb.nfix_min - t.k >= 1 && cb.bj_min + t.k + 30 >= 1 &&
+         (cb.nfix_max - t.k + 1 <= 31 || j_min >= 15) && w_hi >= INT32_MIN && w_hi <= INT32_MAX;
+}
 
 }  // namespace
 
-void layer_norm_avx512(const LayerNormParams& p, const uint8_t* q, int64_t rows, uint8_t* out) {
+// floor(sqrt(v)) per lane for v in [2^60, 2^62): isqrt_u64's digit-by-digit loop, its branch as masks.
+static __m512i isqrt_2_60_epi64(__m512i v) {
+  __m512i root = _mm512_setzero_si512();
+  __m512i bit = _mm512_set1_epi64(int64_t{1} << 60);  // the largest power of 4 <= v
+  for (int i = 0; i < 31; ++i) {
+    const __m512i trial = _mm512_add_epi64(root, bit);
+    const __mmask8 ge = _mm512_cmpge_epu64_mask(v, trial);
+    v = _mm512_mask_sub_epi64(v, ge, v, trial);
+    root = _mm512_srli_epi64(root, 1);
+    root = _mm512_mask_add_epi64(root, ge, root, bit);
+    bit = _mm512_srli_epi64(bit, 2);
+  }
+  return root;
+}
+
+void isqrt_2_60_x8_avx512(const uint64_t* v, uint64_t* root) {
+  _mm512_storeu_si512(root, isqrt_2_60_epi64(_mm512_loadu_si512(v)));
+}
+
+namespace {
+
+// x = sign(gamma) (q - zp) << shift into xs (int32, padded with zeros), S1 and S2 of the unsigned x.
+void row_sums(const LayerNormParams& p, const uint8_t* qr, const uint16_t* negative16, int32_t* xs, int64_t& s1,
+              int64_t& s2) {
+  const int64_t c_count = p.channels;
+  const __m512i zp_in = _mm512_set1_epi32(p.in_zero_point), zero = _mm512_setzero_si512();
+  __m512i s1v = zero, s2v = zero;  // per lane at most 256 terms: |x| <= 2040, x^2 < 2^22, sums < 2^30
+  for (int64_t c = 0; c < c_count; c += 16) {
+    const __mmask16 m = static_cast<__mmask16>(c_count - c >= 16 ? 0xFFFF : (1u << (c_count - c)) - 1);
+    const __m512i codes = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, qr + c));
+    const __m512i shift = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, p.in_shift.data() + c));
+    const __m512i x = _mm512_maskz_sllv_epi32(m, _mm512_sub_epi32(codes, zp_in), shift);
+    _mm512_storeu_si512(xs + c, _mm512_mask_sub_epi32(x, negative16[c / 16], zero, x));
+    s1v = _mm512_add_epi32(s1v, x);
+    s2v = _mm512_add_epi32(s2v, _mm512_mullo_epi32(x, x));
+  }
+  auto widen_sum = [](__m512i v) {
+    return _mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(v)),
+                                                    _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v, 1))));
+  };
+  s1 = widen_sum(s1v);
+  s2 = widen_sum(s2v);
+}
+
+// One row in the fast form: M, N, B per channel from inv, k, S1 and the call's constants, then the codes.
+void fast_row(const LayerNormParams& p, const FastChannels& fc, const int32_t* xs, const RowTerms& rt, uint8_t* yr) {
+  const int64_t c_count = p.channels;
+  const __m512i vinv = _mm512_set1_epi64(rt.inv), vk = _mm512_set1_epi64(rt.k), split = _mm512_set1_epi64(rt.split);
+  const __m512i w_hi = _mm512_set1_epi64(rt.w >> rt.split);
+  const __m512i w_lo = _mm512_set1_epi64(rt.w & ((int64_t{1} << rt.split) - 1));
+  const __m512i one = _mm512_set1_epi64(1), k64 = _mm512_set1_epi64(64);
+  const __m512i n_max = _mm512_set1_epi64(31);
+  const __m512i half_ones = _mm512_set1_epi64(INT64_MAX);                // 2^(N-1) - 1 = (2^63 - 1) >> (64 - N)
+  const __m512i zp_out = _mm512_set1_epi64(p.out_zero_point);
+  const __m512i lo = _mm512_set1_epi64(p.lo), hi = _mm512_set1_epi64(p.hi);
+  for (int64_t c = 0; c < c_count; c += 8) {
+    const __mmask8 lanes = static_cast<__mmask8>(c_count - c >= 8 ? 0xFF : (1u << (c_count - c)) - 1);
+    // hi = floor(u inv / 2^32): u_hi inv < 2^42, u_lo inv < 2^63.
+    const __m512i hi_part = _mm512_add_epi64(_mm512_mul_epu32(_mm512_loadu_si512(fc.u_hi + c), vinv),
+                                             _mm512_srli_epi64(_mm512_mul_epu32(_mm512_loadu_si512(fc.u_lo + c), vinv), 32));
+    const __m512i lz = _mm512_lzcnt_epi64(hi_part);
+    const __m512i n = _mm512_min_epi64(_mm512_add_epi64(_mm512_sub_epi64(_mm512_loadu_si512(fc.n_base + c), vk), lz),
+                                       n_max);
+    const __m512i j_plus_16 = _mm512_sub_epi64(_mm512_loadu_si512(fc.j_plus_16 + c), vk);
+    const __m512i m = _mm512_srlv_epi64(hi_part, _mm512_sub_epi64(j_plus_16, n));  // J - 32 = j + 16 - N >= 0
+    // G = floor((floor((2^j - 1 - P_l) / 2^s) - P_h) / 2^(j+16-s)); B = floor((beta + G + 2^(31-N)) / 2^(32-N)).
+    const __m512i mant = _mm512_loadu_si512(fc.mantissa + c);
+    const __m512i p_lo = _mm512_mul_epi32(mant, w_lo), p_hi = _mm512_mul_epi32(mant, w_hi);
+    const __m512i pow_minus_1 = _mm512_srlv_epi64(_mm512_loadu_si512(fc.j_mask + c), vk);
+    const __m512i low = _mm512_srav_epi64(_mm512_sub_epi64(pow_minus_1, p_lo), split);
+    const __m512i g = _mm512_srav_epi64(_mm512_sub_epi64(low, p_hi), _mm512_sub_epi64(j_plus_16, split));
+    const __m512i r = _mm512_add_epi64(_mm512_loadu_si512(fc.beta + c), g);
+    const __m512i b = _mm512_srai_epi64(_mm512_add_epi64(_mm512_srav_epi64(r, _mm512_sub_epi64(n_max, n)), one), 1);
+    // t = M (sign x) + B, rounded half to even by 2^N.
+    const __m512i x = _mm512_cvtepi32_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs + c)));
+    const __m512i t = _mm512_add_epi64(_mm512_mul_epi32(m, x), b);
+    const __m512i half_minus_1 = _mm512_srlv_epi64(half_ones, _mm512_sub_epi64(k64, n));
+    const __m512i odd = _mm512_and_si512(_mm512_srav_epi64(t, n), one);
+    const __m512i y = _mm512_srav_epi64(_mm512_add_epi64(_mm512_add_epi64(t, half_minus_1), odd), n);
+    const __m512i code = _mm512_min_epi64(_mm512_max_epi64(_mm512_add_epi64(y, zp_out), lo), hi);
+    store_codes_u8_from_epi64(yr + c, code, lanes);
+  }
+}
+
+}  // namespace
+
+void layer_norm_avx512(const LayerNormParams& p, const uint8_t* q, int64_t rows, uint8_t* out, int64_t* fast_rows) {
   const int64_t c_count = p.channels;
   assert(c_count > 0 && c_count <= 4096);
   const int64_t padded = (c_count + 15) / 16 * 16;
-  ChannelConstants cc{zeroed<int32_t>(0, padded), zeroed<int64_t>(1, padded), zeroed<int64_t>(2, padded),
-                      zeroed<int64_t>(3, padded), zeroed<int64_t>(4, padded), zeroed<int32_t>(5, padded)};
-  bool beta_fits = true;
-  for (int64_t c = 0; c < c_count; ++c) {
-    const auto i = static_cast<size_t>(c);
-    const FixedMultiplier g = p.gamma[i];
-    cc.mantissa[c] = g.mantissa_q31 < 0 ? -int64_t{g.mantissa_q31} : g.mantissa_q31;
-    cc.negative[c] = g.mantissa_q31 < 0 ? -1 : 0;
-    cc.exponent[c] = g.exponent;
-    beta_fits = beta_fits && p.beta_q32[i] < kBetaLimit && p.beta_q32[i] > -kBetaLimit;
-    cc.beta48[c] = beta_fits ? p.beta_q32[i] * (int64_t{1} << (kAFracBits - kLayerNormBetaFracBits)) : 0;
-    cc.shift[c] = p.in_shift[i];
-  }
-  if (!beta_fits) return layer_norm_ref(p, q, rows, out);
+  auto* constants = static_cast<int64_t*>(thread_scratch(kConstantsSlot, (7 * padded + padded / 8 + padded / 2) * 8));
+  FastChannels fc{constants,           constants + padded,     constants + 2 * padded, constants + 3 * padded,
+                  constants + 4 * padded, constants + 5 * padded, constants + 6 * padded};
+  auto* negative16 = reinterpret_cast<uint16_t*>(constants + 7 * padded);
+  auto* zero_gamma_at = reinterpret_cast<int32_t*>(constants + 7 * padded + padded / 8);
+  const CallBounds cb = prepare(p, padded, fc, negative16, zero_gamma_at);
+  if (fast_rows != nullptr) *fast_rows = 0;
+  if (!cb.fast) return layer_norm_split_avx512(p, q, rows, out);
 
-  const __m512i zp_in = _mm512_set1_epi32(p.in_zero_point);
-  const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi64(1);
-  const __m512i low32 = _mm512_set1_epi64(0xFFFFFFFF), c64 = _mm512_set1_epi64(c_count);
-  const __m512i m_max = _mm512_set1_epi64((int64_t{1} << p.multiplier_bits) - 1);
-  const __m512i bits48 = _mm512_set1_epi64(p.multiplier_bits + kAFracBits), n_max = _mm512_set1_epi64(31);
-  const __m512i zp_out = _mm512_set1_epi64(p.out_zero_point), lo = _mm512_set1_epi64(p.lo), hi = _mm512_set1_epi64(p.hi);
-  const __m512i k32 = _mm512_set1_epi64(32), k48 = _mm512_set1_epi64(kAFracBits), k47 = _mm512_set1_epi64(kAFracBits - 1);
-  for (int64_t r = 0; r < rows; ++r) {
-    const uint8_t* qr = q + r * c_count;
-    uint8_t* yr = out + r * c_count;
-    // S1, S2: per-lane int32 partial sums (at most 256 terms each: |x| <= 2040, x^2 < 2^22), then int64.
-    __m512i s1v = zero, s2v = zero;
-    for (int64_t c = 0; c < c_count; c += 16) {
-      const __mmask16 m = static_cast<__mmask16>(c_count - c >= 16 ? 0xFFFF : (1u << (c_count - c)) - 1);
-      const __m512i codes = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, qr + c));
-      const __m512i x = _mm512_maskz_sllv_epi32(m, _mm512_sub_epi32(codes, zp_in), _mm512_loadu_si512(cc.shift + c));
-      _mm512_storeu_si512(cc.x + c, x);
-      s1v = _mm512_add_epi32(s1v, x);
-      s2v = _mm512_add_epi32(s2v, _mm512_mullo_epi32(x, x));
+  auto* xs = static_cast<int32_t*>(thread_scratch(kRowsSlot, kRowGroup * padded * 4));
+  alignas(64) int64_t s1[kRowGroup], k[kRowGroup], root[kRowGroup];
+  alignas(64) int64_t d[kRowGroup];
+  for (int64_t r0 = 0; r0 < rows; r0 += kRowGroup) {
+    const int64_t group = rows - r0 < kRowGroup ? rows - r0 : kRowGroup;
+    for (int64_t g = 0; g < kRowGroup; ++g) {
+      if (g >= group) {
+        d[g] = 1;  // unused lane
+        continue;
+      }
+      int64_t s2 = 0;
+      row_sums(p, q + (r0 + g) * c_count, negative16, xs + g * padded, s1[g], s2);
+      d[g] = c_count * s2 - s1[g] * s1[g] + p.variance_epsilon;  // >= 0, < 2^47
     }
-    auto widen_sum = [](__m512i v) {
-      return _mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(v)),
-                                                      _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v, 1))));
-    };
-    const int64_t s1 = widen_sum(s1v);
-    const int64_t s2 = static_cast<int64_t>(static_cast<uint64_t>(widen_sum(s2v)));  // lanes < 2^30: no wrap
-    const int64_t d = c_count * s2 - s1 * s1 + p.variance_epsilon;
-    if (d <= 0) {
-      for (int64_t c = 0; c < c_count; ++c) yr[c] = p.zero_variance_code[static_cast<size_t>(c)];
-      continue;
+    // k = (62 - bitlen(D)) / 2 = (lzcnt(D) - 2) / 2 and root = isqrt(D 4^k), as the reference (D <= 0: lane unused).
+    const __m512i dv = _mm512_max_epi64(_mm512_load_si512(d), _mm512_set1_epi64(1));
+    const __m512i kv = _mm512_srli_epi64(_mm512_sub_epi64(_mm512_lzcnt_epi64(dv), _mm512_set1_epi64(2)), 1);
+    _mm512_store_si512(k, kv);
+    _mm512_store_si512(root, isqrt_2_60_epi64(_mm512_sllv_epi64(dv, _mm512_add_epi64(kv, kv))));
+    for (int64_t g = 0; g < group; ++g) {
+      const uint8_t* qr = q + (r0 + g) * c_count;
+      uint8_t* yr = out + (r0 + g) * c_count;
+      if (d[g] <= 0) {
+        for (int64_t c = 0; c < c_count; ++c) yr[c] = p.zero_variance_code[static_cast<size_t>(c)];
+        continue;
+      }
+      RowTerms rt{k[g], (int64_t{1} << 61) / root[g], 0, 0};  // inv in (2^30, 2^31]: root in [2^30, 2^31)
+      rt.w = s1[g] * rt.inv;                                   // |S1 inv| < 2^23 2^31
+      if (!row_fits(cb, rt)) {
+        layer_norm_split_avx512(p, qr, 1, yr);
+      } else {
+        fast_row(p, fc, xs + g * padded, rt, yr);
+        if (fast_rows != nullptr) ++*fast_rows;
+        for (int64_t z = 0; z < cb.zero_gamma; ++z) {
+          yr[zero_gamma_at[z]] = p.zero_variance_code[static_cast<size_t>(zero_gamma_at[z])];
+        }
+      }
     }
-    const int k = (62 - (64 - __builtin_clzll(static_cast<unsigned long long>(d)))) / 2;  // d > 0
-    const auto root = static_cast<int64_t>(isqrt_u64(static_cast<uint64_t>(d) << (2 * k)));
-    const int64_t inv = (int64_t{1} << 61) / root;
-    const __m512i vinv = _mm512_set1_epi64(inv), vabs_s1 = _mm512_set1_epi64(s1 < 0 ? -s1 : s1);
-    const __m512i s1_negative = _mm512_set1_epi64(s1 < 0 ? -1 : 0), k_minus_44 = _mm512_set1_epi64(k - 44);
-    __mmask8 refused = 0;
-    for (int64_t c = 0; c < c_count; c += 8) {
-      const __mmask8 lanes = static_cast<__mmask8>(c_count - c >= 8 ? 0xFF : (1u << (c_count - c)) - 1);
-      const __m512i mant = _mm512_loadu_si512(cc.mantissa + c);
-      const __m512i j = _mm512_sub_epi64(zero, _mm512_add_epi64(_mm512_loadu_si512(cc.exponent + c), k_minus_44));
-      const __m512i u = _mm512_mul_epu32(mant, vinv);  // < 2^62
-      const __m512i uh = _mm512_srli_epi64(u, 32), ul = _mm512_and_si512(u, low32);
-      // C u = p_hi 2^32 + p_lo.
-      const __m512i b_part = _mm512_mul_epu32(c64, ul);
-      const __m512i p_hi = _mm512_add_epi64(_mm512_mul_epu32(c64, uh), _mm512_srli_epi64(b_part, 32));
-      const __m512i p_lo = _mm512_and_si512(b_part, low32);
-      // |u S1| = t_hi 2^32 + t_lo.
-      const __m512i t_part = _mm512_mul_epu32(vabs_s1, ul);
-      const __m512i t_hi = _mm512_add_epi64(_mm512_mul_epu32(vabs_s1, uh), _mm512_srli_epi64(t_part, 32));
-      const __m512i t_lo = _mm512_and_si512(t_part, low32);
-      refused |= _mm512_mask_cmplt_epi64_mask(lanes, j, zero);
-      refused |= _mm512_mask_cmpneq_epi64_mask(lanes, _mm512_srlv_epi64(t_hi, _mm512_add_epi64(j, _mm512_set1_epi64(29))), zero);
-      // bit length of a_fp = floor(C u / 2^j): that of C u minus j (0 when a_fp is 0).
-      const __mmask8 hi_nonzero = _mm512_cmpneq_epi64_mask(p_hi, zero);
-      const __m512i prod_bits = _mm512_mask_blend_epi64(hi_nonzero, bit_length_epi64(p_lo),
-                                                        _mm512_add_epi64(bit_length_epi64(p_hi), k32));
-      const __m512i a_bits = _mm512_sub_epi64(prod_bits, j);
-      const __mmask8 a_zero = _mm512_cmple_epi64_mask(a_bits, zero);
-      // N = clamp(bits + 48 - bit_length(a_fp), 0, 31), M = min(floor(C u / 2^(j + 48 - N)), 2^bits - 1).
-      const __m512i n = _mm512_min_epi64(_mm512_max_epi64(_mm512_sub_epi64(bits48, a_bits), zero), n_max);
-      const __m512i sh = _mm512_sub_epi64(_mm512_add_epi64(j, k48), n);  // >= 17
-      const __mmask8 sh_ge32 = _mm512_cmpge_epi64_mask(sh, k32);
-      const __m512i m_wide = _mm512_srlv_epi64(p_hi, _mm512_sub_epi64(sh, k32));
-      const __m512i m_narrow = _mm512_or_si512(_mm512_sllv_epi64(p_hi, _mm512_sub_epi64(k32, sh)), _mm512_srlv_epi64(p_lo, sh));
-      const __m512i m_abs = _mm512_min_epi64(_mm512_mask_blend_epi64(sh_ge32, m_narrow, m_wide), m_max);
-      const __m512i gamma_negative = _mm512_loadu_si512(cc.negative + c);
-      const __m512i m_signed = _mm512_sub_epi64(_mm512_xor_si512(m_abs, gamma_negative), gamma_negative);
-      // The mean term floor(sign |u S1| / 2^j): quotient q and whether a remainder is left.
-      const __mmask8 j_ge32 = _mm512_cmpge_epi64_mask(j, k32);
-      const __m512i j_minus_32 = _mm512_sub_epi64(j, k32);
-      const __m512i q_wide = _mm512_srlv_epi64(t_hi, j_minus_32);
-      const __m512i q_narrow = _mm512_or_si512(_mm512_sllv_epi64(t_hi, _mm512_sub_epi64(k32, j)), _mm512_srlv_epi64(t_lo, j));
-      const __m512i quotient = _mm512_mask_blend_epi64(j_ge32, q_narrow, q_wide);
-      const __m512i low_j = _mm512_sub_epi64(_mm512_sllv_epi64(one, j), one);  // 2^j - 1 (all ones for j >= 64)
-      const __m512i rem_wide = _mm512_or_si512(_mm512_and_si512(t_hi, _mm512_sub_epi64(_mm512_sllv_epi64(one, j_minus_32), one)), t_lo);
-      const __m512i rem_narrow = _mm512_and_si512(t_lo, low_j);
-      const __mmask8 has_rem = _mm512_cmpneq_epi64_mask(_mm512_mask_blend_epi64(j_ge32, rem_narrow, rem_wide), zero);
-      const __m512i t_negative = _mm512_xor_si512(gamma_negative, s1_negative);  // sign of gamma S1
-      const __m512i q_up = _mm512_mask_add_epi64(quotient, has_rem, quotient, one);
-      const __mmask8 is_negative = _mm512_cmpneq_epi64_mask(t_negative, zero);
-      const __m512i t_fp = _mm512_mask_sub_epi64(quotient, is_negative, zero, q_up);  // -ceil for negative
-      const __m512i v = _mm512_sub_epi64(_mm512_loadu_si512(cc.beta48 + c), t_fp);
-      // B = floor((v + 2^(47 - N)) / 2^(48 - N)).
-      const __m512i b = _mm512_srav_epi64(_mm512_add_epi64(v, _mm512_sllv_epi64(one, _mm512_sub_epi64(k47, n))),
-                                          _mm512_sub_epi64(k48, n));
-      const __m512i x = _mm512_cvtepi32_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(cc.x + c)));
-      const __m512i t = _mm512_add_epi64(_mm512_mul_epi32(m_signed, x), b);
-      // Division by 2^N, half to even.
-      __m512i y = _mm512_srav_epi64(t, n);
-      const __m512i rem = _mm512_sub_epi64(t, _mm512_sllv_epi64(y, n));
-      const __m512i half = _mm512_sllv_epi64(one, _mm512_sub_epi64(n, one));
-      const __mmask8 n_positive = _mm512_cmpgt_epi64_mask(n, zero);
-      const __mmask8 odd = _mm512_test_epi64_mask(y, one);
-      const __mmask8 up = n_positive & (_mm512_cmpgt_epi64_mask(rem, half) | (_mm512_cmpeq_epi64_mask(rem, half) & odd));
-      y = _mm512_mask_add_epi64(y, up, y, one);
-      __m512i code = _mm512_min_epi64(_mm512_max_epi64(_mm512_add_epi64(y, zp_out), lo), hi);
-      // gamma = 0 or A rounding to 0: the zero-variance code, as the reference.
-      const __mmask8 use_zero_variance = a_zero | _mm512_cmpeq_epi64_mask(mant, zero);
-      const __m512i zvc = _mm512_cvtepu8_epi64(_mm_maskz_loadu_epi8(lanes, p.zero_variance_code.data() + c));
-      code = _mm512_mask_blend_epi64(use_zero_variance, code, zvc);
-      store_codes_u8_from_epi64(yr + c, code, lanes);
-    }
-    if (refused != 0) layer_norm_ref(p, qr, 1, yr);
   }
 }
 
