@@ -4,19 +4,21 @@
 // reference's int128 products split exactly into 32-bit halves:
 //   x = (q - zp_in) << shift: int32 lanes, |x| < 2^16 2^10 = 2^26. S1 = sum x and S2 = sum x^2 in int64 lanes
 //     (vpmuldq: x^2 < 2^52, exact; C <= 2048 terms: S2 < 2^63, |S1| < 2^37). D = C S2 - S1^2 in int128, scalar.
-//   P = C |mantissa| inv: u = C |mantissa| < 2^11 2^31 = 2^42 once per call, inv in (2^30, 2^31] per row, P = p_hi
-//     2^32 + p_lo, p_hi = (u >> 32) inv + ((u mod 2^32) inv >> 32) < 2^41 + 2^31 (vpmuludq). With j = 44 - exponent
+//   P = C |mantissa| inv: u = C |mantissa| < 2^11 2^31 = 2^42 once per call, inv in (2^30, 2^31] per row, p_hi =
+//     floor(P / 2^32) = (u >> 32) inv + ((u mod 2^32) inv >> 32) < 2^41 + 2^31 (vpmuludq). With j = 44 - exponent
 //     - k (the reference's A is P / 2^j in units of 2^-48), bit_length(A 2^48) = bit_length(P) - j, N = clamp(64 -
-//     that, 0, 40) and M = min(floor(P / 2^(j + 48 - N)), 2^31), the quotient taken from p_hi alone since
-//     j + 48 - N >= 32 (checked).
+//     that, 0, 40) and M = min(floor(P / 2^(j + 48 - N)), 2^31). Mantissas are normalized (|m| >= 2^30, checked
+//     per call) so P >= 2^60 and p_hi > 0 carries the bit length; with 0 <= j <= 60 (checked per row) A 2^48 > 0
+//     and j + 48 - N >= 45, so M comes from p_hi alone (the proof is at the loop).
 //   The mean term floor(sign |mantissa| |S1| inv / 2^j): |S1| < 2^32 (checked per row) makes W = |S1| inv < 2^63 one
 //     scalar product per row and |mantissa| W = t_hi 2^32 + t_lo with t_hi < 2^31 2^31 + 2^31 < 2^63, then the
-//     paper kernel's quotient and remainder (layer_norm_avx512.cc), kept below 2^61 (checked). v = beta_q32 2^16 - t (|beta_q32| < 2^45, checked: |v| < 2^62); B = floor((v 2^N + 2^47) /
-//     2^48) = floor((v + 2^(47 - N)) / 2^(48 - N)) (N <= 40), so |B| < 2^54 and the reference's clamp at 2^60
-//     never acts. t = M x + B: |M x| <= 2^31 2^26 = 2^57 (vpmullq), then (t + 2^(N - 1)) >> N, half up.
+//     paper kernel's quotient and remainder (layer_norm_avx512.cc), kept below 2^61 (checked). v = beta_q32 2^16 -
+//     t (|beta_q32| < 2^45, checked: |v| < 2^62); B = floor((v 2^N + 2^47) / 2^48) = floor((v + 2^(47 - N)) /
+//     2^(48 - N)) (N <= 40), so |B| < 2^54 and the reference's clamp at 2^60 never acts. t = M x + B: |M x| <= 2^31 2^26 = 2^57 (vpmullq), then (t + 2^(N - 1)) >> N, half up.
 // The rows' square roots (isqrt_u64 of D 4^k in [2^60, 2^62)) run 8 at a time, one per lane (isqrt_2_60_x8_avx512,
-// layer_norm_avx512.cc). A row where a channel breaks a check (j < 0, a quotient too large, |S1| >= 2^32, j + 48 - N < 32) is recomputed
-// by the reference kernel, so every row is exactly the reference's; none does on our models.
+// layer_norm_avx512.cc). A row where a channel breaks a check (j outside [0, 60], a quotient too large, |S1| >=
+// 2^32), and a call with a mantissa that is not normalized, go to the reference kernel, so every row is exactly
+// the reference's; none does on our models.
 // No std templates here (thread_scratch.h says why).
 #include <cassert>
 #include <cstddef>
@@ -50,6 +52,7 @@ struct ChannelConstants {
   int64_t* exponent;  // gamma exponent
   int64_t* beta48;    // beta_q32 2^16
   int64_t* zp_out;    // out_zero_point
+  int64_t* zero_gamma;  // -1 where gamma = 0 (the zero-variance code), else 0
 };
 
 template <typename T>
@@ -83,11 +86,21 @@ void layer_norm_rows(const LayerNormWideParams& p, const In* q, int64_t rows, ui
   const int64_t padded = (c_count + 15) / 16 * 16;
   int64_t* wide = zeroed<int64_t>(3, 7 * padded);  // the int64 constants, one slot
   ChannelConstants cc{zeroed<int32_t>(0, kRowGroup * padded), zeroed<int32_t>(1, padded), zeroed<int32_t>(2, padded),
-                      wide, wide + padded, wide + 2 * padded, wide + 3 * padded, wide + 4 * padded, wide + 5 * padded};
+                      wide,           wide + padded,           wide + 2 * padded, wide + 3 * padded,
+                      wide + 4 * padded, wide + 5 * padded,    wide + 6 * padded};
+  int64_t j0_min = INT64_MAX, j0_max = INT64_MIN;  // 44 - exponent over the channels with gamma != 0
+  bool any_zero_gamma = false;
   for (int64_t c = 0; c < c_count; ++c) {
     const auto i = static_cast<size_t>(c);
     const FixedMultiplier g = p.gamma[i];
     if (p.beta_q32[i] >= kBetaLimit || p.beta_q32[i] <= -kBetaLimit) return layer_norm_wide_ref(p, q, rows, out);
+    const int64_t abs_m = g.mantissa_q31 < 0 ? -int64_t{g.mantissa_q31} : g.mantissa_q31;
+    if (abs_m != 0 && abs_m < (int64_t{1} << 30)) return layer_norm_wide_ref(p, q, rows, out);  // not normalized
+    cc.zero_gamma[c] = abs_m == 0 ? -1 : 0;
+    any_zero_gamma = any_zero_gamma || abs_m == 0;
+    const int64_t j0 = 44 - int64_t{g.exponent};
+    if (abs_m != 0 && j0 < j0_min) j0_min = j0;
+    if (abs_m != 0 && j0 > j0_max) j0_max = j0;
     cc.zp_in[c] = p.in_zero_point[i];
     cc.shift[c] = p.in_shift[i];
     // u = C |mantissa| < 2^11 2^31 = 2^42, prepared once: the row multiplies it by inv.
@@ -99,7 +112,7 @@ void layer_norm_rows(const LayerNormWideParams& p, const In* q, int64_t rows, ui
     cc.zp_out[c] = p.out_zero_point[i];
   }
   const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi64(1);
-  const __m512i low32 = _mm512_set1_epi64(0xFFFFFFFF);
+  const __m512i low32 = _mm512_set1_epi64(0xFFFFFFFF), m_all = _mm512_set1_epi64(-1);
   const __m512i k29 = _mm512_set1_epi64(29), k32 = _mm512_set1_epi64(32);
   const __m512i k47 = _mm512_set1_epi64(kAFracBits - 1), k48 = _mm512_set1_epi64(kAFracBits);
   const __m512i k64 = _mm512_set1_epi64(64), n_max = _mm512_set1_epi64(kMaxN), m_limit = _mm512_set1_epi64(kMLimit);
@@ -133,6 +146,9 @@ void layer_norm_rows(const LayerNormWideParams& p, const In* q, int64_t rows, ui
       if (!fast[g]) continue;
       const int w = bit_length(static_cast<uint128>(dv));
       k[g] = w <= 62 ? (62 - w) / 2 : -((w - 61) / 2);
+      // 0 <= j <= 60 on every channel with gamma != 0 (j = 44 - exponent - k), else the row takes the reference.
+      fast[g] = j0_min == INT64_MAX || (j0_min - k[g] >= 0 && j0_max - k[g] <= 60);
+      if (!fast[g]) continue;
       scaled[g] = static_cast<uint64_t>(k[g] >= 0 ? static_cast<uint128>(dv) << (2 * k[g])
                                                   : static_cast<uint128>(dv) >> (-2 * k[g]));  // [2^60, 2^62)
     }
@@ -158,27 +174,23 @@ void layer_norm_rows(const LayerNormWideParams& p, const In* q, int64_t rows, ui
         const __mmask8 lanes = static_cast<__mmask8>(c_count - c >= 8 ? 0xFF : (1u << (c_count - c)) - 1);
         const __m512i u = _mm512_loadu_si512(cc.mantissa + c);  // C |mantissa| < 2^42
         const __m512i j = _mm512_sub_epi64(zero, _mm512_add_epi64(_mm512_loadu_si512(cc.exponent + c), k_minus_44));
-        // C |mantissa| inv = p_hi 2^32 + p_lo: p_hi = (u >> 32) inv + ((u mod 2^32) inv >> 32) < 2^41 + 2^31.
-        const __m512i b_part = _mm512_mul_epu32(u, vinv);
+        // floor(C |mantissa| inv / 2^32) = (u >> 32) inv + ((u mod 2^32) inv >> 32) < 2^41 + 2^31 (u < 2^42).
         const __m512i p_hi = _mm512_add_epi64(_mm512_mul_epu32(_mm512_srli_epi64(u, 32), vinv),
-                                              _mm512_srli_epi64(b_part, 32));
-        const __m512i p_lo = _mm512_and_si512(b_part, low32);
+                                              _mm512_srli_epi64(_mm512_mul_epu32(u, vinv), 32));
         // |mantissa| W = t_hi 2^32 + t_lo: t_hi = |mantissa| (W >> 32) + (|mantissa| (W mod 2^32) >> 32) < 2^62 +
         // 2^31.
         const __m512i mant = _mm512_loadu_si512(cc.abs_mantissa + c);
         const __m512i t_part = _mm512_mul_epu32(mant, w_lo);
         const __m512i t_hi = _mm512_add_epi64(_mm512_mul_epu32(mant, w_hi), _mm512_srli_epi64(t_part, 32));
         const __m512i t_lo = _mm512_and_si512(t_part, low32);
-        refused |= _mm512_mask_cmplt_epi64_mask(lanes, j, zero);
         refused |= _mm512_mask_cmpneq_epi64_mask(lanes, _mm512_srlv_epi64(t_hi, _mm512_add_epi64(j, k29)), zero);
-        const __mmask8 hi_nonzero = _mm512_cmpneq_epi64_mask(p_hi, zero);
-        const __m512i prod_bits = _mm512_mask_blend_epi64(hi_nonzero, bit_length_epi64(p_lo),
-                                                          _mm512_add_epi64(bit_length_epi64(p_hi), k32));
-        const __m512i a_bits = _mm512_sub_epi64(prod_bits, j);
-        const __mmask8 a_zero = _mm512_cmple_epi64_mask(a_bits, zero) | _mm512_cmpeq_epi64_mask(u, zero);
+        // A normalized mantissa (>= 2^30, checked per call) and inv > 2^30 give C |mantissa| inv >= 2^60, so p_hi
+        // >= 2^28 is never 0 and bit_length(A 2^48) = bit_length(p_hi) + 32 - j >= 61 - j >= 1 (j <= 60: checked
+        // per row), so A 2^48 > 0. Then j + 48 - N >= 45 in each of N's three cases (unclamped: bit_length(p_hi) +
+        // 16; N = 0: j + 48; N = 40: j + 8 with j >= bit_length(p_hi) + 8 >= 37), so M = p_hi >> (j + 16 - N).
+        const __m512i a_bits = _mm512_sub_epi64(_mm512_add_epi64(bit_length_epi64(p_hi), k32), j);
         const __m512i n = _mm512_min_epi64(_mm512_max_epi64(_mm512_sub_epi64(k64, a_bits), zero), n_max);
         const __m512i sh = _mm512_sub_epi64(_mm512_add_epi64(j, k48), n);
-        refused |= _mm512_mask_cmplt_epi64_mask(static_cast<__mmask8>(lanes & ~a_zero), sh, k32);
         const __m512i m_abs = _mm512_min_epi64(_mm512_srlv_epi64(p_hi, _mm512_sub_epi64(sh, k32)), m_limit);
         const __m512i gamma_negative = _mm512_loadu_si512(cc.negative + c);
         const __m512i m_signed = _mm512_sub_epi64(_mm512_xor_si512(m_abs, gamma_negative), gamma_negative);
@@ -208,8 +220,11 @@ void layer_norm_rows(const LayerNormWideParams& p, const In* q, int64_t rows, ui
         const __m512i y = _mm512_srav_epi64(_mm512_add_epi64(t, half), n);
         __m512i code =
             _mm512_min_epi64(_mm512_max_epi64(_mm512_add_epi64(y, _mm512_loadu_si512(cc.zp_out + c)), lo), hi);
-        const __m512i zvc = _mm512_cvtepu8_epi64(_mm_maskz_loadu_epi8(lanes, p.zero_variance_code.data() + c));
-        code = _mm512_mask_blend_epi64(a_zero, code, zvc);
+        if (any_zero_gamma) {  // gamma = 0: the zero-variance code, as the reference
+          const __mmask8 zero_gamma = _mm512_test_epi64_mask(_mm512_loadu_si512(cc.zero_gamma + c), m_all);
+          const __m512i zvc = _mm512_cvtepu8_epi64(_mm_maskz_loadu_epi8(lanes, p.zero_variance_code.data() + c));
+          code = _mm512_mask_blend_epi64(zero_gamma, code, zvc);
+        }
         store_codes_u8_from_epi64(yr + c, code, lanes);
       }
       if (refused != 0) layer_norm_wide_ref(p, qr, 1, yr);
