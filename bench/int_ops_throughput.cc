@@ -8,7 +8,7 @@
 // AVX-512 kernel's output equals the reference's (a wrong fast kernel is not fast). Times are the fastest of repeated
 // runs.
 //
-//   fqvit-bench-int-ops [--seconds S]
+//   fqvit-bench-int-ops [--seconds S] [--only NAME]
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -135,7 +135,9 @@ void print(const Row& r, double seconds) {
 int main(int argc, char** argv) {
   CLI::App app{"ns per element of the integer non-GEMM kernels, ViT-Tiny shapes, one core"};
   double seconds = 0.5;
+  std::string only;
   app.add_option("--seconds", seconds, "time per kernel and path");
+  app.add_option("--only", only, "run only the kernels whose name contains this (e.g. for perf)");
   CLI11_PARSE(app, argc, argv);
   if (!kernels::cpu_has_avx512_vnni()) {
     std::printf("this CPU has no AVX-512 VNNI: nothing to compare\n");
@@ -252,6 +254,8 @@ int main(int argc, char** argv) {
                   [&] { kernels::residual_add_avx512(ra, x.data(), y.data(), t, out_fast.data()); },
                   [&] { return out_ref == out_fast; }});
   std::printf("%-34s %10s %10s %10s %9s\n", "kernel (one core)", "elements", "ref ns/el", "avx512", "speed-up");
-  for (const Row& r : rows) print(r, seconds);
+  for (const Row& r : rows) {
+    if (r.op.find(only) != std::string::npos) print(r, seconds);
+  }
   return 0;
 }

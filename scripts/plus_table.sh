@@ -9,8 +9,7 @@
 #   bash scripts/plus_table.sh [WORK]     (default /tmp/fqvit_plus_sweep; BUILD=build SHARED=../shared)
 #
 # Nothing here reads accuracy back: the settings are fixed in the config and every parameter is fitted by the
-# calibration on the calibration images. The integer engine refuses Swin files with the extensions: micro Swin gets
-# fp32 and fake.
+# calibration on the calibration images.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${1:-/tmp/fqvit_plus_sweep}
@@ -30,7 +29,7 @@ else
 fi
 demo="--calib demo/data/calib --data demo/data/val --class-list demo/data/classes.txt"
 groups+=("--model demo/models/vit_micro $demo")
-groups+=("--model demo/models/swin_micro $demo --engine fp32 --engine fake")
+groups+=("--model demo/models/swin_micro $demo")
 
 # Every run as "pass setting-index group-index key" (pass 1: fake quant), setting index = first appearance of its
 # label in the listing.

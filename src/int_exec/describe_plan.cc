@@ -58,7 +58,7 @@ struct Describe {
        << mult(a.score_multiplier) << " -> logits zp " << a.logit_zero_point << ", softmax ";
     if (a.softmax == SoftmaxKind::kLog2) {
       os << "log2 uint" << a.log2_bits << " i-exp x0 " << a.exp.x0 << " b " << a.exp.b << " c " << a.exp.c << " n "
-         << a.exp.n;
+         << a.exp.n << (a.logit_shift ? " on logits << " + std::to_string(a.logit_shift) : "");
     } else {
       os << "uniform " << range(a.prob_lo, a.prob_hi) << " exp table Q30 [256]";
     }
@@ -108,7 +108,7 @@ struct Describe {
   void operator()(const RowGatherOp& p) const {
     const auto& g = p.params;
     os << "gather       " << g.in_rows << " x " << g.cols << " -> " << g.out_rows << " x " << g.group * g.cols
-       << (g.group == 1 ? " (token index map)" : " (2x2 neighbours concatenated)");
+       << (g.code_bytes == 2 ? " u16" : "") << (g.group == 1 ? " (token index map)" : " (2x2 neighbours concatenated)");
   }
   void operator()(const SwinAttentionOp& p) const {
     const auto& s = p.params;
@@ -118,11 +118,21 @@ struct Describe {
        << a.heads << "," << a.tokens * a.tokens << "] with " << mult(s.a_multiplier) << " -> zp "
        << s.biased_zero_point << (s.region.empty() ? "" : ", shift mask") << ", softmax ";
     if (a.softmax == SoftmaxKind::kLog2) {
-      os << "log2 uint" << a.log2_bits << " i-exp n " << a.exp.n;
+      os << "log2 uint" << a.log2_bits << " i-exp n " << a.exp.n
+         << (a.logit_shift ? " on logits << " + std::to_string(a.logit_shift) : "");
     } else {
       os << "uniform " << range(a.prob_lo, a.prob_hi);
     }
     os << ", context " << mult(a.context_multiplier) << " zp " << a.out_zero_point;
+  }
+  void operator()(const SwinAttentionChannelOp& p) const {
+    operator()(SwinAttentionOp{p.params});
+    os << " [per-channel context " << mult_range(p.context.multiplier) << "]";
+  }
+  void operator()(const TokenMeanChannelOp& p) const {
+    const auto& m = p.params;
+    os << "token_mean_ch " << m.tokens << " x " << m.channels << " sum (int32) " << mult_range(m.multiplier)
+       << " -> per-channel zp " << range(m.lo, m.hi);
   }
   void operator()(const TokenMeanOp& p) const {
     const auto& m = p.params;

@@ -186,9 +186,9 @@ struct OpRunner {
 
   void operator()(const RowGatherOp& p) const {
     const RowGatherParams& g = p.params;
-    const int64_t in_size = g.in_rows * g.cols, out_size = g.out_rows * g.group * g.cols;
+    const int64_t in_size = g.in_rows * g.row_bytes(), out_size = g.out_rows * g.group * g.row_bytes();
 #pragma omp parallel for schedule(static)
-    for (int64_t b = 0; b < batch; ++b) gather_rows_ref(g, in[0] + b * in_size, out() + b * out_size);
+    for (int64_t b = 0; b < batch; ++b) gather_rows(g, in[0] + b * in_size, out() + b * out_size);
   }
   void operator()(const SwinAttentionOp& p) const {
     const SwinAttentionParams& s = p.params;
@@ -208,7 +208,29 @@ struct OpRunner {
   void operator()(const TokenMeanOp& p) const {
     const TokenMeanParams& m = p.params;
 #pragma omp parallel for schedule(static)
-    for (int64_t b = 0; b < batch; ++b) token_mean_ref(m, in[0] + b * m.tokens * m.channels, out() + b * m.channels);
+    for (int64_t b = 0; b < batch; ++b) token_mean(m, in[0] + b * m.tokens * m.channels, out() + b * m.channels);
+  }
+  void operator()(const SwinAttentionChannelOp& p) const {
+    const SwinAttentionParams& s = p.params;
+    const AttentionParams& a = s.attention;
+    const int64_t dim = a.heads * a.head_dim, windows = batch * s.windows;
+#pragma omp parallel
+    {
+      AttentionScratch scratch;
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t wh = 0; wh < windows * a.heads; ++wh) {
+        const int64_t w = wh / a.heads;
+        swin_attention_head_channel(s, p.context, in[0] + w * a.tokens * 3 * dim, w % s.windows, wh % a.heads,
+                                    scratch, out() + w * a.tokens * dim);
+      }
+    }
+  }
+  void operator()(const TokenMeanChannelOp& p) const {
+    const TokenMeanChannelParams& m = p.params;
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < batch; ++b) {
+      token_mean_channel(m, in[0] + b * m.tokens * m.channels, out() + b * m.channels);
+    }
   }
 
   // A row-local op over all rows, block by block on the threads.
@@ -248,10 +270,16 @@ struct OpRunner {
   }
   void operator()(const LinearChannelOp& p) const {
     const LinearParams& l = p.linear;
+    const bool wide = output_bytes() == 2;  // Swin's patch-merging reduction onto the 16-bit stream
     for_row_blocks(batch * rows_per_image(), [&](int64_t begin, int64_t end) {
       std::vector<int32_t> acc(static_cast<size_t>((end - begin) * l.out));
       gemm_u8s8s32(*l.weights, end - begin, in[0] + begin * l.in, l.in, l.bias.data(), acc.data(), l.out);
-      requantize_channels_ref(p.requant, acc.data(), end - begin, l.out, out() + begin * l.out);
+      if (wide) {
+        requantize_channels_ref(p.requant, acc.data(), end - begin, l.out,
+                                static_cast<uint16_t*>(output) + begin * l.out);
+      } else {
+        requantize_channels_ref(p.requant, acc.data(), end - begin, l.out, out() + begin * l.out);
+      }
     });
   }
   void operator()(const AttentionChannelOp& p) const {
@@ -328,6 +356,8 @@ std::string profile_kind(const PlanOp& op) {
         if constexpr (std::is_same_v<T, EmbedChannelOp>) return "embed";
         if constexpr (std::is_same_v<T, AttentionChannelOp>) return "attention";
         if constexpr (std::is_same_v<T, MlpUpChannelOp>) return "fc1+gelu";
+        if constexpr (std::is_same_v<T, SwinAttentionChannelOp>) return "window_attention";
+        if constexpr (std::is_same_v<T, TokenMeanChannelOp>) return "token_mean";
         return "";
       },
       op.params);

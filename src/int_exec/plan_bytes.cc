@@ -84,6 +84,13 @@ struct Count {
     for (const GeluStepBuckets& t : g.buckets) b.tables += bytes_of(t.value) + bytes_of(t.step) + bytes_of(t.delta);
   }
   void operator()(const ResidualAddChannelOp& p) const { residual(p.params); }
+  void operator()(const SwinAttentionChannelOp& p) const {
+    b.tables += bytes_of(p.params.attention.exp_table) + bytes_of(p.params.bias) + bytes_of(p.params.region);
+    requant(p.context);
+  }
+  void operator()(const TokenMeanChannelOp& p) const {
+    b.channel += bytes_of(p.params.multiplier) + bytes_of(p.params.out_zero_point);
+  }
 };
 
 }  // namespace

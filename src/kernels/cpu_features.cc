@@ -23,6 +23,11 @@ bool cpu_has_avx512_vnni() {
   return has;
 }
 
+bool cpu_has_avx512_vbmi() {
+  static const bool has = cpu_has_avx512_vnni() && __builtin_cpu_supports("avx512vbmi");
+  return has;
+}
+
 bool cpu_has_amx_int8() {
   static const bool has =
       cpu_has_avx512_vnni() && __builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-int8");

@@ -17,18 +17,8 @@ LoweredModel lower_quantized_model(const QuantizedFile& file, const std::string&
   const QuantSettings settings = parse_quant_settings(file.settings_json, origin + " (__metadata__.quantization)");
   const bool int_layer_norm = file.int_layer_norm.value_or(settings.ptf);
   if (config.family == ModelFamily::kSwin) {
-    // The fqvit_plus extensions lower for ViT / DeiT only (lower_vit.cc picks the form each quantizer needs); Swin's
-    // lowering knows the paper's quantizers, so a Swin file with extensions is refused rather than run wrongly.
-    const Extensions& x = settings.extensions;
-    if (x.ptf_k != kPtfMaxAlpha || x.ptf_k_auto || x.ptf_channel_zero_point || x.branch_ptf ||
-        (x.residual_bits != 0 && x.residual_bits != settings.a_bits) || !x.channel_inputs.empty() ||
-        x.wide_layer_norm()) {
-      fail(origin, "__metadata__.quantization.settings.extensions", "fqvit_plus extensions",
-           "the paper's quantizers for a Swin model (the integer executor lowers the extensions for ViT / DeiT "
-           "only; use --engine fake)");
-    }
     check_input_geometry(config);
-    return lower::lower_swin({file, std::move(config), int_layer_norm, false, origin});
+    return lower::lower_swin({file, std::move(config), int_layer_norm, settings.extensions.wide_layer_norm(), origin});
   }
   config = vit_config_from_tensors(file.file, std::move(config));
   check_input_geometry(config);

@@ -23,6 +23,7 @@ struct ActQuant {
   int32_t zero_point = 0, lo = 0, hi = 255;
   int bits = 8;
   int exp_shift = 30;             // lis
+  bool refine_logits = false;     // lis: "lis_logits": "refined" (i-exp on the logit codes times 2^m)
   QParams qparams() const;        // uniform only
   double channel_scale(int64_t c) const { return scale.size() == 1 ? scale[0] : scale[static_cast<size_t>(c)]; }
   std::vector<int32_t> zero_points;  // ptf with per-channel zero points (fqvit_plus), else empty
@@ -75,7 +76,10 @@ PatchEmbedOp patch_embed_op(const WeightCodes& w, const ModelConfig& cfg, const 
 // into w's columns (checked: w.input_exponent == in.alpha) and its zero points folded into the bias; `out` per tensor
 // or per output channel (a PTF output such as Swin's patch-merging reduction; one multiplier per output either way;
 // the zero point is out.zero_point: per-channel zero points need channel_requant).
-LinearParams linear_params(const WeightCodes& w, const ActQuant& in, const ActQuant& out, const std::string& origin);
+// out_bits: the widest output codes the caller's kernel writes (8: LinearOp's uint8; 16: a LinearChannelOp onto the
+// 16-bit residual stream, Swin's patch-merging reduction).
+LinearParams linear_params(const WeightCodes& w, const ActQuant& in, const ActQuant& out, const std::string& origin,
+                           int out_bits = 8);
 // The per-channel output requantization of a linear onto `out` (multipliers of p, zero points of out).
 ChannelRequantParams channel_requant(const LinearParams& p, const ActQuant& out);
 // The fqvit_plus forms (kernels/int_ops_plus.h).

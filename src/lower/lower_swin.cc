@@ -8,10 +8,17 @@
 // LayerNorm outputs in grid order, qkv / context / proj in window order. A gathered buffer names its point with
 // the order it is in after "@" ("...qact1@windows", "...attn.qact4@grid", "...qact4@merge2x2"): the same codes,
 // moved.
+//
+// fqvit_plus (docs/quantization.md 11.9): each op takes the ViT plus form (int_ops_plus.h) its quantizers need, as
+// lower_vit.cc picks it: the wide LayerNorm, per-channel linear outputs, per-channel contexts and GELU outputs, and
+// the residual adds onto a 16-bit per-channel stream. Swin's own: patch merging gathers the 16-bit stream and
+// normalizes it with the stream quantizer tiled 4x, its reduction writes the next stage's 16-bit stream, and the
+// average pool requantizes per channel (PTF folded into the head).
 #include <algorithm>
 #include <cmath>
 
 #include "fqvit/core/error.h"
+#include "fqvit/model/swin_buffers.h"
 #include "fqvit/model/swin_names.h"
 #include "fqvit/model/swin_window.h"
 #include "lower/lower_models.h"
@@ -31,13 +38,17 @@ struct Stage {
 class SwinLowering {
  public:
   explicit SwinLowering(const LoweringContext& c)
-      : file_(c.file), cfg_(c.config), int_ln_(c.int_layer_norm), origin_(c.origin) {}
+      : file_(c.file), cfg_(c.config), int_ln_(c.int_layer_norm), wide_ln_(c.wide_layer_norm), origin_(c.origin) {}
 
   LoweredModel run();
 
  private:
   ActQuant act(const std::string& point) const { return act_quant(file_, point, origin_); }
   ActQuant act(SwinPoint p, int stage = -1, int block = -1) const { return act(swin_point_name(p, stage, block)); }
+  // A residual stream point (the block adds, patch merging's reduction): its codes may be up to 16 bits wide.
+  ActQuant stream(SwinPoint p, int stage, int block = -1) const {
+    return act_quant(file_, swin_point_name(p, stage, block), origin_, 16);
+  }
   std::string name(SwinTensor t, int stage = -1, int block = -1) const { return swin_tensor_name(t, layout_, stage, block); }
   const Shape& shape(SwinTensor t, int stage = -1, int block = -1) const {
     const std::string n = name(t, stage, block);
@@ -51,8 +62,8 @@ class SwinLowering {
   WeightCodes weights(const std::string& module, const Shape& shape, const std::string& bias) const {
     return weight_codes(file_, module, shape, bias, origin_);
   }
-  int buffer(const std::string& point, int64_t rows, int64_t cols) {
-    plan_->buffers.push_back({point, rows, cols});
+  int buffer(const std::string& point, int64_t rows, int64_t cols, int code_bytes = 1) {
+    plan_->buffers.push_back({point, rows, cols, code_bytes});
     return static_cast<int>(plan_->buffers.size()) - 1;
   }
   void emit(std::string name, OpParams params, std::vector<int> inputs, int output) {
@@ -62,20 +73,22 @@ class SwinLowering {
     op.output_point = output >= 0 ? plan_->buffers[static_cast<size_t>(output)].point : "scores";
     plan_->ops.push_back(std::move(op));
   }
-  LayerNormOp layer_norm(const ActQuant& in, const ActQuant& out, SwinTensor gamma, SwinTensor beta, int64_t c,
-                         int stage = -1, int block = -1) const {
-    return {layer_norm_params(in, out, tensor(gamma, {c}, stage, block), tensor(beta, {c}, stage, block), int_ln_,
-                              static_cast<double>(cfg_.norm_eps), origin_)};
-  }
+  // Each op in the paper's form where its quantizers allow, in the fqvit_plus form (int_ops_plus.h) otherwise.
+  OpParams layer_norm(const ActQuant& in, const ActQuant& out, SwinTensor gamma, SwinTensor beta, int64_t c,
+                      int stage = -1, int block = -1) const;
+  OpParams linear(const WeightCodes& w, const ActQuant& in, const ActQuant& out) const;
+  OpParams residual_add(const ActQuant& a, const ActQuant& b, const ActQuant& out, int64_t c) const;
+  OpParams mlp_up(const WeightCodes& fc1, const ActQuant& in, const ActQuant& out) const;
   void read_geometry();
   // x: the residual stream's buffer (grid order) under resid_q; returns the block's output stream.
   int block(int stage, int index, int x, ActQuant& resid_q);
   int merge(int stage, int x, ActQuant& resid_q);
-  SwinAttentionParams window_attention(int stage, int index) const;
+  OpParams window_attention(int stage, int index) const;
+  OpParams average_pool(const ActQuant& in, const ActQuant& out, int64_t tokens, int64_t c) const;
 
   const QuantizedFile& file_;
   const ModelConfig& cfg_;
-  bool int_ln_;
+  bool int_ln_, wide_ln_;
   std::string origin_;
   SwinLayout layout_ = SwinLayout::kOfficial;
   std::vector<Stage> stages_;
@@ -89,19 +102,93 @@ bool is_identity(const RowGatherParams& p) {
   return p.group == 1;
 }
 
-SwinAttentionParams SwinLowering::window_attention(int stage, int index) const {
+OpParams SwinLowering::layer_norm(const ActQuant& in, const ActQuant& out, SwinTensor gamma, SwinTensor beta, int64_t c,
+                                  int stage, int block) const {
+  const Tensor g = tensor(gamma, {c}, stage, block), b = tensor(beta, {c}, stage, block);
+  // The emulation's own switch (calibrate/hooks.cc), as lower_vit.cc: the wide LayerNorm whenever the extensions
+  // leave the reference's arithmetic or the output has per-channel factors.
+  if (int_ln_ && (wide_ln_ || out.per_channel())) return LayerNormWideOp{layer_norm_wide_params(in, out, g, b, origin_)};
+  if (in.needs_channel_ops()) {
+    fail(origin_, "quantizers.activations." + in.point, "per-channel zero points or wide codes",
+         "the integer LayerNorm of the extensions (quantization.int_layer_norm true)");
+  }
+  return LayerNormOp{layer_norm_params(in, out, g, b, int_ln_, static_cast<double>(cfg_.norm_eps), origin_)};
+}
+
+OpParams SwinLowering::linear(const WeightCodes& w, const ActQuant& in, const ActQuant& out) const {
+  if (!out.needs_channel_ops()) return LinearOp{linear_params(w, in, out, origin_)};
+  LinearParams p = linear_params(w, in, out, origin_, 16);  // 16 bits: the reduction onto the next stage's stream
+  ChannelRequantParams rq = channel_requant(p, out);
+  return LinearChannelOp{std::move(p), std::move(rq)};
+}
+
+OpParams SwinLowering::residual_add(const ActQuant& a, const ActQuant& b, const ActQuant& out, int64_t c) const {
+  const std::string field = out.point + " multipliers";
+  if (!a.needs_channel_ops() && !b.needs_channel_ops() && !out.needs_channel_ops()) {
+    return ResidualAddOp{residual_add_params(a, b, out, c, origin_, field)};
+  }
+  if (b.hi > 255) fail(origin_, "quantizers.activations." + b.point + ".bits", std::to_string(b.bits), "at most 8");
+  return ResidualAddChannelOp{residual_add_channel_params(a, b, out, c, origin_, field)};
+}
+
+OpParams SwinLowering::mlp_up(const WeightCodes& fc1, const ActQuant& in, const ActQuant& out) const {
+  ActQuant per_tensor = out;  // the fc1 accumulators go to the GELU tables; the LinearParams multiplier is unused
+  per_tensor.scale.resize(1), per_tensor.zero_points.clear();
+  LinearParams l = linear_params(fc1, in, per_tensor, origin_);
+  l.multiplier.clear();  // the GELU tables requantize (gelu.to_h): not kept twice
+  l.rounding_offset.clear();
+  if (!out.per_channel() && !out.needs_channel_ops()) return MlpUpOp{std::move(l), gelu_params(fc1, in, out, origin_)};
+  return MlpUpChannelOp{std::move(l), gelu_channel_params(fc1, in, out, origin_)};
+}
+
+OpParams SwinLowering::average_pool(const ActQuant& in, const ActQuant& out, int64_t tokens, int64_t c) const {
+  if (in.per_channel() || in.needs_channel_ops()) {
+    fail(origin_, "quantizers.activations." + in.point, "per-channel", "a per-tensor quantizer (the pool's input)");
+  }
+  if (tokens >= (int64_t{1} << 23)) {
+    fail(origin_, "model_config.img_size", std::to_string(tokens) + " tokens in the last stage",
+         "below 2^23 (the average pool's int32 sum)");
+  }
+  const std::string field = out.point + " average-pool multiplier";
+  if (!out.per_channel() && !out.needs_channel_ops()) {
+    TokenMeanOp pool;
+    pool.params.tokens = tokens, pool.params.channels = c;
+    pool.params.in_zero_point = in.zero_point;
+    pool.params.multiplier =
+        fixed_multiplier_from_real(in.scale[0] / (static_cast<double>(tokens) * out.scale[0]), origin_, field);
+    pool.params.out_zero_point = out.zero_point, pool.params.lo = out.lo, pool.params.hi = out.hi;
+    return pool;
+  }
+  if (static_cast<int64_t>(out.scale.size()) != c) {
+    fail(origin_, "quantizers.activations." + out.point + ".alpha", std::to_string(out.scale.size()) + " channels",
+         "1 or " + std::to_string(c));
+  }
+  TokenMeanChannelOp pool;
+  TokenMeanChannelParams& m = pool.params;
+  m.tokens = tokens, m.channels = c, m.in_zero_point = in.zero_point, m.lo = out.lo, m.hi = out.hi;
+  for (int64_t k = 0; k < c; ++k) {
+    m.multiplier.push_back(fixed_multiplier_from_real(
+        in.scale[0] / (static_cast<double>(tokens) * out.channel_scale(k)), origin_, field));
+    m.out_zero_point.push_back(out.channel_zero_point(k));
+  }
+  return pool;
+}
+
+OpParams SwinLowering::window_attention(int stage, int index) const {
   const Stage& g = stages_[static_cast<size_t>(stage)];
   const int64_t win = g.window, n = win * win, heads = g.heads, dh = g.dim / heads, res = g.resolution;
   const int64_t shift = index % 2 == 1 ? g.shift : 0;
   const ActQuant qkv_q = act(SwinPoint::kQkv, stage, index), a_q = act(SwinPoint::kScores, stage, index),
                  t_q = act(SwinPoint::kBiasTable, stage, index), b_q = act(SwinPoint::kScoresBiased, stage, index),
                  prob_q = act(SwinPoint::kSoftmax, stage, index), ctx_q = act(SwinPoint::kContext, stage, index);
-  for (const ActQuant* q : {&qkv_q, &a_q, &t_q, &b_q, &ctx_q}) {
+  for (const ActQuant* q : {&qkv_q, &a_q, &t_q, &b_q}) {
     if (q->scale.size() != 1) fail(origin_, "quantizers.activations." + q->point, "per-channel", "a per-tensor quantizer");
   }
   SwinAttentionParams p;
+  ActQuant ctx_tensor = ctx_q;  // attention_params reads one output scale; a per-channel requant replaces it
+  ctx_tensor.scale.resize(1), ctx_tensor.zero_points.clear();
   // The softmax reads attn.qact2's codes (the biased logits): its exp constants are built on that scale.
-  p.attention = attention_params(qkv_q, b_q, prob_q, ctx_q, n, heads, dh, origin_);
+  p.attention = attention_params(qkv_q, b_q, prob_q, ctx_tensor, n, heads, dh, origin_);
   AttentionParams& a = p.attention;
   const auto attn_scale = static_cast<float>(std::pow(static_cast<double>(dh), -0.5));  // the graph's float
   a.score_multiplier = fixed_multiplier_from_real(
@@ -129,7 +216,9 @@ SwinAttentionParams SwinLowering::window_attention(int stage, int index) const {
     }
   }
   if (shift > 0) p.region = swin_regions(res, win, shift);
-  return p;
+  if (!ctx_q.per_channel() && !ctx_q.needs_channel_ops()) return SwinAttentionOp{std::move(p)};
+  ChannelRequantParams context = context_requant(qkv_q, prob_q, ctx_q, origin_);
+  return SwinAttentionChannelOp{std::move(p), std::move(context)};
 }
 
 int SwinLowering::block(int stage, int index, int x, ActQuant& resid_q) {
@@ -139,9 +228,9 @@ int SwinLowering::block(int stage, int index, int x, ActQuant& resid_q) {
   const std::string p = "layers." + std::to_string(stage) + ".blocks." + std::to_string(index) + ".";
   const ActQuant n1 = act(SwinPoint::kNorm1, stage, index), qkv_q = act(SwinPoint::kQkv, stage, index),
                  ctx_q = act(SwinPoint::kContext, stage, index), proj_q = act(SwinPoint::kProj, stage, index),
-                 r2 = act(SwinPoint::kResidual1, stage, index), n2 = act(SwinPoint::kNorm2, stage, index),
+                 r2 = stream(SwinPoint::kResidual1, stage, index), n2 = act(SwinPoint::kNorm2, stage, index),
                  gelu_q = act(SwinPoint::kFc1, stage, index), fc2_q = act(SwinPoint::kFc2, stage, index),
-                 r4 = act(SwinPoint::kResidual2, stage, index);
+                 r4 = stream(SwinPoint::kResidual2, stage, index);
 
   const int h1 = buffer(n1.point, rows, c);
   emit(p + "norm1", layer_norm(resid_q, n1, SwinTensor::kNorm1Weight, SwinTensor::kNorm1Bias, c, stage, index), {x},
@@ -155,36 +244,31 @@ int SwinLowering::block(int stage, int index, int x, ActQuant& resid_q) {
   }
   const int qkv = buffer(qkv_q.point, rows, 3 * c);
   const WeightCodes qkv_w = weights(p + "attn.qkv", {3 * c, c}, name(SwinTensor::kQkvBias, stage, index));
-  emit(p + "attn.qkv", LinearOp{linear_params(qkv_w, n1, qkv_q, origin_)}, {windows}, qkv);
+  emit(p + "attn.qkv", linear(qkv_w, n1, qkv_q), {windows}, qkv);
   const int ctx = buffer(ctx_q.point, rows, c);
-  emit(p + "attn", SwinAttentionOp{window_attention(stage, index)}, {qkv}, ctx);
+  emit(p + "attn", window_attention(stage, index), {qkv}, ctx);
   const int proj = buffer(proj_q.point, rows, c);
   const WeightCodes proj_w = weights(p + "attn.proj", {c, c}, name(SwinTensor::kProjBias, stage, index));
-  emit(p + "attn.proj", LinearOp{linear_params(proj_w, ctx_q, proj_q, origin_)}, {ctx}, proj);
+  emit(p + "attn.proj", linear(proj_w, ctx_q, proj_q), {ctx}, proj);
   int branch = proj;
   if (moves) {
     RowGatherParams to_grid = swin_reverse_map(to_windows);
     branch = buffer(proj_q.point + "@grid", rows, c);
     emit(p + "window_reverse", RowGatherOp{std::move(to_grid)}, {proj}, branch);
   }
-  const int x2 = buffer(r2.point, rows, c);
-  emit(p + "add1", ResidualAddOp{residual_add_params(resid_q, proj_q, r2, c, origin_, r2.point + " multipliers")},
-       {x, branch}, x2);
+  const int x2 = buffer(r2.point, rows, c, r2.code_bytes());
+  emit(p + "add1", residual_add(resid_q, proj_q, r2, c), {x, branch}, x2);
 
   const int h2 = buffer(n2.point, rows, c);
   emit(p + "norm2", layer_norm(r2, n2, SwinTensor::kNorm2Weight, SwinTensor::kNorm2Bias, c, stage, index), {x2}, h2);
   const WeightCodes fc1 = weights(p + "mlp.fc1", {g.hidden, c}, name(SwinTensor::kFc1Bias, stage, index));
-  MlpUpOp up{linear_params(fc1, n2, gelu_q, origin_), gelu_params(fc1, n2, gelu_q, origin_)};
-  up.linear.multiplier.clear();  // the GELU tables requantize (gelu.to_h): not kept twice
-  up.linear.rounding_offset.clear();
   const int mid = buffer(gelu_q.point, rows, fc1.out);
-  emit(p + "mlp.fc1+gelu", std::move(up), {h2}, mid);
+  emit(p + "mlp.fc1+gelu", mlp_up(fc1, n2, gelu_q), {h2}, mid);
   const int fc2 = buffer(fc2_q.point, rows, c);
   const WeightCodes fc2_w = weights(p + "mlp.fc2", {c, g.hidden}, name(SwinTensor::kFc2Bias, stage, index));
-  emit(p + "mlp.fc2", LinearOp{linear_params(fc2_w, gelu_q, fc2_q, origin_)}, {mid}, fc2);
-  const int x4 = buffer(r4.point, rows, c);
-  emit(p + "add2", ResidualAddOp{residual_add_params(r2, fc2_q, r4, c, origin_, r4.point + " multipliers")},
-       {x2, fc2}, x4);
+  emit(p + "mlp.fc2", linear(fc2_w, gelu_q, fc2_q), {mid}, fc2);
+  const int x4 = buffer(r4.point, rows, c, r4.code_bytes());
+  emit(p + "add2", residual_add(r2, fc2_q, r4, c), {x2, fc2}, x4);
   resid_q = r4;
   return x4;
 }
@@ -193,21 +277,23 @@ int SwinLowering::merge(int stage, int x, ActQuant& resid_q) {
   const Stage& g = stages_[static_cast<size_t>(stage)];
   const int64_t c = g.dim, res = g.resolution, half = res / 2, rows = half * half;
   const std::string p = "layers." + std::to_string(stage) + ".downsample.";
-  const ActQuant m1 = act(SwinPoint::kMergeNorm, stage), m2 = act(SwinPoint::kMergeReduction, stage);
+  const ActQuant m1 = act(SwinPoint::kMergeNorm, stage), m2 = stream(SwinPoint::kMergeReduction, stage);
 
   RowGatherParams gather = swin_merge_map(res, c);
-  const int cat = buffer(resid_q.point + "@merge2x2", rows, 4 * c);
+  gather.code_bytes = resid_q.code_bytes();  // the stream's codes, 16-bit under "residual_bits" 16
+  const int cat = buffer(resid_q.point + "@merge2x2", rows, 4 * c, resid_q.code_bytes());
   emit(p + "gather", RowGatherOp{std::move(gather)}, {x}, cat);
 
   // The LayerNorm over 4C reads channel k C + c with the stream quantizer's channel c (the reference's
-  // in_scale_expand = 4): its scales and PTF factors tiled.
+  // in_scale_expand = 4): its scales, PTF factors and (fqvit_plus) zero points tiled.
   ActQuant tiled = resid_q;
   tiled.point = resid_q.point + "@merge2x2";
   if (resid_q.scale.size() > 1) {
-    tiled.scale.clear(), tiled.alpha.clear();
+    tiled.scale.clear(), tiled.alpha.clear(), tiled.zero_points.clear();
     for (int k = 0; k < 4; ++k) {
       tiled.scale.insert(tiled.scale.end(), resid_q.scale.begin(), resid_q.scale.end());
       tiled.alpha.insert(tiled.alpha.end(), resid_q.alpha.begin(), resid_q.alpha.end());
+      tiled.zero_points.insert(tiled.zero_points.end(), resid_q.zero_points.begin(), resid_q.zero_points.end());
     }
   }
   const int normed = buffer(m1.point, rows, 4 * c);
@@ -215,8 +301,8 @@ int SwinLowering::merge(int stage, int x, ActQuant& resid_q) {
        {cat}, normed);
   const int64_t next = stages_[static_cast<size_t>(stage) + 1].dim;
   const WeightCodes red = weights(p + "reduction", {next, 4 * c}, "");
-  const int out = buffer(m2.point, rows, red.out);
-  emit(p + "reduction", LinearOp{linear_params(red, m1, m2, origin_)}, {normed}, out);
+  const int out = buffer(m2.point, rows, red.out, m2.code_bytes());
+  emit(p + "reduction", linear(red, m1, m2), {normed}, out);
   resid_q = m2;
   return out;
 }
@@ -256,6 +342,18 @@ void SwinLowering::read_geometry() {
            std::to_string(cfg_.stage_heads[si]) + " heads (num_heads of " + cfg_.architecture + ")");
     }
     g.rel_index = relative_position_index(static_cast<int>(g.window));
+    // An official checkpoint's buffers (carried into the quantized file) must match the maps built here, as the
+    // float loader requires: the bias index of every block, the mask of every shifted one.
+    const std::vector<float> mask =
+        g.shift > 0 ? shifted_window_mask(static_cast<int>(resolution), static_cast<int>(resolution),
+                                          static_cast<int>(g.window), static_cast<int>(g.shift))
+                    : std::vector<float>{};
+    const int64_t windows = (resolution / g.window) * (resolution / g.window);
+    for (int b = 0; b < g.depth; ++b) {
+      check_relative_position_index(file_.file, name(SwinTensor::kRelPosIndex, s, b), g.rel_index, g.window, origin_);
+      check_attention_mask(file_.file, name(SwinTensor::kAttnMask, s, b), b % 2 == 1 ? mask : std::vector<float>{},
+                           windows, g.window * g.window, origin_);
+    }
     g.merges = file_.file.contains(name(SwinTensor::kMergeReduction, s));
     stages_.push_back(std::move(g));
     if (!stages_.back().merges) break;
@@ -315,21 +413,8 @@ LoweredModel SwinLowering::run() {
   const int feats = buffer(final_q.point, tokens, c);
   emit("norm", layer_norm(resid_q, final_q, SwinTensor::kNormWeight, SwinTensor::kNormBias, c), {x}, feats);
 
-  for (const ActQuant* q : {&final_q, &pool_q}) {
-    if (q->scale.size() != 1) fail(origin_, "quantizers.activations." + q->point, "per-channel", "a per-tensor quantizer");
-  }
-  if (tokens >= (int64_t{1} << 23)) {
-    fail(origin_, "model_config.img_size", std::to_string(tokens) + " tokens in the last stage",
-         "below 2^23 (the average pool's int32 sum)");
-  }
-  TokenMeanOp pool;
-  pool.params.tokens = tokens, pool.params.channels = c;
-  pool.params.in_zero_point = final_q.zero_point;
-  pool.params.multiplier = fixed_multiplier_from_real(final_q.scale[0] / (static_cast<double>(tokens) * pool_q.scale[0]),
-                                                      origin_, pool_q.point + " average-pool multiplier");
-  pool.params.out_zero_point = pool_q.zero_point, pool.params.lo = pool_q.lo, pool.params.hi = pool_q.hi;
   const int pooled = buffer(pool_q.point, 1, c);
-  emit("avgpool", std::move(pool), {feats}, pooled);
+  emit("avgpool", average_pool(final_q, pool_q, tokens, c), {feats}, pooled);
 
   HeadOp head;
   head.tokens = 1, head.dim = c;

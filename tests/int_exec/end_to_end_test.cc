@@ -65,7 +65,8 @@ INSTANTIATE_TEST_SUITE_P(Presets, EndToEndDemo,
                                            DemoCase{"vit_micro", "fqvit_w8a8attn8"},
                                            DemoCase{"vit_micro", "fqvit_plus"},
                                            DemoCase{"swin_micro", "fqvit_w8a8attn4"},
-                                           DemoCase{"swin_micro", "fqvit_w8a8attn8"}));
+                                           DemoCase{"swin_micro", "fqvit_w8a8attn8"},
+                                           DemoCase{"swin_micro", "fqvit_plus"}));
 
 // One case per preset (PTF + LIS 8/8/4, PTF 8/8/8), each its own ctest entry so each has the whole timeout.
 class EndToEndVitTiny : public ::testing::TestWithParam<const char*> {};
@@ -83,12 +84,11 @@ INSTANTIATE_TEST_SUITE_P(ReferenceQparams, EndToEndVitTiny,
 
 // Identical scores at 1 and 2 threads, and for an image alone or at any position in a batch of 8.
 // The micro Swin's shifted windows, masks and merges go through the same row-independent kernels; the fqvit_plus
-// ops too (ViT / DeiT only: the Swin lowering refuses the extensions).
+// ops too (on both models).
 class IntDeterminism : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(IntDeterminism, ScoresIndependentOfThreadsAndBatch) {
-  std::vector<const char*> configs{"fqvit_w8a8attn4", "fqvit_w8a8attn8", "minmax_w8a8attn8"};
-  if (std::string(GetParam()) == "vit_micro") configs.push_back("fqvit_plus");
+  const std::vector<const char*> configs{"fqvit_w8a8attn4", "fqvit_w8a8attn8", "minmax_w8a8attn8", "fqvit_plus"};
   for (const char* config : configs) {
     const std::string path = testing::calibrate_demo(GetParam(), config);
     const LoweredModel lowered = lower_quantized_model(path);

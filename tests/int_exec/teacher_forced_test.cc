@@ -55,7 +55,7 @@ void lis_row_int64(const AttentionParams& a, const uint8_t* logits, int n, uint8
   std::vector<int64_t> e(static_cast<size_t>(t_count));
   for (int64_t s = 0; s < t_count; ++s) row_max = std::max<int64_t>(row_max, logits[s]);
   for (int64_t s = 0; s < t_count; ++s) {
-    const int64_t x = std::max<int64_t>(logits[s] - row_max, int64_t{n} * a.exp.x0);
+    const int64_t x = std::max<int64_t>((logits[s] - row_max) * (int64_t{1} << a.logit_shift), int64_t{n} * a.exp.x0);
     const int64_t q = x / a.exp.x0, r = x - q * a.exp.x0;
     e[static_cast<size_t>(s)] = (r * (r + a.exp.b) + a.exp.c) << (n - q);
     sum += e[static_cast<size_t>(s)];
@@ -108,7 +108,7 @@ Bound bound_of(const OpParams& p) {
   if (std::holds_alternative<AttentionOp>(p) || std::holds_alternative<SwinAttentionOp>(p)) {
     return {kAttentionMinAgreement, kAttentionMaxDiff, kAttentionMinCosine};
   }
-  if (std::holds_alternative<AttentionChannelOp>(p)) {
+  if (std::holds_alternative<AttentionChannelOp>(p) || std::holds_alternative<SwinAttentionChannelOp>(p)) {
     return {kAttentionChannelMinAgreement, kAttentionMaxDiff, kAttentionMinCosine};
   }
   return {kExactMinAgreement, kExactMaxDiff};
@@ -140,9 +140,10 @@ Bound softmax_bound(const AttentionParams& a) {
 }
 
 // Swin window attention, stage by stage, each fed the fake-quant codes of its input: q k^T (attn.qact_attn1), the
-// relative position bias add (attn.qact2), the softmax with the shift mask, the context (attn.qact3).
-void check_swin_attention_stages(const PlanOp& op, const SwinAttentionParams& p, const testing::RecordingHooks& hooks,
-                                 const uint8_t* qkv_codes, int64_t batch) {
+// relative position bias add (attn.qact2), the softmax with the shift mask, the context (attn.qact3; per channel
+// under fqvit_plus: `context` not null).
+void check_swin_attention_stages(const PlanOp& op, const SwinAttentionParams& p, const ChannelRequantParams* context_q,
+                                 const testing::RecordingHooks& hooks, const uint8_t* qkv_codes, int64_t batch) {
   const AttentionParams& a = p.attention;
   const int64_t n = a.tokens, square = n * n, dim = a.heads * a.head_dim;
   const std::vector<uint8_t> logits = to_buffer(hooks.codes.at(op.name + ".qact_attn1"), 1);
@@ -161,7 +162,11 @@ void check_swin_attention_stages(const PlanOp& op, const SwinAttentionParams& p,
       attention_logits_ref(a, qkv, h, lg.data());
       swin_bias_logits_ref(p, h, logits.data() + at, lb.data());
       swin_masked_softmax_ref(p, w % p.windows, biased.data() + at, exp.data(), pr.data());
-      attention_context_ref(a, probs.data() + at, qkv, h, ctx.data());
+      if (context_q != nullptr) {
+        attention_context_channel_ref(a, *context_q, probs.data() + at, qkv, h, ctx.data());
+      } else {
+        attention_context_ref(a, probs.data() + at, qkv, h, ctx.data());
+      }
       for (int64_t ij = 0; ij < square; ++ij) {
         const size_t k = static_cast<size_t>(ij);
         sl.add(lg[k], logits[at + k], a.logit_zero_point);
@@ -172,7 +177,9 @@ void check_swin_attention_stages(const PlanOp& op, const SwinAttentionParams& p,
       for (int64_t t = 0; t < n; ++t) {
         for (int64_t d = 0; d < a.head_dim; ++d) {
           const size_t i = static_cast<size_t>(t * dim + h * a.head_dim + d);
-          sc.add(ctx[i], context[static_cast<size_t>(w * n * dim) + i], a.out_zero_point);
+          const int zp = context_q != nullptr ? context_q->zero_point[static_cast<size_t>(h * a.head_dim + d)]
+                                              : a.out_zero_point;
+          sc.add(ctx[i], context[static_cast<size_t>(w * n * dim) + i], zp);
         }
       }
     }
@@ -271,7 +278,10 @@ void teacher_force(const std::string& path, const testing::Images& images) {
     check(op.name, s, bound_of(op.params));
 
     if (const auto* swin = std::get_if<SwinAttentionOp>(&op.params)) {
-      check_swin_attention_stages(op, swin->params, hooks, inputs[0], batch);
+      check_swin_attention_stages(op, swin->params, nullptr, hooks, inputs[0], batch);
+    }
+    if (const auto* swin = std::get_if<SwinAttentionChannelOp>(&op.params)) {
+      check_swin_attention_stages(op, swin->params, &swin->context, hooks, inputs[0], batch);
     }
     const auto* attn_plain = std::get_if<AttentionOp>(&op.params);
     const auto* attn_channel = std::get_if<AttentionChannelOp>(&op.params);
@@ -362,12 +372,18 @@ INSTANTIATE_TEST_SUITE_P(Presets, TeacherForcedDemo,
                                            DemoCase{"swin_micro", "minmax_w8a8attn8"}));
 
 // The fqvit_plus extensions (docs/quantization.md 11.9): all on, and the ones that take mixed paths alone
-// (16-bit stream codes with one zero point; PTF branch outputs with plain uint8 adds; W6A6 with all on).
+// (16-bit stream codes with one zero point; PTF branch outputs with plain uint8 adds; W6A6 with all on but the
+// reference's i-exp; W4A4 with all on, its 4-bit logits through the refined i-exp). The micro Swin under fqvit_plus:
+// its 16-bit stream through patch merging's gather, LayerNorm and reduction, the per-channel window-attention context
+// and the per-channel average pool.
 INSTANTIATE_TEST_SUITE_P(Plus, TeacherForcedDemo,
                          ::testing::Values(DemoCase{"vit_micro", "fqvit_plus"},
+                                           DemoCase{"swin_micro", "fqvit_plus"},
+                                           DemoCase{"swin_micro", "tests/data/configs/plus_residual16.json"},
                                            DemoCase{"vit_micro", "tests/data/configs/plus_residual16.json"},
                                            DemoCase{"vit_micro", "tests/data/configs/plus_branch_ptf.json"},
-                                           DemoCase{"vit_micro", "tests/data/configs/plus_w6a6.json"}));
+                                           DemoCase{"vit_micro", "tests/data/configs/plus_w6a6.json"},
+                                           DemoCase{"vit_micro", "tests/data/configs/plus_w4a4.json"}));
 
 // A random DeiT with distillation (committed): the quantized input (qact_input tables) and the two-head average,
 // calibrated and evaluated on demo images resized to its 48 x 48 input.

@@ -105,11 +105,22 @@ struct MlpUpChannelOp {
 struct ResidualAddChannelOp {
   ResidualAddChannelParams params;
 };
+// Swin under fqvit_plus: window attention with a per-channel context (its factors folded into proj), the average
+// pool onto a per-channel quantizer (folded into the head). A LinearChannelOp may write the 16-bit stream there
+// (patch merging's reduction), and a RowGatherOp gathers it (RowGatherParams::code_bytes).
+struct SwinAttentionChannelOp {
+  SwinAttentionParams params;  // attention.context_multiplier / out_zero_point unused
+  ChannelRequantParams context;
+};
+struct TokenMeanChannelOp {
+  TokenMeanChannelParams params;
+};
 
 using OpParams =
     std::variant<PatchEmbedOp, EmbedOp, LayerNormOp, LinearOp, AttentionOp, MlpUpOp, ResidualAddOp, HeadOp,
                  RowGatherOp, SwinAttentionOp, TokenMeanOp, EmbedChannelOp, LayerNormWideOp, LinearChannelOp,
-                 AttentionChannelOp, MlpUpChannelOp, ResidualAddChannelOp>;
+                 AttentionChannelOp, MlpUpChannelOp, ResidualAddChannelOp, SwinAttentionChannelOp,
+                 TokenMeanChannelOp>;
 
 struct BufferSpec {
   std::string point;  // the fake-quant point whose codes it holds

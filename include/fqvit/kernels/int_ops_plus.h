@@ -25,6 +25,10 @@ struct ChannelRequantParams {
 // acc [rows][n] (GEMM accumulators, bias included) -> codes [rows][n].
 void requantize_channels_ref(const ChannelRequantParams& p, const int32_t* acc, int64_t rows, int64_t n,
                              uint8_t* out);
+// The same onto 16-bit codes (hi up to 65535): Swin's patch-merging reduction, whose output is the residual stream
+// of the next stage ("residual_bits" 16).
+void requantize_channels_ref(const ChannelRequantParams& p, const int32_t* acc, int64_t rows, int64_t n,
+                             uint16_t* out);
 
 // Residual add with per-channel zero points on both inputs and the output (PTF with "ptf_zero_point": "channel",
 // PTF branch outputs):

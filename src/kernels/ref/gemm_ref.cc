@@ -6,8 +6,13 @@
 
 namespace fqvit {
 
-void gemm_u8s8s32_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, const int8_t* w,
-                      const int32_t* bias, int32_t* c, int64_t ldc) {
+namespace {
+
+// Calls emit(i, j, acc) with every int32 output of A W^T + bias (W row-major [n][k]): the one accumulation loop of
+// the three reference GEMMs below.
+template <typename Emit>
+void for_each_accumulator(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, const int8_t* w,
+                          const int32_t* bias, Emit emit) {
   assert(k <= kMaxGemmK);
   for (int64_t i = 0; i < m; ++i) {
     const uint8_t* row = a + i * lda;
@@ -15,12 +20,10 @@ void gemm_u8s8s32_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t
       const int8_t* col = w + j * k;
       int32_t acc = bias ? bias[j] : 0;
       for (int64_t p = 0; p < k; ++p) acc += int32_t{row[p]} * int32_t{col[p]};
-      c[i * ldc + j] = acc;
+      emit(i, j, acc);
     }
   }
 }
-
-namespace {
 
 int32_t requantize_one(int32_t acc, const RequantParams& rq, int64_t j) {
   return rq.rounding_offset ? requantize(acc, rq.multiplier[j], rq.rounding_offset[j], rq.zero_point, rq.lo, rq.hi)
@@ -29,38 +32,30 @@ int32_t requantize_one(int32_t acc, const RequantParams& rq, int64_t j) {
 
 }  // namespace
 
+void gemm_u8s8s32_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, const int8_t* w,
+                      const int32_t* bias, int32_t* c, int64_t ldc) {
+  for_each_accumulator(m, n, k, a, lda, w, bias, [&](int64_t i, int64_t j, int32_t acc) { c[i * ldc + j] = acc; });
+}
+
 void gemm_u8s8_requant_u8_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, const int8_t* w,
                               const int32_t* bias, const RequantParams& rq, uint8_t* out, int64_t ldo) {
-  assert(k <= kMaxGemmK);
-  for (int64_t i = 0; i < m; ++i) {
-    const uint8_t* row = a + i * lda;
-    for (int64_t j = 0; j < n; ++j) {
-      const int8_t* col = w + j * k;
-      int32_t acc = bias ? bias[j] : 0;
-      for (int64_t p = 0; p < k; ++p) acc += int32_t{row[p]} * int32_t{col[p]};
-      out[i * ldo + j] = static_cast<uint8_t>(requantize_one(acc, rq, j));
-    }
-  }
+  for_each_accumulator(m, n, k, a, lda, w, bias, [&](int64_t i, int64_t j, int32_t acc) {
+    out[i * ldo + j] = static_cast<uint8_t>(requantize_one(acc, rq, j));
+  });
 }
 
 void gemm_u8s8_lookup_u8_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, const int8_t* w,
                              const int32_t* bias, const RequantParams& rq, const BucketLookup& lut, uint8_t* out,
                              int64_t ldo) {
-  assert(k <= kMaxGemmK && lut.shift >= 0 && lut.shift <= 21 && lut.origin <= lut.last);
-  for (int64_t i = 0; i < m; ++i) {
-    const uint8_t* row = a + i * lda;
-    for (int64_t j = 0; j < n; ++j) {
-      const int8_t* col = w + j * k;
-      int32_t acc = bias ? bias[j] : 0;
-      for (int64_t p = 0; p < k; ++p) acc += int32_t{row[p]} * int32_t{col[p]};
-      const int32_t h = requantize_one(acc, rq, j);
-      const int64_t offset = int64_t{h < lut.origin ? lut.origin : (h > lut.last ? lut.last : h)} - lut.origin;
-      const uint32_t e = lut.packed[offset >> lut.shift];
-      const int64_t in_bucket = offset & ((int64_t{1} << lut.shift) - 1);
-      const int32_t delta = in_bucket >= (e >> 10) ? static_cast<int32_t>((e >> 8) & 3) - 1 : 0;
-      out[i * ldo + j] = static_cast<uint8_t>(static_cast<int32_t>(e & 0xFF) + delta);
-    }
-  }
+  assert(lut.shift >= 0 && lut.shift <= 21 && lut.origin <= lut.last);
+  for_each_accumulator(m, n, k, a, lda, w, bias, [&](int64_t i, int64_t j, int32_t acc) {
+    const int32_t h = requantize_one(acc, rq, j);
+    const int64_t offset = int64_t{h < lut.origin ? lut.origin : (h > lut.last ? lut.last : h)} - lut.origin;
+    const uint32_t e = lut.packed[offset >> lut.shift];
+    const int64_t in_bucket = offset & ((int64_t{1} << lut.shift) - 1);
+    const int32_t delta = in_bucket >= (e >> 10) ? static_cast<int32_t>((e >> 8) & 3) - 1 : 0;
+    out[i * ldo + j] = static_cast<uint8_t>(static_cast<int32_t>(e & 0xFF) + delta);
+  });
 }
 
 void requantize_u8_ref(int64_t m, int64_t n, const int32_t* acc, int64_t lda, const int32_t* bias,

@@ -28,18 +28,29 @@ constexpr int kMaxN = 40;
 constexpr int128 kMLimit = int128{1} << 31;  // M is < 2^16 unless |A| >= 2^15 (N = 0): kept below 2^31 there
 constexpr int128 kBLimit = int128{1} << 60;  // |B| beyond this puts the output far outside any code range
 
-}  // namespace
-
-void requantize_channels_ref(const ChannelRequantParams& p, const int32_t* acc, int64_t rows, int64_t n,
-                             uint8_t* out) {
+template <typename Out>
+void requantize_channels_any(const ChannelRequantParams& p, const int32_t* acc, int64_t rows, int64_t n, Out* out) {
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t j = 0; j < n; ++j) {
       const auto jj = static_cast<std::size_t>(j);
       const int32_t offset = p.rounding_offset.empty() ? 0 : p.rounding_offset[jj];
       out[r * n + j] =
-          static_cast<uint8_t>(requantize(acc[r * n + j], p.multiplier[jj], offset, p.zero_point[jj], p.lo, p.hi));
+          static_cast<Out>(requantize(acc[r * n + j], p.multiplier[jj], offset, p.zero_point[jj], p.lo, p.hi));
     }
   }
+}
+
+}  // namespace
+
+void requantize_channels_ref(const ChannelRequantParams& p, const int32_t* acc, int64_t rows, int64_t n,
+                             uint8_t* out) {
+  assert(p.hi <= 255);
+  requantize_channels_any(p, acc, rows, n, out);
+}
+
+void requantize_channels_ref(const ChannelRequantParams& p, const int32_t* acc, int64_t rows, int64_t n,
+                             uint16_t* out) {
+  requantize_channels_any(p, acc, rows, n, out);
 }
 
 template <typename A, typename B, typename Out>

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstring>
 
+#include "fqvit/kernels/int_ops_plus.h"
 #include "fqvit/kernels/swin_ops.h"
 #include "kernels/swin_chain.h"
 
@@ -16,7 +17,7 @@ constexpr int32_t clamp_code(int64_t v, int32_t lo, int32_t hi) {
 }  // namespace
 
 void gather_rows_ref(const RowGatherParams& p, const uint8_t* in, uint8_t* out) {
-  const auto cols = static_cast<std::size_t>(p.cols);
+  const auto cols = static_cast<std::size_t>(p.row_bytes());
   for (int64_t r = 0; r < p.out_rows * p.group; ++r) {
     const int32_t src = p.source[static_cast<std::size_t>(r)];
     assert(src >= 0 && src < p.in_rows);
@@ -56,7 +57,17 @@ void swin_masked_softmax_ref(const SwinAttentionParams& p, int64_t window, const
 
 void swin_attention_head_ref(const SwinAttentionParams& p, const uint8_t* qkv, int64_t window, int64_t h,
                              AttentionScratch& scratch, uint8_t* out) {
-  swin_attention_chain(p, qkv, window, h, scratch, out, attention_logits_ref, softmax_row_ref, attention_context_ref);
+  swin_attention_chain(p, qkv, window, h, scratch, out, attention_logits_ref, swin_bias_logits_ref, softmax_row_ref,
+                       swin_masked_softmax_ref, attention_context_ref);
+}
+
+void swin_attention_head_channel_ref(const SwinAttentionParams& p, const ChannelRequantParams& context,
+                                     const uint8_t* qkv, int64_t window, int64_t h, AttentionScratch& scratch,
+                                     uint8_t* out) {
+  swin_attention_chain(p, qkv, window, h, scratch, out, attention_logits_ref, swin_bias_logits_ref, softmax_row_ref,
+                       swin_masked_softmax_ref, [&](const AttentionParams& a, const uint8_t* probs, const uint8_t* v, int64_t head, uint8_t* o) {
+                         attention_context_channel_ref(a, context, probs, v, head, o);
+                       });
 }
 
 void token_mean_ref(const TokenMeanParams& p, const uint8_t* in, uint8_t* out) {
@@ -64,6 +75,15 @@ void token_mean_ref(const TokenMeanParams& p, const uint8_t* in, uint8_t* out) {
     int32_t sum = 0;  // |sum| <= T * 255 < 2^31 (T < 2^23, checked by the lowering)
     for (int64_t t = 0; t < p.tokens; ++t) sum += int32_t{in[t * p.channels + c]} - p.in_zero_point;
     out[c] = static_cast<uint8_t>(requantize(sum, p.multiplier, p.out_zero_point, p.lo, p.hi));
+  }
+}
+
+void token_mean_channel_ref(const TokenMeanChannelParams& p, const uint8_t* in, uint8_t* out) {
+  for (int64_t c = 0; c < p.channels; ++c) {
+    int32_t sum = 0;  // |sum| <= T * 255 < 2^31 (T < 2^23, checked by the lowering)
+    for (int64_t t = 0; t < p.tokens; ++t) sum += int32_t{in[t * p.channels + c]} - p.in_zero_point;
+    const auto cc = static_cast<std::size_t>(c);
+    out[c] = static_cast<uint8_t>(requantize(sum, p.multiplier[cc], p.out_zero_point[cc], p.lo, p.hi));
   }
 }
 

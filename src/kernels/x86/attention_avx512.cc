@@ -61,24 +61,6 @@ void load_qk(const AttentionParams& p, const Shape& sh, const uint8_t* qkv, int6
   }
 }
 
-// v_pairs [token pairs][width]: (v[2i][d] - zp) | (v[2i + 1][d] - zp) << 16, zero past T and past head_dim.
-void load_v(const AttentionParams& p, const Shape& sh, const uint8_t* qkv, int64_t h) {
-  int32_t* v_pairs = scratch<int32_t>(kVPairs, sh.token_pairs * sh.width);
-  std::memset(v_pairs, 0, static_cast<size_t>(sh.token_pairs * sh.width) * sizeof(int32_t));
-  const uint8_t* v = qkv + 2 * sh.dim + h * sh.head_dim;
-  const __m512i zp = _mm512_set1_epi32(p.qkv_zero_point), low16 = _mm512_set1_epi32(0xFFFF);
-  for (int64_t i = 0; i < sh.token_pairs; ++i) {
-    const int64_t s = 2 * i;
-    for (int64_t d = 0; d < sh.head_dim; d += kLanes) {
-      const __mmask16 m = lane_mask(sh.head_dim - d);
-      const __m512i lo = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, v + s * sh.ld + d)), zp);
-      __m512i hi = _mm512_setzero_si512();
-      if (s + 1 < sh.tokens) hi = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, v + (s + 1) * sh.ld + d)), zp);
-      _mm512_mask_storeu_epi32(v_pairs + i * sh.width + d, m, _mm512_or_si512(_mm512_and_si512(lo, low16), _mm512_slli_epi32(hi, 16)));
-    }
-  }
-}
-
 // Logit codes of query row t against keys [s0, s0 + 16 NV).
 template <int NV>
 void logits_block(const Shape& sh, const int32_t* q_row, const int32_t* k_pairs, int64_t s0, const RequantLanes& rq,
@@ -164,10 +146,28 @@ void attention_logits_avx512(const AttentionParams& p, const uint8_t* qkv, int64
   for (int64_t t = 0; t < p.tokens; ++t) logits_row(sh, t, rq, logits + t * p.tokens);
 }
 
+void pack_v_pairs_avx512(const AttentionParams& p, const uint8_t* qkv, int64_t h, int64_t width, int32_t* v_pairs) {
+  const int64_t dim = p.heads * p.head_dim, ld = 3 * dim, token_pairs = (p.tokens + 1) / 2;
+  std::memset(v_pairs, 0, static_cast<size_t>(token_pairs * width) * sizeof(int32_t));
+  const uint8_t* v = qkv + 2 * dim + h * p.head_dim;
+  const __m512i zp = _mm512_set1_epi32(p.qkv_zero_point), low16 = _mm512_set1_epi32(0xFFFF);
+  for (int64_t i = 0; i < token_pairs; ++i) {
+    const int64_t s = 2 * i;
+    for (int64_t d = 0; d < p.head_dim; d += kLanes) {
+      const __mmask16 m = lane_mask(p.head_dim - d);
+      const __m512i lo = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, v + s * ld + d)), zp);
+      __m512i hi = _mm512_setzero_si512();
+      if (s + 1 < p.tokens) hi = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, v + (s + 1) * ld + d)), zp);
+      _mm512_mask_storeu_epi32(v_pairs + i * width + d, m,
+                               _mm512_or_si512(_mm512_and_si512(lo, low16), _mm512_slli_epi32(hi, 16)));
+    }
+  }
+}
+
 void attention_context_avx512(const AttentionParams& p, const uint8_t* probs, const uint8_t* qkv, int64_t h,
                               uint8_t* out) {
   const Shape sh(p);
-  load_v(p, sh, qkv, h);
+  pack_v_pairs_avx512(p, qkv, h, sh.width, scratch<int32_t>(kVPairs, sh.token_pairs * sh.width));
   const RequantLanes rq = per_tensor_lanes(p.context_multiplier, p.out_zero_point, p.lo, p.hi);
   for (int64_t t = 0; t < p.tokens; ++t) context_row(p, sh, probs + t * p.tokens, rq, out + t * sh.dim + h * p.head_dim);
 }

@@ -6,7 +6,8 @@
 //          (per query row, per key). Each term and every partial sum is below D 2^18 < 2^31 for D <= 4096.
 //          A 4 x 64 tile (4 rows, 64 keys: 16 accumulators) per group of 4 dims: 4 loads, 4 broadcasts, 16 dot
 //          products; requantized in registers (requant_avx512.h).
-//   softmax: softmax_row_avx512 per row (attention_avx512.cc), into the row's probability codes.
+//   softmax: softmax_avx512vbmi.cc per row (gather-free; softmax_avx512.cc's gather form without VBMI), into the
+//          row's probability codes.
 //   attn x V: vpdpwssd over pairs of tokens, V as int16 pairs (v[2i] - zp, v[2i + 1] - zp) per channel, the weights
 //          as int16 pairs built 32 tokens at a time: 2^(2^b - 1 - k) by vpsllvw (log2; 0 for the zero code) or
 //          p - zp_p (uniform). A log2 weight of 2^15 (k = 0 at 4 bits) is 0x8000 = -2^15 as int16: its token then
@@ -19,6 +20,7 @@
 #include <cstddef>
 #include <cstring>
 
+#include "kernels/cpu_features.h"
 #include "kernels/thread_scratch.h"
 #include "kernels/x86/immintrin_quiet.h"
 #include "kernels/x86/int_ops_x86.h"
@@ -85,27 +87,6 @@ void pack_k(const AttentionParams& p, const Layout& l, const uint8_t* qkv, int64
       for (int64_t g = 0; g < count; ++g) k_words[(g0 + g) * l.keys + s] = words[g];
     }
     key_term[s] = static_cast<int32_t>(l.head_dim) * zp * zp - zp * static_cast<int32_t>(_mm512_reduce_add_epi64(sum));
-  }
-}
-
-// v_pairs [token pairs][width]: (v[2i][d] - zp) | (v[2i + 1][d] - zp) << 16, zero past T and past head_dim.
-void pack_v(const AttentionParams& p, const Layout& l, const uint8_t* qkv, int64_t h) {
-  int32_t* v_pairs = scratch<int32_t>(kVPairs, l.token_pairs * l.width);
-  std::memset(v_pairs, 0, static_cast<size_t>(l.token_pairs * l.width) * sizeof(int32_t));
-  const uint8_t* v = qkv + 2 * l.dim + h * l.head_dim;
-  const __m512i zp = _mm512_set1_epi32(p.qkv_zero_point), low16 = _mm512_set1_epi32(0xFFFF);
-  for (int64_t i = 0; i < l.token_pairs; ++i) {
-    const int64_t s = 2 * i;
-    for (int64_t d = 0; d < l.head_dim; d += kLanes) {
-      const __mmask16 m = lane_mask(l.head_dim - d);
-      const __m512i lo = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, v + s * l.ld + d)), zp);
-      __m512i hi = _mm512_setzero_si512();
-      if (s + 1 < l.tokens) {
-        hi = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, v + (s + 1) * l.ld + d)), zp);
-      }
-      _mm512_mask_storeu_epi32(v_pairs + i * l.width + d, m,
-                               _mm512_or_si512(_mm512_and_si512(lo, low16), _mm512_slli_epi32(hi, 16)));
-    }
   }
 }
 
@@ -227,13 +208,19 @@ RequantLanes per_tensor_lanes(FixedMultiplier multiplier, int32_t zero_point, in
   return load_requant_lanes(m, kLanes, rq);
 }
 
+// The softmax form of this head's rows: the gather-free one (lut) when the CPU and the parameters allow.
+struct SoftmaxForm {
+  SoftmaxLut lut;
+  bool vbmi = false;
+};
+
 template <int R>
 void row_block(const AttentionParams& p, const Layout& l, const uint8_t* qkv, int64_t h, int64_t t0,
-               const RequantLanes& logit_rq, const RequantLanes& context_rq, uint8_t* out) {
+               const SoftmaxForm& sf, const RequantLanes& logit_rq, const RequantLanes& context_rq, uint8_t* out) {
   uint32_t* q_words = scratch<uint32_t>(kQWords, kRows * l.groups);
   uint8_t* logits = scratch<uint8_t>(kLogits, kRows * l.keys);
   uint8_t* probs = scratch<uint8_t>(kProbs, kRows * l.prob_ld);
-  int32_t* exp = scratch<int32_t>(kExp, l.tokens);
+  int32_t* exp = scratch<int32_t>(kExp, kRows * l.prob_ld);
   int16_t* weights = scratch<int16_t>(kWeights, kRows * 2 * l.weight_ld);
   const int32_t zp = p.qkv_zero_point;
   int32_t row_term[kRows];
@@ -246,9 +233,13 @@ void row_block(const AttentionParams& p, const Layout& l, const uint8_t* qkv, in
   }
   logits_rows<R>(l, q_words, row_term, logit_rq, logits);
   int64_t wrapped[kRows];
-  for (int r = 0; r < R; ++r) {
-    softmax_row_avx512(p, logits + r * l.keys, exp, probs + r * l.prob_ld);
-    wrapped[r] = weight_row(p, l, probs + r * l.prob_ld, weights + r * 2 * l.weight_ld);
+  if (sf.vbmi) {
+    softmax_weights_avx512vbmi(p, sf.lut, logits, l.keys, R, exp, weights, 2 * l.weight_ld, wrapped);
+  } else {
+    for (int r = 0; r < R; ++r) {
+      softmax_row_avx512_gather(p, logits + r * l.keys, exp, probs + r * l.prob_ld);
+      wrapped[r] = weight_row(p, l, probs + r * l.prob_ld, weights + r * 2 * l.weight_ld);
+    }
   }
   const auto* weight_pairs = reinterpret_cast<const int32_t*>(weights);
   for (int64_t d0 = 0; d0 < l.width; d0 += 4 * kLanes) {
@@ -265,15 +256,20 @@ void attention_rows_avx512(const AttentionParams& p, const uint8_t* qkv, int64_t
   assert(attention_rows_avx512_supports(p));
   const Layout l(p);
   pack_k(p, l, qkv, h);
-  pack_v(p, l, qkv, h);
+  pack_v_pairs_avx512(p, qkv, h, l.width, scratch<int32_t>(kVPairs, l.token_pairs * l.width));
   const RequantLanes logit_rq = per_tensor_lanes(p.score_multiplier, p.logit_zero_point, p.logit_lo, p.logit_hi);
   const RequantLanes context_rq = per_tensor_lanes(p.context_multiplier, p.out_zero_point, p.lo, p.hi);
+  SoftmaxForm sf;
+  if (cpu_has_avx512_vbmi()) {
+    prepare_softmax_avx512vbmi(p, sf.lut);
+    sf.vbmi = softmax_vbmi_supports(p, sf.lut);
+  }
   int64_t t = t_begin;
-  for (; t + kRows <= t_end; t += kRows) row_block<kRows>(p, l, qkv, h, t, logit_rq, context_rq, out);
+  for (; t + kRows <= t_end; t += kRows) row_block<kRows>(p, l, qkv, h, t, sf, logit_rq, context_rq, out);
   switch (t_end - t) {
-    case 3: row_block<3>(p, l, qkv, h, t, logit_rq, context_rq, out); break;
-    case 2: row_block<2>(p, l, qkv, h, t, logit_rq, context_rq, out); break;
-    case 1: row_block<1>(p, l, qkv, h, t, logit_rq, context_rq, out); break;
+    case 3: row_block<3>(p, l, qkv, h, t, sf, logit_rq, context_rq, out); break;
+    case 2: row_block<2>(p, l, qkv, h, t, sf, logit_rq, context_rq, out); break;
+    case 1: row_block<1>(p, l, qkv, h, t, sf, logit_rq, context_rq, out); break;
     default: break;
   }
 }

@@ -1,4 +1,5 @@
-// Both integer softmax forms of attention_ref.cc in AVX-512, one row of logit codes at a time, bit-exact:
+// Both integer softmax forms of attention_ref.cc in AVX-512 with gathers (for CPUs without VBMI and the rows
+// softmax_avx512vbmi.cc does not take), one row of logit codes at a time, bit-exact:
 //   exp: e = exp_table[max - code] by a gather from the 256-entry table; the row sum in int64 lanes (< T 2^31).
 //   Log-Int-Softmax: the reference's code k = #{j : 2 sum >= c_j e} (c_1 = 3, c_j = 3 2^(j-1) - 1) is
 //          #{j : e <= floor(2 sum / c_j)} for integers e >= 0, c_j > 0: 2^b thresholds per row, each a division by
@@ -12,6 +13,7 @@
 // No std templates here (thread_scratch.h says why).
 #include <cstddef>
 
+#include "kernels/cpu_features.h"
 #include "kernels/x86/immintrin_quiet.h"
 #include "kernels/x86/int_ops_x86.h"
 #include "kernels/x86/requant_avx512.h"
@@ -101,6 +103,18 @@ void uniform_codes(const AttentionParams& p, const int32_t* exp, int64_t sum, ui
 }  // namespace
 
 void softmax_row_avx512(const AttentionParams& p, const uint8_t* logits, int32_t* exp, uint8_t* probs) {
+  if (cpu_has_avx512_vbmi()) {
+    SoftmaxLut lut;  // per row here (the stage form); attention_rows_avx512 builds it once per head
+    prepare_softmax_avx512vbmi(p, lut);
+    if (softmax_vbmi_supports(p, lut)) {
+      alignas(64) int32_t e[256];  // the uniform form's bound T <= 256
+      return softmax_rows_avx512vbmi(p, lut, logits, p.tokens, 1, e, probs, p.tokens);
+    }
+  }
+  softmax_row_avx512_gather(p, logits, exp, probs);
+}
+
+void softmax_row_avx512_gather(const AttentionParams& p, const uint8_t* logits, int32_t* exp, uint8_t* probs) {
   const bool log2 = p.softmax == SoftmaxKind::kLog2;
   if (log2 ? p.log2_bits > 4
            : (p.tokens > 256 || p.prob_zero_point < -256 || p.prob_reciprocal_q16 < 0 ||
@@ -108,6 +122,18 @@ void softmax_row_avx512(const AttentionParams& p, const uint8_t* logits, int32_t
     return softmax_row_ref(p, logits, exp, probs);
   }
   const int64_t sum = exp_row(p, logits, exp);
+  if (log2) return log2_codes(p, exp, static_cast<uint64_t>(sum), probs);
+  uniform_codes(p, exp, sum, probs);
+}
+
+// Swin's masked rows (swin_attention_avx512.cc) come with their exps and sum; the same bounds as above.
+void softmax_from_exp_avx512(const AttentionParams& p, const int32_t* exp, int64_t sum, uint8_t* probs) {
+  const bool log2 = p.softmax == SoftmaxKind::kLog2;
+  if (log2 ? p.log2_bits > 4
+           : (p.tokens > 256 || p.prob_zero_point < -256 || p.prob_reciprocal_q16 < 0 ||
+              p.prob_reciprocal_q16 >= (int64_t{1} << 31))) {
+    return softmax_from_exp_ref(p, exp, probs);
+  }
   if (log2) return log2_codes(p, exp, static_cast<uint64_t>(sum), probs);
   uniform_codes(p, exp, sum, probs);
 }
