@@ -43,6 +43,9 @@ void softmax_rows_avx512vbmi(const AttentionParams& p, const SoftmaxLut& lut, co
 void softmax_weights_avx512vbmi(const AttentionParams& p, const SoftmaxLut& lut, const uint8_t* logits,
                                 int64_t logit_ld, int rows, int32_t* e_scratch, int16_t* weights, int64_t weight_ld,
                                 int64_t* wrapped);
+// The codes of one row from its exps and their sum (softmax_from_exp_ref): softmax_row_avx512's second half, for
+// Swin's masked rows (swin_attention_avx512.cc); the reference outside its bounds.
+void softmax_from_exp_avx512(const AttentionParams& p, const int32_t* exp, int64_t sum, uint8_t* probs);
 void attention_context_avx512(const AttentionParams& p, const uint8_t* probs, const uint8_t* qkv, int64_t h,
                               uint8_t* out);
 

@@ -113,4 +113,16 @@ void softmax_row_avx512(const AttentionParams& p, const uint8_t* logits, int32_t
   uniform_codes(p, exp, sum, probs);
 }
 
+// Swin's masked rows (swin_attention_avx512.cc) come with their exps and sum; the same bounds as above.
+void softmax_from_exp_avx512(const AttentionParams& p, const int32_t* exp, int64_t sum, uint8_t* probs) {
+  const bool log2 = p.softmax == SoftmaxKind::kLog2;
+  if (log2 ? p.log2_bits > 4
+           : (p.tokens > 256 || p.prob_zero_point < -256 || p.prob_reciprocal_q16 < 0 ||
+              p.prob_reciprocal_q16 >= (int64_t{1} << 31))) {
+    return softmax_from_exp_ref(p, exp, probs);
+  }
+  if (log2) return log2_codes(p, exp, static_cast<uint64_t>(sum), probs);
+  uniform_codes(p, exp, sum, probs);
+}
+
 }  // namespace fqvit::kernels
