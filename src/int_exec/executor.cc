@@ -188,7 +188,7 @@ struct OpRunner {
     const RowGatherParams& g = p.params;
     const int64_t in_size = g.in_rows * g.row_bytes(), out_size = g.out_rows * g.group * g.row_bytes();
 #pragma omp parallel for schedule(static)
-    for (int64_t b = 0; b < batch; ++b) gather_rows_ref(g, in[0] + b * in_size, out() + b * out_size);
+    for (int64_t b = 0; b < batch; ++b) gather_rows(g, in[0] + b * in_size, out() + b * out_size);
   }
   void operator()(const SwinAttentionOp& p) const {
     const SwinAttentionParams& s = p.params;
@@ -208,7 +208,7 @@ struct OpRunner {
   void operator()(const TokenMeanOp& p) const {
     const TokenMeanParams& m = p.params;
 #pragma omp parallel for schedule(static)
-    for (int64_t b = 0; b < batch; ++b) token_mean_ref(m, in[0] + b * m.tokens * m.channels, out() + b * m.channels);
+    for (int64_t b = 0; b < batch; ++b) token_mean(m, in[0] + b * m.tokens * m.channels, out() + b * m.channels);
   }
   void operator()(const SwinAttentionChannelOp& p) const {
     const SwinAttentionParams& s = p.params;
@@ -229,7 +229,7 @@ struct OpRunner {
     const TokenMeanChannelParams& m = p.params;
 #pragma omp parallel for schedule(static)
     for (int64_t b = 0; b < batch; ++b) {
-      token_mean_channel_ref(m, in[0] + b * m.tokens * m.channels, out() + b * m.channels);
+      token_mean_channel(m, in[0] + b * m.tokens * m.channels, out() + b * m.channels);
     }
   }
 

@@ -18,6 +18,7 @@
 #include <cmath>
 
 #include "fqvit/core/error.h"
+#include "fqvit/model/swin_buffers.h"
 #include "fqvit/model/swin_names.h"
 #include "fqvit/model/swin_window.h"
 #include "lower/lower_models.h"
@@ -341,6 +342,18 @@ void SwinLowering::read_geometry() {
            std::to_string(cfg_.stage_heads[si]) + " heads (num_heads of " + cfg_.architecture + ")");
     }
     g.rel_index = relative_position_index(static_cast<int>(g.window));
+    // An official checkpoint's buffers (carried into the quantized file) must match the maps built here, as the
+    // float loader requires: the bias index of every block, the mask of every shifted one.
+    const std::vector<float> mask =
+        g.shift > 0 ? shifted_window_mask(static_cast<int>(resolution), static_cast<int>(resolution),
+                                          static_cast<int>(g.window), static_cast<int>(g.shift))
+                    : std::vector<float>{};
+    const int64_t windows = (resolution / g.window) * (resolution / g.window);
+    for (int b = 0; b < g.depth; ++b) {
+      check_relative_position_index(file_.file, name(SwinTensor::kRelPosIndex, s, b), g.rel_index, g.window, origin_);
+      check_attention_mask(file_.file, name(SwinTensor::kAttnMask, s, b), b % 2 == 1 ? mask : std::vector<float>{},
+                           windows, g.window * g.window, origin_);
+    }
     g.merges = file_.file.contains(name(SwinTensor::kMergeReduction, s));
     stages_.push_back(std::move(g));
     if (!stages_.back().merges) break;

@@ -60,6 +60,7 @@
 #include <cstring>
 
 #include "fqvit/core/error.h"
+#include "fqvit/model/swin_buffers.h"
 #include "fqvit/model/swin_window.h"
 
 namespace fqvit {
@@ -74,45 +75,6 @@ std::string list_to_string(const std::vector<int>& v) {
 void require(bool ok, const std::string& file, const std::string& field, const std::string& found,
              const std::string& expected) {
   if (!ok) fail(file, field, found, expected);
-}
-
-// Checks an official-layout relative_position_index buffer, when the file stores one, against the rebuilt index.
-void check_rel_index(const SafetensorsFile& file, const std::string& name, const std::vector<int32_t>& expected,
-                     int64_t window) {
-  if (!file.contains(name)) return;
-  const TensorInfo& info = file.info(name);
-  const int64_t n = window * window;
-  require(info.shape == Shape{n, n}, file.path(), name + ".shape", shape_to_string(info.shape),
-          shape_to_string({n, n}) + " (window " + std::to_string(window) + ")");
-  const auto bytes = file.bytes(name);
-  for (size_t i = 0; i < expected.size(); ++i) {
-    int64_t v = 0;
-    if (info.dtype == DType::kI64) {
-      std::memcpy(&v, bytes.data() + i * 8, 8);
-    } else if (info.dtype == DType::kI32) {
-      int32_t v32 = 0;
-      std::memcpy(&v32, bytes.data() + i * 4, 4);
-      v = v32;
-    } else {
-      fail(file.path(), name + ".dtype", dtype_name(info.dtype), "I64 or I32");
-    }
-    require(v == expected[i], file.path(), name + "[" + std::to_string(i) + "]", std::to_string(v),
-            std::to_string(expected[i]) + " (the official relative position index)");
-  }
-}
-
-// Checks an official-layout attn_mask buffer, when the file stores one, against the rebuilt mask (empty: the block
-// is unshifted and must not have one).
-void check_attn_mask(const SafetensorsFile& file, const std::string& name, const std::vector<float>& expected,
-                     int64_t windows, int64_t tokens) {
-  if (!file.contains(name)) return;
-  require(!expected.empty(), file.path(), name, "present", "no attention mask (the block is not shifted)");
-  const Tensor mask = file.load_float(name, {windows, tokens, tokens});
-  for (size_t i = 0; i < expected.size(); ++i) {
-    require(mask[static_cast<int64_t>(i)] == expected[i], file.path(), name + "[" + std::to_string(i) + "]",
-            std::to_string(mask[static_cast<int64_t>(i)]),
-            std::to_string(expected[i]) + " (the official shifted-window mask)");
-  }
 }
 
 }  // namespace
@@ -225,9 +187,9 @@ std::unique_ptr<SwinModel> SwinModel::load(const SafetensorsFile& file, ModelCon
       bw.norm1_weight = load(SwinTensor::kNorm1Weight, {dim}, s, b);
       bw.norm1_bias = load(SwinTensor::kNorm1Bias, {dim}, s, b);
       bw.rel_pos_bias_table = load(SwinTensor::kRelPosBiasTable, {span * span, heads}, s, b);
-      check_rel_index(file, name(SwinTensor::kRelPosIndex, s, b), g.rel_index, g.window);
-      check_attn_mask(file, name(SwinTensor::kAttnMask, s, b), b % 2 == 1 ? g.mask : std::vector<float>{},
-                      (resolution / g.window) * (resolution / g.window), g.window * g.window);
+      check_relative_position_index(file, name(SwinTensor::kRelPosIndex, s, b), g.rel_index, g.window, path);
+      check_attention_mask(file, name(SwinTensor::kAttnMask, s, b), b % 2 == 1 ? g.mask : std::vector<float>{},
+                           (resolution / g.window) * (resolution / g.window), g.window * g.window, path);
       bw.qkv_weight = load(SwinTensor::kQkvWeight, {3 * dim, dim}, s, b);
       bw.qkv_bias = load(SwinTensor::kQkvBias, {3 * dim}, s, b);
       bw.proj_weight = load(SwinTensor::kProjWeight, {dim, dim}, s, b);

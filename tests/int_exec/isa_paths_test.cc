@@ -50,7 +50,7 @@ void check_paths(const std::string& path, const testing::Images& images, const s
 
 TEST(IsaPaths, DemoModelsGiveIdenticalScoresOnEveryPath) {
   for (const char* model : {"vit_micro", "swin_micro"}) {
-    for (const char* config : {"fqvit_w8a8attn4", "fqvit_w8a8attn8", "minmax_w8a8attn8"}) {
+    for (const char* config : {"fqvit_w8a8attn4", "fqvit_w8a8attn8", "minmax_w8a8attn8", "fqvit_plus"}) {
       const std::string path = testing::calibrate_demo(model, config);
       const auto list = testing::first_images(testing::source_dir() + "/demo/data/val",
                                               testing::source_dir() + "/demo/data/classes.txt", 8, 61);

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <functional>
 #include <limits>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
@@ -15,6 +16,7 @@
 #include "fqvit/calibrate/quantizer.h"
 #include "fqvit/core/error.h"
 #include "fqvit/lower/lower.h"
+#include "fqvit/model/swin_window.h"
 #include "int_exec/int_test_support.h"
 
 namespace fqvit {
@@ -272,6 +274,78 @@ TEST(LowerErrorsSwin, WindowThatDoesNotDivideTheGrid) {
       EXPECT_NE(m.find(part), std::string::npos) << "'" << part << "' in: " << m;
     }
   }
+}
+
+// An official checkpoint's buffers (relative_position_index of every block, attn_mask of shifted ones) travel into
+// the quantized file; the lowering checks them against the maps it builds, as the float loader does. The micro Swin
+// (16 x 16 grid, window 4, shift 2) written back with buffers added: the right ones lower, a wrong one is refused.
+using Buffers = std::map<std::string, std::pair<std::string, std::vector<std::byte>>>;  // name -> (dtype, bytes)
+std::string with_buffers(const std::string& source, const std::string& tag, const Buffers& add,
+                         const std::map<std::string, Shape>& shapes) {
+  const std::string path = testing::scratch_dir("lower_errors_" + tag) + "/bad.safetensors";
+  std::ifstream in(source, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  uint64_t header_len = 0;
+  std::memcpy(&header_len, bytes.data(), 8);
+  nlohmann::json header = nlohmann::json::parse(bytes.substr(8, header_len));
+  std::string data = bytes.substr(8 + header_len);
+  for (const auto& [name, value] : add) {
+    const auto& [dtype, raw] = value;
+    header[name] = {{"dtype", dtype}, {"shape", shapes.at(name)}, {"data_offsets", {data.size(), data.size() + raw.size()}}};
+    data.append(reinterpret_cast<const char*>(raw.data()), raw.size());
+  }
+  const std::string text = header.dump();
+  const uint64_t len = text.size();
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(&len), 8);
+  out << text << data;
+  return path;
+}
+
+template <typename T>
+std::vector<std::byte> raw_bytes(const std::vector<T>& v) {
+  std::vector<std::byte> b(v.size() * sizeof(T));
+  std::memcpy(b.data(), v.data(), b.size());
+  return b;
+}
+
+std::string lowering_message(const std::string& path) {
+  try {
+    lower_quantized_model(path);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(LowerErrorsSwin, OfficialBuffersCheckedAgainstTheBuiltMaps) {
+  const std::vector<int32_t> index32 = relative_position_index(4);
+  const std::vector<int64_t> index(index32.begin(), index32.end());
+  const std::vector<float> mask = shifted_window_mask(16, 16, 4, 2);
+  const std::string idx0 = "layers.0.blocks.0.attn.relative_position_index",
+                    idx1 = "layers.0.blocks.1.attn.relative_position_index", mask1 = "layers.0.blocks.1.attn_mask",
+                    mask0 = "layers.0.blocks.0.attn_mask";
+  const std::map<std::string, Shape> shapes{{idx0, {16, 16}}, {idx1, {16, 16}}, {mask1, {16, 16, 16}},
+                                            {mask0, {16, 16, 16}}};
+  const std::string source = testing::calibrate_demo("swin_micro", "fqvit_w8a8attn4");
+  // The official buffers: the file lowers.
+  EXPECT_EQ(lowering_message(with_buffers(source, "swin_buffers_ok", {{idx0, {"I64", raw_bytes(index)}},
+                                                              {idx1, {"I64", raw_bytes(index)}},
+                                                              {mask1, {"F32", raw_bytes(mask)}}},
+                                          shapes)),
+            "(no error)");
+  std::vector<int64_t> wrong_index = index;
+  wrong_index[5] += 1;
+  expect_line(lowering_message(with_buffers(source, "swin_buffers_index", {{idx1, {"I64", raw_bytes(wrong_index)}}}, shapes)),
+              {idx1 + "[5]", "found " + std::to_string(index[5] + 1),
+               "expected " + std::to_string(index[5]) + " (the official relative position index)"});
+  std::vector<float> wrong_mask = mask;
+  const auto masked_at = static_cast<size_t>(std::find(mask.begin(), mask.end(), kSwinMaskValue) - mask.begin());
+  wrong_mask[masked_at] = 0.0f;
+  expect_line(lowering_message(with_buffers(source, "swin_buffers_mask", {{mask1, {"F32", raw_bytes(wrong_mask)}}}, shapes)),
+              {mask1 + "[" + std::to_string(masked_at) + "]", "found 0.0", "(the official shifted-window mask)"});
+  expect_line(lowering_message(with_buffers(source, "swin_buffers_unshifted", {{mask0, {"F32", raw_bytes(mask)}}}, shapes)),
+              {mask0, "found present", "expected no attention mask (the block is not shifted)"});
 }
 
 // Swin under fqvit_plus lowers (tests/int_exec), but what its kernels still do not run is refused: a per-channel

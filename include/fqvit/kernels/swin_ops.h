@@ -26,6 +26,8 @@ struct RowGatherParams {
   int64_t row_bytes() const { return cols * code_bytes; }
 };
 void gather_rows_ref(const RowGatherParams& p, const uint8_t* in, uint8_t* out);
+// The dispatching form (AVX-512 64-byte row copies where the GEMM path is AVX-512 or AMX): same bytes.
+void gather_rows(const RowGatherParams& p, const uint8_t* in, uint8_t* out);
 
 // Window attention of one block, per window of N = win^2 tokens and per head:
 //   A[i][j] = the q k^T logit code of attention_logits_ref (attention.score_multiplier onto attn.qact_attn1)
@@ -67,11 +69,16 @@ void swin_bias_logits_ref(const SwinAttentionParams& p, int64_t h, const uint8_t
 // [N][N]; exp_scratch holds N values.
 void swin_masked_softmax_ref(const SwinAttentionParams& p, int64_t window, const uint8_t* logits,
                              int32_t* exp_scratch, uint8_t* probs);
+// The dispatching forms of the two (src/kernels/x86/swin_attention_avx512.cc): same bits.
+void swin_bias_logits(const SwinAttentionParams& p, int64_t h, const uint8_t* a, uint8_t* out);
+void swin_masked_softmax(const SwinAttentionParams& p, int64_t window, const uint8_t* logits, int32_t* exp_scratch,
+                         uint8_t* probs);
 // Window `window` of one image, head h: qkv [N][3 * heads * head_dim] of that window, writes head h's slice of
 // out [N][heads * head_dim]. The reference chain of the three functions above and attention_context_ref.
 void swin_attention_head_ref(const SwinAttentionParams& p, const uint8_t* qkv, int64_t window, int64_t h,
                              AttentionScratch& scratch, uint8_t* out);
-// The same with the dispatching q k^T, softmax (unmasked windows) and context kernels (int_ops.h): same bits.
+// The same with the dispatching kernels (q k^T, softmax and context of int_ops.h, the bias add and masked softmax
+// above): same bits.
 void swin_attention_head(const SwinAttentionParams& p, const uint8_t* qkv, int64_t window, int64_t h,
                          AttentionScratch& scratch, uint8_t* out);
 // fqvit_plus: the context requantized per output channel (attention_context_channel_ref of int_ops_plus.h, attn x V
@@ -94,6 +101,7 @@ struct TokenMeanParams {
   int32_t out_zero_point = 0, lo = 0, hi = 255;
 };
 void token_mean_ref(const TokenMeanParams& p, const uint8_t* in, uint8_t* out);
+void token_mean(const TokenMeanParams& p, const uint8_t* in, uint8_t* out);  // dispatching: same bits
 
 // The same pool onto a per-channel output quantizer (fqvit_plus: the pooled features feed the head with PTF factors
 // folded into its weights): out[c] = clamp(zp_out[c] + round(sum_t (q[t][c] - zp_in) * m[c])), m[c] =
@@ -106,5 +114,6 @@ struct TokenMeanChannelParams {
   int32_t lo = 0, hi = 255;
 };
 void token_mean_channel_ref(const TokenMeanChannelParams& p, const uint8_t* in, uint8_t* out);
+void token_mean_channel(const TokenMeanChannelParams& p, const uint8_t* in, uint8_t* out);  // dispatching
 
 }  // namespace fqvit

@@ -108,7 +108,7 @@ void softmax_row_avx512(const AttentionParams& p, const uint8_t* logits, int32_t
     prepare_softmax_avx512vbmi(p, lut);
     if (softmax_vbmi_supports(p, lut)) {
       alignas(64) int32_t e[256];  // the uniform form's bound T <= 256
-      return softmax_row_avx512vbmi(p, lut, logits, e, probs);
+      return softmax_rows_avx512vbmi(p, lut, logits, p.tokens, 1, e, probs, p.tokens);
     }
   }
   softmax_row_avx512_gather(p, logits, exp, probs);
@@ -122,6 +122,18 @@ void softmax_row_avx512_gather(const AttentionParams& p, const uint8_t* logits, 
     return softmax_row_ref(p, logits, exp, probs);
   }
   const int64_t sum = exp_row(p, logits, exp);
+  if (log2) return log2_codes(p, exp, static_cast<uint64_t>(sum), probs);
+  uniform_codes(p, exp, sum, probs);
+}
+
+// Swin's masked rows (swin_attention_avx512.cc) come with their exps and sum; the same bounds as above.
+void softmax_from_exp_avx512(const AttentionParams& p, const int32_t* exp, int64_t sum, uint8_t* probs) {
+  const bool log2 = p.softmax == SoftmaxKind::kLog2;
+  if (log2 ? p.log2_bits > 4
+           : (p.tokens > 256 || p.prob_zero_point < -256 || p.prob_reciprocal_q16 < 0 ||
+              p.prob_reciprocal_q16 >= (int64_t{1} << 31))) {
+    return softmax_from_exp_ref(p, exp, probs);
+  }
   if (log2) return log2_codes(p, exp, static_cast<uint64_t>(sum), probs);
   uniform_codes(p, exp, sum, probs);
 }
