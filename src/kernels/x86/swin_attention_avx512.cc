@@ -8,14 +8,22 @@
 //          start value 0 already is), e = exp_table[max - code] by a gather on the kept lanes and exactly 0 on the
 //          others, the row sum in int64 lanes (< T 2^31), then the codes from the exps as the plain softmax
 //          (softmax_from_exp_avx512).
+//   plain softmax of a window's rows: the gather form or the VBMI form of softmax_avx512*.cc, whichever is faster
+//          at the window's size.
 #include <cstddef>
 
+#include "kernels/cpu_features.h"
 #include "kernels/x86/immintrin_quiet.h"
 #include "kernels/x86/int_ops_x86.h"
 #include "kernels/x86/requant_avx512.h"
 #include "kernels/x86/swin_x86.h"
 
 namespace fqvit::kernels {
+namespace {
+
+constexpr int64_t kGatherSoftmaxMaxTokens = 64;
+
+}  // namespace
 
 void swin_bias_logits_avx512(const SwinAttentionParams& p, int64_t h, const uint8_t* a, uint8_t* out) {
   const int64_t square = p.attention.tokens * p.attention.tokens;
@@ -35,6 +43,24 @@ void swin_bias_logits_avx512(const SwinAttentionParams& p, int64_t h, const uint
     const __m512i v = _mm512_min_epi64(_mm512_max_epi64(_mm512_srav_epi64(sum, shift), lo), hi);
     store_codes_u8_from_epi64(out + ij, _mm512_add_epi64(v, zp_b), m);
   }
+}
+
+void swin_softmax_rows_avx512(const SwinAttentionParams& p, const uint8_t* logits, int32_t* exp_scratch,
+                              uint8_t* probs) {
+  const AttentionParams& a = p.attention;
+  const int64_t n = a.tokens;
+  // Rows of up to 64 tokens (Swin's 7 x 7 windows) take the gather form: fqvit-bench-swin-ops measured it at 1.04
+  // ns per probability against the VBMI form's 1.42 on 49 tokens (docs/kernels.md); longer rows the VBMI form.
+  if (n > kGatherSoftmaxMaxTokens && cpu_has_avx512_vbmi()) {
+    SoftmaxLut lut;  // once per window and head: softmax_row_avx512 would build it for every row
+    prepare_softmax_avx512vbmi(a, lut);
+    if (softmax_vbmi_supports(a, lut)) {
+      alignas(64) int32_t e[256];  // the uniform form's bound T <= 256 (softmax_vbmi_supports)
+      for (int64_t i = 0; i < n; ++i) softmax_row_avx512vbmi(a, lut, logits + i * n, e, probs + i * n);
+      return;
+    }
+  }
+  for (int64_t i = 0; i < n; ++i) softmax_row_avx512_gather(a, logits + i * n, exp_scratch, probs + i * n);
 }
 
 void swin_masked_softmax_avx512(const SwinAttentionParams& p, int64_t window, const uint8_t* logits,
