@@ -33,6 +33,7 @@ QuantState Calibrator::finish() {
   state.weights = fit_weights(model_, weight_specs_);
   state.activations = hooks_.take_fitted();
   if (!settings_.extensions.channel_inputs.empty()) fold_channel_inputs(model_, state);
+  if (settings_.extensions.bias_correction) correct_biases(model_, state, hooks_.channel_means());
   state.check_complete(model_, "calibration");
   return state;
 }

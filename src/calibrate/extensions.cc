@@ -120,7 +120,8 @@ std::string point_class(const std::string& name, ModelFamily family) {
 
 bool Extensions::any() const {
   return ptf_k != kPtfMaxAlpha || ptf_k_auto || ptf_channel_zero_point || branch_ptf || residual_bits != 0 ||
-         !channel_inputs.empty() || !observers.empty();
+         !channel_inputs.empty() || lis_refined_logits || bias_correction ||
+         !observers.empty();
 }
 
 bool Extensions::wide_layer_norm() const {
@@ -157,11 +158,13 @@ Extensions parse_extensions(const nlohmann::json& j, const std::string& origin, 
   Extensions e = base;
   if (!j.is_object()) fail(origin, "extensions", j.type_name(), "a JSON object");
   static const std::set<std::string> kKeys = {"ptf_k", "ptf_zero_point", "branch_outputs", "residual_bits",
-                                              "channel_inputs", "observers"};
+                                              "channel_inputs", "lis_logits", "bias_correction",
+                                              "observers"};
   for (const auto& [key, value] : j.items()) {
     if (!kKeys.count(key)) {
       fail(origin, "extensions." + key, "an unknown key",
-           "ptf_k, ptf_zero_point, branch_outputs, residual_bits, channel_inputs or observers");
+           "ptf_k, ptf_zero_point, branch_outputs, residual_bits, channel_inputs, lis_logits, bias_correction or "
+           "observers");
     }
   }
   auto choice = [&](const char* key, const char* off, const char* on) {
@@ -183,14 +186,16 @@ Extensions parse_extensions(const nlohmann::json& j, const std::string& origin, 
     if (j.contains("ptf_zero_point")) e.ptf_channel_zero_point = choice("ptf_zero_point", "shared", "channel");
     if (j.contains("branch_outputs")) e.branch_ptf = choice("branch_outputs", "tensor", "ptf");
     if (j.contains("residual_bits")) e.residual_bits = j["residual_bits"].get<int>();
+    if (j.contains("lis_logits")) e.lis_refined_logits = choice("lis_logits", "reference", "refined");
+    if (j.contains("bias_correction")) e.bias_correction = j["bias_correction"].get<bool>();
     if (j.contains("channel_inputs")) e.channel_inputs = j["channel_inputs"].get<std::set<std::string>>();
     if (j.contains("observers")) {
       for (const auto& [cls, obs] : j["observers"].items()) e.observers[cls] = obs.get<std::string>();
     }
   } catch (const nlohmann::json::exception& ex) {
     fail(origin, "extensions", ex.what(),
-         "ptf_k: int or \"auto\", ptf_zero_point / branch_outputs: string, residual_bits: int, channel_inputs: "
-         "list of strings, observers: object");
+         "ptf_k: int or \"auto\", ptf_zero_point / branch_outputs / lis_logits: string, residual_bits: int, bias_correction: "
+         "bool, channel_inputs: list of strings, observers: object");
   }
   e.validate(origin);
   return e;
@@ -204,6 +209,8 @@ void extensions_to_json(const Extensions& e, nlohmann::json& out) {
   if (e.branch_ptf) out["branch_outputs"] = "ptf";
   if (e.residual_bits != 0) out["residual_bits"] = e.residual_bits;
   if (!e.channel_inputs.empty()) out["channel_inputs"] = e.channel_inputs;
+  if (e.lis_refined_logits) out["lis_logits"] = "refined";
+  if (e.bias_correction) out["bias_correction"] = true;
   if (!e.observers.empty()) out["observers"] = e.observers;
 }
 

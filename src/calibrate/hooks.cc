@@ -8,6 +8,8 @@ namespace fqvit {
 
 CalibrationHooks::CalibrationHooks(const std::vector<QuantizerSpec>& specs, const QuantSettings& settings) {
   lis_.exp_shift = settings.lis_exp_shift;
+  lis_.refine_logits = settings.extensions.lis_refined_logits;
+  collect_means_ = settings.extensions.bias_correction;
   for (const QuantizerSpec& s : specs) {
     Point p{s, nullptr};
     if (!s.lis) {
@@ -24,8 +26,16 @@ void CalibrationHooks::activation(const std::string& name, float* x, int64_t row
   Point& p = it->second;
   if (p.spec.lis) {
     // The reference's LIS path never observes; it is only reached here in the float batches.
-    if (last_) fitted_[name] = std::make_unique<LisQuantizer>(LisParams{p.spec.bit_type.bits, lis_.exp_shift});
+    if (last_) fitted_[name] = std::make_unique<LisQuantizer>(LisParams{p.spec.bit_type.bits, lis_.exp_shift, lis_.refine_logits});
     return;
+  }
+  if (collect_means_) {
+    ChannelSums& s = sums_[name];
+    s.sum.resize(static_cast<size_t>(channels), 0.0);
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t c = 0; c < channels; ++c) s.sum[static_cast<size_t>(c)] += static_cast<double>(x[r * channels + c]);
+    }
+    s.rows += rows;
   }
   p.observer->update(x, rows, channels);
   if (last_) fitted_[name] = p.observer->fit(x, rows, channels);
@@ -39,7 +49,7 @@ bool CalibrationHooks::softmax(const std::string& name, const std::string& logit
   if (logits == fitted_.end()) return false;  // not fitted yet: float softmax (batches 1..n-1)
   // Last batch: the logits quantizer has just been fitted but does not quantize during calibration, so LIS sees
   // the float logits with the new scale, as in the reference.
-  auto lis = std::make_unique<LisQuantizer>(LisParams{it->second.spec.bit_type.bits, lis_.exp_shift});
+  auto lis = std::make_unique<LisQuantizer>(LisParams{it->second.spec.bit_type.bits, lis_.exp_shift, lis_.refine_logits});
   lis->softmax(x, rows, cols, *logits->second);
   fitted_[name] = std::move(lis);
   return true;
@@ -47,6 +57,15 @@ bool CalibrationHooks::softmax(const std::string& name, const std::string& logit
 
 std::map<std::string, std::unique_ptr<ActivationQuantizer>> CalibrationHooks::take_fitted() {
   return std::move(fitted_);
+}
+
+std::map<std::string, std::vector<double>> CalibrationHooks::channel_means() const {
+  std::map<std::string, std::vector<double>> out;
+  for (const auto& [name, s] : sums_) {
+    std::vector<double>& m = out[name];
+    for (double v : s.sum) m.push_back(v / static_cast<double>(s.rows));
+  }
+  return out;
 }
 
 const Observer* CalibrationHooks::observer(const std::string& name) const {

@@ -27,10 +27,10 @@ std::string read_text(const std::string& path) {
 
 namespace {
 
-// The checkpoint tensor holding a model weight: "<module>.weight" when it has the same values, else the unused
-// tensor with exactly the same values (other layouts name modules differently).
+// The checkpoint tensor holding a model weight (or bias, suffix ".bias"): "<module><suffix>" when it has the same
+// values, else the unused tensor with exactly the same values (other layouts name modules differently).
 std::string find_checkpoint_tensor(const SafetensorsFile& ckpt, const std::string& module, const Tensor& weight,
-                                   const std::set<std::string>& taken) {
+                                   const std::set<std::string>& taken, const std::string& suffix = ".weight") {
   auto same = [&](const std::string& name) {
     const TensorInfo& t = ckpt.info(name);
     if (taken.count(name) || shape_numel(t.shape) != weight.numel() || t.shape.empty() || t.shape[0] != weight.dim(0)) {
@@ -40,7 +40,7 @@ std::string find_checkpoint_tensor(const SafetensorsFile& ckpt, const std::strin
     const Tensor v = ckpt.load_float(name);
     return std::memcmp(v.data(), weight.data(), static_cast<size_t>(v.numel()) * sizeof(float)) == 0;
   };
-  const std::string direct = module + ".weight";
+  const std::string direct = module + suffix;
   if (ckpt.contains(direct) && same(direct)) return direct;
   for (const TensorInfo& t : ckpt.tensors()) {
     if (same(t.name)) return t.name;
@@ -79,6 +79,11 @@ void save_quantized_model(const std::string& path, const std::string& checkpoint
     if (!q.input_exponent.empty()) w.add_values(wname + "_input_exponent", DType::kI32, {k}, q.input_exponent);
     weights[ref.name] = {{"tensor", wname}, {"bits", q.bit_type.bits}, {"shape", shape}};
     quantized.insert(wname);
+    if (!q.bias.empty() && ref.bias != nullptr) {  // bias_correction: the corrected float bias under its own name
+      const std::string bname = find_checkpoint_tensor(ckpt, ref.name, *ref.bias, quantized, ".bias");
+      w.add_values(bname, DType::kF32, ckpt.info(bname).shape, q.bias);
+      quantized.insert(bname);
+    }
   }
   for (const TensorInfo& t : ckpt.tensors()) {
     if (quantized.count(t.name)) continue;
@@ -132,7 +137,7 @@ QuantizedModel read_quantized_model(const std::string& path) {
       if (!w.input_exponent.empty()) deq[i] = std::ldexp(deq[i], -w.input_exponent[static_cast<size_t>(i % k)]);
     }
     ckpt.add(w.tensor, deq);
-    out.state.weights[name] = {w.bit_type, w.scales, w.input_exponent};
+    out.state.weights[name] = {w.bit_type, w.scales, w.input_exponent, {}};
   }
   for (const auto& [name, record] : file.activations) {
     out.state.activations[name] = read_quantizer(record, path + " (quantizer " + name + ")");

@@ -104,6 +104,35 @@ void fold_channel_inputs(VisionModel& model, QuantState& state) {
   }
 }
 
+void correct_biases(VisionModel& model, QuantState& state,
+                    const std::map<std::string, std::vector<double>>& input_means) {
+  const ModelFamily family = model.config().family;
+  for (const WeightRef& w : model.weights()) {
+    if (w.bias == nullptr) continue;
+    for (const auto& [point, mean] : input_means) {
+      const std::vector<std::string> linears = consuming_linears(point, family);
+      if (std::find(linears.begin(), linears.end(), w.name) == linears.end()) continue;
+      const int64_t out = out_channels(*w.weight), k = per_channel(*w.weight);
+      if (static_cast<int64_t>(mean.size()) != k) {
+        fail("calibration", point + " channel means", std::to_string(mean.size()) + " channels",
+             std::to_string(k) + " (input columns of " + w.name + ")");
+      }
+      WeightQuant& wq = state.weights.at(w.name);
+      Tensor quantized = *w.weight;
+      fake_quant_weight_tensor(quantized, wq);
+      wq.bias.resize(static_cast<size_t>(out));
+      for (int64_t o = 0; o < out; ++o) {
+        double error = 0;  // (W_q - W)[o, :] . E[x]
+        for (int64_t c = 0; c < k; ++c) {
+          const int64_t i = o * k + c;
+          error += (static_cast<double>(quantized[i]) - static_cast<double>((*w.weight)[i])) * mean[static_cast<size_t>(c)];
+        }
+        wq.bias[static_cast<size_t>(o)] = static_cast<float>(static_cast<double>((*w.bias)[o]) - error);
+      }
+    }
+  }
+}
+
 void fake_quant_weight_tensor(Tensor& weight, const WeightQuant& q) {
   if (!q.input_exponent.empty()) scale_columns(weight, q.input_exponent, 1);
   fake_quant_weight(weight.data(), out_channels(weight), per_channel(weight), q.scales.data(), q.bit_type);
@@ -111,7 +140,11 @@ void fake_quant_weight_tensor(Tensor& weight, const WeightQuant& q) {
 }
 
 void fake_quantize_weights(VisionModel& model, const QuantState& state) {
-  for (const WeightRef& w : model.weights()) fake_quant_weight_tensor(*w.weight, state.weights.at(w.name));
+  for (const WeightRef& w : model.weights()) {
+    const WeightQuant& q = state.weights.at(w.name);
+    fake_quant_weight_tensor(*w.weight, q);
+    if (!q.bias.empty() && w.bias != nullptr) std::copy(q.bias.begin(), q.bias.end(), w.bias->data());
+  }
 }
 
 QuantState load_reference_qparams(const std::string& path, int lis_exp_shift) {
@@ -141,7 +174,7 @@ QuantState load_reference_qparams(const std::string& path, int lis_exp_shift) {
                                                             "int<b> or uint<b>, b in 2..8");
     const std::string type = e.value("module_type", "");
     if (type == "QLinear" || type == "QConv2d") {
-      state.weights[name] = {bt, floats(e, "scale", name), {}};
+      state.weights[name] = {bt, floats(e, "scale", name), {}, {}};
       state.settings.w_bits = bt.bits;
     } else if (type == "QIntSoftmax" && e.value("log_i_softmax", false)) {
       state.activations[name] = std::make_unique<LisQuantizer>(LisParams{bt.bits, lis_exp_shift});

@@ -84,6 +84,11 @@ std::unique_ptr<ActivationQuantizer> read_lis(const QuantizerRecord& r, const st
   p.bits = r.bit_type.bits;
   p.exp_shift = need_ints(r, "exp_shift", 1, origin)[0];
   if (p.exp_shift < 8 || p.exp_shift > 30) fail(origin, "exp_shift", std::to_string(p.exp_shift), "8..30");
+  if (r.ints.count("refine_logits")) {  // "lis_logits": "refined" (fqvit_plus); absent: the reference's i-exp
+    const int32_t refine = need_ints(r, "refine_logits", 1, origin)[0];
+    if (refine != 0 && refine != 1) fail(origin, "refine_logits", std::to_string(refine), "0 or 1");
+    p.refine_logits = refine == 1;
+  }
   if (r.bit_type.is_signed) fail(origin, "bit_type", r.bit_type.name(), "an unsigned log2 code type");
   return std::make_unique<LisQuantizer>(p);
 }
@@ -151,11 +156,14 @@ bool LisQuantizer::softmax(float* x, int64_t rows, int64_t cols, const Activatio
 }
 
 QuantizerRecord LisQuantizer::record() const {
-  return {kind(), bit_type(), {}, {{"exp_shift", {p_.exp_shift}}}};
+  QuantizerRecord r{kind(), bit_type(), {}, {{"exp_shift", {p_.exp_shift}}}};
+  if (p_.refine_logits) r.ints["refine_logits"] = {1};
+  return r;
 }
 
 std::string LisQuantizer::summary() const {
-  return "LIS " + std::to_string(p_.bits) + "-bit log2 (i-exp n=" + std::to_string(p_.exp_shift) + ")";
+  return "LIS " + std::to_string(p_.bits) + "-bit log2 (i-exp n=" + std::to_string(p_.exp_shift) +
+         (p_.refine_logits ? ", refined logits)" : ")");
 }
 
 void register_quantizer(const std::string& kind, QuantizerReader reader) { registry().add(kind, std::move(reader)); }

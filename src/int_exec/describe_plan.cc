@@ -58,7 +58,7 @@ struct Describe {
        << mult(a.score_multiplier) << " -> logits zp " << a.logit_zero_point << ", softmax ";
     if (a.softmax == SoftmaxKind::kLog2) {
       os << "log2 uint" << a.log2_bits << " i-exp x0 " << a.exp.x0 << " b " << a.exp.b << " c " << a.exp.c << " n "
-         << a.exp.n;
+         << a.exp.n << (a.logit_shift ? " on logits << " + std::to_string(a.logit_shift) : "");
     } else {
       os << "uniform " << range(a.prob_lo, a.prob_hi) << " exp table Q30 [256]";
     }
@@ -118,7 +118,8 @@ struct Describe {
        << a.heads << "," << a.tokens * a.tokens << "] with " << mult(s.a_multiplier) << " -> zp "
        << s.biased_zero_point << (s.region.empty() ? "" : ", shift mask") << ", softmax ";
     if (a.softmax == SoftmaxKind::kLog2) {
-      os << "log2 uint" << a.log2_bits << " i-exp n " << a.exp.n;
+      os << "log2 uint" << a.log2_bits << " i-exp n " << a.exp.n
+         << (a.logit_shift ? " on logits << " + std::to_string(a.logit_shift) : "");
     } else {
       os << "uniform " << range(a.prob_lo, a.prob_hi);
     }

@@ -9,6 +9,7 @@
 #include "fqvit/core/error.h"
 #include "fqvit/lower/lower.h"
 #include "fqvit/quant/lis_params.h"
+#include "fqvit/quant/log_int_softmax.h"
 #include "fqvit/quant/ptf_params.h"
 
 namespace fqvit::lower {
@@ -117,6 +118,12 @@ ActQuant act_quant(const QuantizerRecord& r, const std::string& point, const std
     a.exp_shift = ints("exp_shift")[0];
     if (a.exp_shift < 8 || a.exp_shift > kLisReferenceShift) {
       fail(origin, field + ".exp_shift", std::to_string(a.exp_shift), "8..30");
+    }
+    if (r.ints.count("refine_logits")) {
+      single("refine_logits", ints("refine_logits").size());
+      const int32_t refine = ints("refine_logits")[0];
+      if (refine != 0 && refine != 1) fail(origin, field + ".refine_logits", std::to_string(refine), "0 or 1");
+      a.refine_logits = refine == 1;
     }
   } else {
     fail(origin, field + ".kind", r.kind, "uniform, ptf or lis (the kinds the integer executor runs)");
@@ -331,13 +338,18 @@ AttentionParams attention_params(const ActQuant& qkv, const ActQuant& logits, co
     p.softmax = SoftmaxKind::kLog2;
     p.log2_bits = probs.bits;
     if (probs.bits > 4) fail(origin, field + ".bits", std::to_string(probs.bits), "2..4 for Log-Int-Softmax");
-    p.exp = int_exp_params(s_logit, probs.exp_shift);
+    // Refined logits (docs/quantization.md 11.7): i-exp on the codes d 2^m at the scale S 2^-m, exact (a shift;
+    // d <= 255 and m <= 16 keep d 2^m < 2^24), the same m as the fake-quant emulation (lis_logit_shift).
+    const int m = lis_logit_shift(static_cast<float>(s_logit), {probs.bits, probs.exp_shift, probs.refine_logits});
+    p.logit_shift = m;
+    p.exp = int_exp_params(std::ldexp(s_logit, -m), probs.exp_shift);
     const int zero_code = 1 << probs.bits;
     // i-exp's constant c = floor(1 / (a S^2)) is 0 for logit scales above ~1.67 (4-bit logits at W4A4): the
     // polynomial then has no positive value and every weight would be zero, in the reference's arithmetic too.
     if (p.exp.c < 1) {
       fail(origin, field_of(logits.point) + ".scale", text(s_logit),
-           "below 1.67 (i-exp's c = floor(1 / (0.358 S^2)) is 0 above: logit scale too coarse for Log-Int-Softmax)");
+           "below 1.67 (i-exp's c = floor(1 / (0.358 S^2)) is 0 above: logit scale too coarse for the reference's "
+           "Log-Int-Softmax; the extension \"lis_logits\": \"refined\" runs it)");
     }
     // A logit clamped at n x0 must still land on the zero code: k >= n there, so n >= 2^bits.
     if (p.exp.n < zero_code) {
@@ -348,7 +360,7 @@ AttentionParams attention_params(const ActQuant& qkv, const ActQuant& logits, co
       fail(origin, field, std::to_string(tokens) + " tokens at " + std::to_string(probs.bits) + " bits",
            "tokens * 255 * 2^(2^bits - 1) < 2^31 (attn x V accumulator)");
     }
-    for (int d = 0; d < 256; ++d) p.exp_table.push_back(int_exp(-d, p.exp));
+    for (int d = 0; d < 256; ++d) p.exp_table.push_back(int_exp(-(d << m), p.exp));
     p.context_multiplier = fixed_multiplier_from_real(std::ldexp(s_qkv, -(zero_code - 1)) / out.scale[0], origin,
                                                       out.point + " context multiplier");
   } else {

@@ -23,6 +23,7 @@ struct ActQuant {
   int32_t zero_point = 0, lo = 0, hi = 255;
   int bits = 8;
   int exp_shift = 30;             // lis
+  bool refine_logits = false;     // lis: "lis_logits": "refined" (i-exp on the logit codes times 2^m)
   QParams qparams() const;        // uniform only
   double channel_scale(int64_t c) const { return scale.size() == 1 ? scale[0] : scale[static_cast<size_t>(c)]; }
   std::vector<int32_t> zero_points;  // ptf with per-channel zero points (fqvit_plus), else empty

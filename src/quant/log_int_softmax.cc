@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 #include "fqvit/numerics/cascade_sum.h"
@@ -27,6 +28,7 @@ inline float pow2f(int e) { return std::bit_cast<float>(static_cast<uint32_t>(12
 void lis_row(const float* x, int64_t cols, float s, const LisParams& p, float* exp_int, float* k_out) {
   // The reference computes python_scalar / tensor as reciprocal(tensor) * scalar (torch's __rtruediv__) and every
   // scalar in float32; keep each operation and its order.
+  s = std::ldexp(s, -lis_logit_shift(s, p));  // exact: a power of two (refined logits; 0 for the reference)
   const float recip = 1.0f / s;
   const float x0_int = std::floor(recip * kMinusLn2);
   const float n = static_cast<float>(p.exp_shift);
@@ -69,6 +71,18 @@ void lis_row(const float* x, int64_t cols, float s, const LisParams& p, float* e
 }
 
 }  // namespace
+
+int32_t lis_exp_constant(float s) {
+  const float c = std::floor((1.0f / (s * s)) * static_cast<float>(kExpC / kExpA));
+  return c < static_cast<float>(INT32_MAX) ? static_cast<int32_t>(c) : INT32_MAX;
+}
+
+int lis_logit_shift(float logit_scale, const LisParams& p) {
+  if (!p.refine_logits) return 0;
+  int m = 0;
+  while (m < kLisMaxLogitShift && lis_exp_constant(std::ldexp(logit_scale, -(m + 1))) < kLisRefinedMaxC) ++m;
+  return m;
+}
 
 void lis_codes(const float* x, int64_t rows, int64_t cols, float logit_scale, const LisParams& p, uint8_t* codes) {
 #pragma omp parallel

@@ -22,6 +22,8 @@ namespace {
 // The wide LayerNorm's output may differ from the exact one by its 1-LSB rounding plus the 16-bit multiplier's
 // relative error (2^-15 of a value of at most ~2^8 codes).
 constexpr double kWideLnMaxLsb = 1.01;
+// The corrected bias is a float32: the mean output it restores is exact up to float32 rounding of b' (|b'| < ~1).
+constexpr double kBiasCorrectionMaxError = 1e-6;
 
 const std::string kPlus = R"({"extensions": {"ptf_k": "auto", "ptf_zero_point": "channel", "branch_outputs": "ptf",
   "residual_bits": 16, "channel_inputs": ["gelu_output", "ln_output"], "observers": {"qkv": "omse"}}})";
@@ -60,6 +62,8 @@ TEST(Extensions, RefusesBadValuesNamingTheField) {
   expect_error(R"({"extensions": {"observers": {"nonsense": "omse"}}})", "extensions.observers.nonsense");
   expect_error(R"({"extensions": {"observers": {"qkv": "ptf"}}})", "extensions.observers.qkv");
   expect_error(R"({"extensions": {"shiny": true}})", "extensions.shiny");
+  expect_error(R"({"extensions": {"lis_logits": "fine"}})", "extensions.lis_logits");
+  expect_error(R"({"extensions": {"bias_correction": "yes"}})", "extensions");
 }
 
 TEST(Extensions, PointClassesAndConsumers) {
@@ -275,6 +279,69 @@ TEST(Extensions, ModelFileRoundTripsEveryExtensionField) {
   const Tensor a = direct.forward(m.input), b = loaded->forward(m.input);
   ASSERT_EQ(a.shape(), b.shape());
   for (int64_t i = 0; i < a.numel(); ++i) ASSERT_EQ(a[i], b[i]) << i;
+}
+
+// Records the FP32 values at one activation point (a float forward pass: nothing is changed).
+struct RecordPoint final : QuantHooks {
+  std::string point;
+  std::vector<float> values;
+  int64_t channels = 0;
+  void activation(const std::string& name, float* x, int64_t rows, int64_t c) override {
+    if (name != point) return;
+    values.insert(values.end(), x, x + rows * c);
+    channels = c;
+  }
+};
+
+// bias_correction: the file's corrected bias removes the mean output error of the quantized weight on the
+// calibration inputs, sum_t (W_q x_t + b') = sum_t (W x_t + b), in double against the FP32 inputs recorded here and
+// the weight dequantized from the file's codes (fc2 of block 0: its input factors folded too).
+TEST(Extensions, BiasCorrectionRemovesTheMeanWeightError) {
+  PlusModel m;
+  // No LIS: its last calibration batch would run Log-Int-Softmax, so the means would not be the plain FP32 pass's.
+  const std::string json = R"({"lis": false, "extensions": {"channel_inputs": ["gelu_output"], "bias_correction": true,
+                               "lis_logits": "refined"}})";
+  auto model = load_model(m.dir);
+  RecordPoint rec;
+  rec.point = "blocks.0.mlp.qact1";
+  model->clone()->forward(m.input, &rec);
+  Calibrator calib(*model, parse_quant_settings(json, "bias"));
+  calib.observe(m.input, true);
+  QuantState state = calib.finish();
+  const std::string path = testing::scratch_dir("extensions_bias") + "/bias.safetensors";
+  CalibrationInfo info;
+  info.order = "test";
+  save_quantized_model(path, m.dir, *model, state, info);
+  const QuantizedModel back = read_quantized_model(path);
+  EXPECT_EQ(back.state.settings.to_json(), state.settings.to_json());
+  WeightRef fc2, fc2_q;
+  for (const WeightRef& w : model->weights()) if (w.name == "blocks.0.mlp.fc2") fc2 = w;
+  for (const WeightRef& w : back.model->weights()) if (w.name == "blocks.0.mlp.fc2") fc2_q = w;
+  ASSERT_NE(fc2.bias, nullptr);
+  ASSERT_NE(fc2_q.bias, nullptr);
+  const int64_t out = fc2.weight->dim(0), k = fc2.weight->dim(1);
+  ASSERT_EQ(rec.channels, k);
+  const int64_t tokens = static_cast<int64_t>(rec.values.size()) / k;
+  double worst = 0, moved = 0;
+  for (int64_t o = 0; o < out; ++o) {
+    double fp = 0, q = 0;
+    for (int64_t t = 0; t < tokens; ++t) {
+      for (int64_t c = 0; c < k; ++c) {
+        const double x = rec.values[static_cast<size_t>(t * k + c)];
+        fp += static_cast<double>((*fc2.weight)[o * k + c]) * x;
+        q += static_cast<double>((*fc2_q.weight)[o * k + c]) * x;
+      }
+    }
+    fp = fp / static_cast<double>(tokens) + static_cast<double>((*fc2.bias)[o]);
+    q = q / static_cast<double>(tokens) + static_cast<double>((*fc2_q.bias)[o]);
+    worst = std::max(worst, std::fabs(q - fp));
+    moved = std::max(moved, std::fabs(static_cast<double>((*fc2_q.bias)[o]) - static_cast<double>((*fc2.bias)[o])));
+  }
+  EXPECT_LT(worst, kBiasCorrectionMaxError) << "largest bias change " << moved;
+  EXPECT_GT(moved, 10 * kBiasCorrectionMaxError) << "the correction must move the bias measurably";
+  // Without the extension the biases are the checkpoint's.
+  PlusModel plain;
+  for (const auto& [name, w] : plain.state.weights) EXPECT_TRUE(w.bias.empty()) << name;
 }
 
 TEST(Extensions, DiagnosisSqnrIsTheDirectOne) {

@@ -55,7 +55,7 @@ void lis_row_int64(const AttentionParams& a, const uint8_t* logits, int n, uint8
   std::vector<int64_t> e(static_cast<size_t>(t_count));
   for (int64_t s = 0; s < t_count; ++s) row_max = std::max<int64_t>(row_max, logits[s]);
   for (int64_t s = 0; s < t_count; ++s) {
-    const int64_t x = std::max<int64_t>(logits[s] - row_max, int64_t{n} * a.exp.x0);
+    const int64_t x = std::max<int64_t>((logits[s] - row_max) * (int64_t{1} << a.logit_shift), int64_t{n} * a.exp.x0);
     const int64_t q = x / a.exp.x0, r = x - q * a.exp.x0;
     e[static_cast<size_t>(s)] = (r * (r + a.exp.b) + a.exp.c) << (n - q);
     sum += e[static_cast<size_t>(s)];
@@ -372,16 +372,18 @@ INSTANTIATE_TEST_SUITE_P(Presets, TeacherForcedDemo,
                                            DemoCase{"swin_micro", "minmax_w8a8attn8"}));
 
 // The fqvit_plus extensions (docs/quantization.md 11.9): all on, and the ones that take mixed paths alone
-// (16-bit stream codes with one zero point; PTF branch outputs with plain uint8 adds; W6A6 with all on). The micro
-// Swin under fqvit_plus: its 16-bit stream through patch merging's gather, LayerNorm and reduction, the per-channel
-// window-attention context and the per-channel average pool.
+// (16-bit stream codes with one zero point; PTF branch outputs with plain uint8 adds; W6A6 with all on but the
+// reference's i-exp; W4A4 with all on, its 4-bit logits through the refined i-exp). The micro Swin under fqvit_plus:
+// its 16-bit stream through patch merging's gather, LayerNorm and reduction, the per-channel window-attention context
+// and the per-channel average pool.
 INSTANTIATE_TEST_SUITE_P(Plus, TeacherForcedDemo,
                          ::testing::Values(DemoCase{"vit_micro", "fqvit_plus"},
                                            DemoCase{"swin_micro", "fqvit_plus"},
                                            DemoCase{"swin_micro", "tests/data/configs/plus_residual16.json"},
                                            DemoCase{"vit_micro", "tests/data/configs/plus_residual16.json"},
                                            DemoCase{"vit_micro", "tests/data/configs/plus_branch_ptf.json"},
-                                           DemoCase{"vit_micro", "tests/data/configs/plus_w6a6.json"}));
+                                           DemoCase{"vit_micro", "tests/data/configs/plus_w6a6.json"},
+                                           DemoCase{"vit_micro", "tests/data/configs/plus_w4a4.json"}));
 
 // A random DeiT with distillation (committed): the quantized input (qact_input tables) and the two-head average,
 // calibrated and evaluated on demo images resized to its 48 x 48 input.

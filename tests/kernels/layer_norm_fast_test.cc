@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <random>
@@ -205,6 +206,84 @@ TEST_F(LayerNormFast, SpecialGammasEqualReference) {
         }
       }
     }
+  }
+}
+
+// The reference's intermediates for one row and channel (layer_norm_ref.cc, same int128 steps), to build data that
+// sits exactly on a rounding boundary; the expected codes still come from layer_norm_ref.
+__extension__ typedef __int128 int128;
+struct Intermediates {
+  int n = 0;
+  int64_t m = 0, x = 0, t_fp = 0;
+  bool t_exact = false;  // the mean term's division by 2^j had no remainder
+};
+struct RowSums {
+  int64_t s1 = 0, inv = 0;
+  int k = 0;
+};
+RowSums row_sums(const LayerNormParams& p, const uint8_t* row) {
+  int64_t s1 = 0, s2 = 0;
+  for (int64_t i = 0; i < p.channels; ++i) {
+    const int64_t v = (int64_t{row[i]} - p.in_zero_point) << p.in_shift[static_cast<size_t>(i)];
+    s1 += v, s2 += v * v;
+  }
+  const int64_t d = p.channels * s2 - s1 * s1 + p.variance_epsilon;  // > 0 for these rows
+  const int k = (62 - static_cast<int>(std::bit_width(static_cast<uint64_t>(d)))) / 2;
+  return {s1, (int64_t{1} << 61) / static_cast<int64_t>(isqrt_u64(static_cast<uint64_t>(d) << (2 * k))), k};
+}
+Intermediates intermediates(const LayerNormParams& p, const uint8_t* row, const RowSums& rs, int64_t c) {
+  const int64_t s1 = rs.s1, inv = rs.inv;
+  const int k = rs.k;
+  const FixedMultiplier g = p.gamma[static_cast<size_t>(c)];
+  const int j = 44 - g.exponent - k;  // > 0 for these parameters
+  const int128 mant = g.mantissa_q31 < 0 ? -int128{g.mantissa_q31} : int128{g.mantissa_q31};
+  const int128 a_fp = (int128{p.channels} * mant * inv) >> j;
+  int bits = 0;
+  while ((a_fp >> bits) > 1) ++bits;  // floor(log2 a_fp)
+  Intermediates r;
+  r.n = std::clamp(p.multiplier_bits - 1 - (bits - 48), 0, 31);
+  r.m = static_cast<int64_t>(std::min<int128>(a_fp >> (48 - r.n), (int128{1} << p.multiplier_bits) - 1));
+  const int128 t_prod = (g.mantissa_q31 < 0 ? -1 : 1) * mant * s1 * inv;
+  r.t_fp = static_cast<int64_t>(t_prod >> j);
+  r.t_exact = (t_prod & ((int128{1} << j) - 1)) == 0;
+  r.x = (int64_t{row[c]} - p.in_zero_point) << p.in_shift[static_cast<size_t>(c)];
+  return r;
+}
+
+// B = round(2^N (beta - mean term)) exactly half-way (v + 2^(47-N) a multiple of 2^(48-N), which needs the mean term
+// t_fp to be a multiple of 2^16: about one (row, channel) in 2^16), and M x + B exactly half-way between two codes:
+// both of the reference's roundings decided by a tie. Beta is chosen per channel to put each found case there.
+TEST_F(LayerNormFast, RoundingTiesOfTheOffsetAndTheOutputEqualReference) {
+  std::mt19937 rng(75);
+  for (const int bits : {8, 24}) {
+    LayerNormParams p = model_like(192, bits, GammaMix{}, rng);
+    std::vector<uint8_t> chosen;
+    std::vector<int64_t> chosen_channel;
+    int inexact = 0;
+    for (int attempt = 0; attempt < 20000 && chosen.size() < 8 * 192; ++attempt) {
+      const std::vector<uint8_t> row = activations(p, 1, rng);
+      const RowSums rs = row_sums(p, row.data());
+      for (int64_t c = 0; c < 192; ++c) {
+        if (std::count(chosen_channel.begin(), chosen_channel.end(), c) != 0) continue;  // one row per channel
+        const Intermediates in = intermediates(p, row.data(), rs, c);
+        if (in.t_fp % 65536 != 0 || in.n < 1) continue;
+        // y = q + 1 from the tie q 2^N + 2^(N-1) with q odd: halves to even upward; one less in B would give q.
+        const int64_t q = p.out_zero_point + 2 <= 255 ? 1 : -3;
+        const int64_t sign = p.gamma[static_cast<size_t>(c)].mantissa_q31 < 0 ? -1 : 1;
+        const int64_t b = q * (int64_t{1} << in.n) + (int64_t{1} << (in.n - 1)) - sign * in.m * in.x;
+        const int128 beta48 = int128{b} * (int128{1} << (48 - in.n)) - (int128{1} << (47 - in.n)) + in.t_fp;
+        p.beta_q32[static_cast<size_t>(c)] = static_cast<int64_t>(beta48 / 65536);
+        chosen.insert(chosen.end(), row.begin(), row.end());
+        chosen_channel.push_back(c);
+        inexact += !in.t_exact;
+        break;
+      }
+    }
+    ASSERT_GE(chosen_channel.size(), 4u) << "bits " << bits << ": too few boundary cases found";
+    EXPECT_GE(inexact, 2) << "bits " << bits << ": the mean term's floor must leave a remainder in some cases";
+    const int64_t fast = expect_equal(p, chosen, "rounding ties");
+    if (HasFailure()) return;
+    EXPECT_EQ(fast, static_cast<int64_t>(chosen_channel.size())) << "bits " << bits;
   }
 }
 

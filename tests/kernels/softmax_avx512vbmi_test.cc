@@ -49,7 +49,7 @@ void check_rows(const AttentionParams& p, const std::string& what, bool want_fas
   for (size_t r = 0; r < rows.size(); ++r) {
     std::vector<uint8_t> want(rows[r].size()), got(rows[r].size(), 0xAB), gathered(rows[r].size(), 0xAB);
     softmax_row_ref(p, rows[r].data(), exp.data(), want.data());
-    if (want_fast) kernels::softmax_row_avx512vbmi(p, lut, rows[r].data(), e_scratch, got.data());
+    if (want_fast) kernels::softmax_rows_avx512vbmi(p, lut, rows[r].data(), p.tokens, 1, e_scratch, got.data(), p.tokens);
     kernels::softmax_row_avx512_gather(p, rows[r].data(), exp.data(), gathered.data());
     for (size_t s = 0; s < want.size(); ++s) {
       if (want_fast) {

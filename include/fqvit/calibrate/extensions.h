@@ -11,6 +11,12 @@
 //   "channel_inputs": [class, ...]   inputs of linears (ln_output, gelu_output, attn_v) with per-channel
 //                                    power-of-two factors and zero points (a PTF quantizer), the factors folded
 //                                    into the consuming linear's weight columns (RepQ-ViT's reparameterization)
+//   "lis_logits": "reference" | "refined"   i-exp of Log-Int-Softmax on the logit scale S (reference) or on the
+//                                    exact codes q 2^m at the finer scale S 2^-m (m from S: lis_logit_shift), so
+//                                    that its constants do not degenerate for coarse (4- or 6-bit) logits
+//   "bias_correction": true | false  each linear's bias minus its weight quantization's mean output error,
+//                                    (W_q - W) E[x], E[x] the per-channel mean of its FP32 input over every
+//                                    calibration image (Nagel et al. 2019's empirical bias correction)
 //   "observers": {class: observer}   the observer of one class of activation points (point_class()), e.g.
 //                                    {"gelu_output": "omse"}
 //
@@ -45,6 +51,8 @@ struct Extensions {
   bool branch_ptf = false;
   int residual_bits = 0;  // 0: the activation bits
   std::set<std::string> channel_inputs;
+  bool lis_refined_logits = false;
+  bool bias_correction = false;
   std::map<std::string, std::string> observers;
 
   bool any() const;

@@ -30,14 +30,22 @@ class CalibrationHooks final : public QuantHooks {
   // The fitted quantizers (after a last batch); moves them out.
   std::map<std::string, std::unique_ptr<ActivationQuantizer>> take_fitted();
   const Observer* observer(const std::string& name) const;
+  // Per-channel means of every point's FP32 values over all batches (extension bias_correction; empty without it).
+  std::map<std::string, std::vector<double>> channel_means() const;
 
  private:
+  struct ChannelSums {
+    std::vector<double> sum;
+    int64_t rows = 0;
+  };
   struct Point {
     QuantizerSpec spec;
     std::unique_ptr<Observer> observer;  // null for LIS
   };
   std::map<std::string, Point> points_;
   std::map<std::string, std::unique_ptr<ActivationQuantizer>> fitted_;
+  std::map<std::string, ChannelSums> sums_;  // bias_correction only
+  bool collect_means_ = false;
   LisParams lis_;
   bool last_ = false;
 };

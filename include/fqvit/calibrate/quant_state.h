@@ -20,6 +20,7 @@ struct WeightQuant {
   BitType bit_type = kInt8;
   std::vector<float> scales;
   std::vector<int32_t> input_exponent;  // empty, or one per input column (the weight's last axis)
+  std::vector<float> bias;              // the corrected bias (extension bias_correction), else empty: the model's
 };
 
 struct QuantState {
@@ -41,10 +42,17 @@ std::map<std::string, WeightQuant> fit_weights(VisionModel& model, const std::ve
 // the reparameterized weight.
 void fold_channel_inputs(VisionModel& model, QuantState& state);
 
+// Extension bias_correction: for every linear whose input point has a mean in `input_means` (per channel, FP32,
+// over the calibration images), bias = b - (W_q - W) E[x] in double (the mean of the weight quantization's output
+// error removed), stored in the weight's quantizer; a linear without a bias (Swin's reduction) is left alone.
+void correct_biases(VisionModel& model, QuantState& state,
+                    const std::map<std::string, std::vector<double>>& input_means);
+
 // Quantize-dequantize one weight tensor [out, ...] in place with its quantizer (input exponents included).
 void fake_quant_weight_tensor(Tensor& weight, const WeightQuant& q);
 
-// Replaces the model's weights by their quantize-dequantize (fake quantization, as the reference's QLinear/QConv2d).
+// Replaces the model's weights by their quantize-dequantize (fake quantization, as the reference's QLinear/QConv2d)
+// and the biases by the corrected ones where the state has them.
 void fake_quantize_weights(VisionModel& model, const QuantState& state);
 
 // Loads the reference's calibrated-parameter dump (shared/reference/golden_vit_tiny_qparams*.json) into a state.

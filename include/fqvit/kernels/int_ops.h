@@ -107,8 +107,11 @@ struct AttentionParams {
   SoftmaxKind softmax = SoftmaxKind::kLog2;
   IntExpParams exp;
   int32_t log2_bits = 4;                 // kLog2
-  // [256], indexed by d = max logit code - code: kLog2: int_exp(-d, exp) (the i-exp of every possible 8-bit logit
-  // difference, tabulated by the lowering); kUniform: round(2^30 exp(-S d)).
+  // kLog2, "lis_logits": "refined" (docs/quantization.md 11.7): i-exp runs on d 2^logit_shift at the logit scale
+  // S 2^-logit_shift (exp holds that scale's constants); 0 (the reference): on d at S. 0..16, so d 2^m < 2^24.
+  int32_t logit_shift = 0;
+  // [256], indexed by d = max logit code - code: kLog2: int_exp(-(d << logit_shift), exp) (the i-exp of every
+  // possible 8-bit logit difference, tabulated by the lowering); kUniform: round(2^30 exp(-S d)).
   std::vector<int32_t> exp_table;
   int64_t prob_reciprocal_q16 = 0;       // kUniform: round(2^16 / s_prob)
   int32_t prob_zero_point = 0, prob_lo = 0, prob_hi = 255;

@@ -220,7 +220,7 @@ void row_block(const AttentionParams& p, const Layout& l, const uint8_t* qkv, in
   uint32_t* q_words = scratch<uint32_t>(kQWords, kRows * l.groups);
   uint8_t* logits = scratch<uint8_t>(kLogits, kRows * l.keys);
   uint8_t* probs = scratch<uint8_t>(kProbs, kRows * l.prob_ld);
-  int32_t* exp = scratch<int32_t>(kExp, l.prob_ld);
+  int32_t* exp = scratch<int32_t>(kExp, kRows * l.prob_ld);
   int16_t* weights = scratch<int16_t>(kWeights, kRows * 2 * l.weight_ld);
   const int32_t zp = p.qkv_zero_point;
   int32_t row_term[kRows];
@@ -233,13 +233,13 @@ void row_block(const AttentionParams& p, const Layout& l, const uint8_t* qkv, in
   }
   logits_rows<R>(l, q_words, row_term, logit_rq, logits);
   int64_t wrapped[kRows];
-  for (int r = 0; r < R; ++r) {
-    if (sf.vbmi) {
-      softmax_row_avx512vbmi(p, sf.lut, logits + r * l.keys, exp, probs + r * l.prob_ld);
-    } else {
+  if (sf.vbmi) {
+    softmax_weights_avx512vbmi(p, sf.lut, logits, l.keys, R, exp, weights, 2 * l.weight_ld, wrapped);
+  } else {
+    for (int r = 0; r < R; ++r) {
       softmax_row_avx512_gather(p, logits + r * l.keys, exp, probs + r * l.prob_ld);
+      wrapped[r] = weight_row(p, l, probs + r * l.prob_ld, weights + r * 2 * l.weight_ld);
     }
-    wrapped[r] = weight_row(p, l, probs + r * l.prob_ld, weights + r * 2 * l.weight_ld);
   }
   const auto* weight_pairs = reinterpret_cast<const int32_t*>(weights);
   for (int64_t d0 = 0; d0 < l.width; d0 += 4 * kLanes) {

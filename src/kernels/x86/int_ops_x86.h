@@ -29,13 +29,21 @@ void softmax_row_avx512_gather(const AttentionParams& p, const uint8_t* logits, 
 struct SoftmaxLut {
   alignas(64) uint8_t plane[4][256];  // plane[b][d] = byte b of exp_table[d]
   alignas(64) int32_t coarse[16];     // exp_table[16 i]
+  alignas(64) int32_t transposed[16][16];  // [x][i] = exp_table[16 i + x]
   bool monotone = false;              // exp_table non-increasing and >= 0 (the Log-Int-Softmax form needs it)
 };
 void prepare_softmax_avx512vbmi(const AttentionParams& p, SoftmaxLut& lut);
 bool softmax_vbmi_supports(const AttentionParams& p, const SoftmaxLut& lut);
-// One row, same bits as softmax_row_ref; e_scratch: 64-byte aligned, round_up(T, 64) int32 (uniform form only).
-void softmax_row_avx512vbmi(const AttentionParams& p, const SoftmaxLut& lut, const uint8_t* logits, int32_t* e_scratch,
-                            uint8_t* probs);
+// Rows [0, rows) of logit codes (rows <= kMaxSoftmaxRows, row stride logit_ld) into probability codes (stride
+// prob_ld), each row the bits of softmax_row_ref; e_scratch: 64-byte aligned, rows * round_up(T, 64) int32 (uniform).
+constexpr int kMaxSoftmaxRows = 4;
+void softmax_rows_avx512vbmi(const AttentionParams& p, const SoftmaxLut& lut, const uint8_t* logits, int64_t logit_ld,
+                             int rows, int32_t* e_scratch, uint8_t* probs, int64_t prob_ld);
+// The same rows straight into the int16 weights of attn x V (attention_rows_avx512.cc's layout): weight_ld int16 per
+// row (a multiple of 64, >= T; zero past T), and per row the token whose 2^15 weight went in as -2^15, or -1.
+void softmax_weights_avx512vbmi(const AttentionParams& p, const SoftmaxLut& lut, const uint8_t* logits,
+                                int64_t logit_ld, int rows, int32_t* e_scratch, int16_t* weights, int64_t weight_ld,
+                                int64_t* wrapped);
 // The codes of one row from its exps and their sum (softmax_from_exp_ref): softmax_row_avx512's second half, for
 // Swin's masked rows (swin_attention_avx512.cc); the reference outside its bounds.
 void softmax_from_exp_avx512(const AttentionParams& p, const int32_t* exp, int64_t sum, uint8_t* probs);

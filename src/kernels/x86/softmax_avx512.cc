@@ -108,7 +108,7 @@ void softmax_row_avx512(const AttentionParams& p, const uint8_t* logits, int32_t
     prepare_softmax_avx512vbmi(p, lut);
     if (softmax_vbmi_supports(p, lut)) {
       alignas(64) int32_t e[256];  // the uniform form's bound T <= 256
-      return softmax_row_avx512vbmi(p, lut, logits, e, probs);
+      return softmax_rows_avx512vbmi(p, lut, logits, p.tokens, 1, e, probs, p.tokens);
     }
   }
   softmax_row_avx512_gather(p, logits, exp, probs);

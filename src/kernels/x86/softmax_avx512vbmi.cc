@@ -4,10 +4,9 @@
 //        lanes is two vpermi2b (entries 0-127 and 128-255, chosen by bit 7 of d). The row sum adds the planes by
 //        vpsadbw: sum = sum_b 2^(8 b) sum_s plane_b[d_s], exact in uint64 (< T 2^31).
 //   Log-Int-Softmax: k = #{j <= 2^b : e <= th_j}, th_j = floor(2 sum / c_j) (softmax_avx512.cc). When the table is
-//        non-increasing in d (prepare_softmax_avx512 checks it), e <= th_j exactly when d >= D_j, D_j = #{d : table[d]
-//        > th_j} (the table's prefix above th_j, 0..256; D_j non-decreasing in j). Per row: the 16 D_j (a 4-step
-//        search over every 16th entry for the block, then one 16-entry compare in that block); per 64 codes: a 5-step
-//        search of d over the D_j by vpermb. D_j = 256 (no d passes) is stored as 255 and the count capped at the
+//        non-increasing in d (prepare_softmax_avx512vbmi checks it), e <= th_j exactly when d >= D_j, D_j = #{d : table[d]
+//        > th_j} (the table's prefix above th_j, 0..256; D_j non-decreasing in j). Per row: the 16 D_j in the 16 lanes
+//        of one zmm (log2_plan); per 64 codes: a 5-step search of d over the D_j by vpermb. D_j = 256 (no d passes) is stored as 255 and the count capped at the
 //        number J of D_j <= 255, which undoes the one wrong pass (d = 255).
 //   uniform: q = floor(N / den), N = e R + den / 2, den = sum 2^16, equals floor((floor(e R / 2^15) + sum) / (2 sum))
 //        (N / den = (A + f) / (2 sum) with A = floor(e R / 2^15) + sum an integer and 0 <= f < 1). With M = min(A,
@@ -83,38 +82,81 @@ uint64_t exp_sum(const SoftmaxLut& lut, const uint8_t* logits, int64_t tokens, _
   return static_cast<uint64_t>(_mm512_reduce_add_epi64(sum));
 }
 
-void log2_codes(const AttentionParams& p, const SoftmaxLut& lut, const uint8_t* logits, __m512i max, uint64_t sum,
-                uint8_t* probs) {
-  const int32_t* table = p.exp_table.data();
-  const int zero_code = 1 << p.log2_bits;
-  alignas(64) int32_t threshold[kMaxLog2Codes], block[kMaxLog2Codes];
+// The search table of one row: bytes 0..15 of dt hold min(D_j, 255) (j = 1..16; 255 past 2^b), cap = J.
+struct Log2Plan {
+  __m512i dt, cap;
+};
+
+// All 16 D_j at once, one per int32 lane j: the block of D_j (the last i with table[16 i] > th_j) by a 4-step
+// search of every 16th entry (vpermd), then D_j = 16 block + #{x : table[16 block + x] > th_j}, each x one vpermd
+// of the transposed table (lane j picks its block's entry x).
+Log2Plan log2_plan(const AttentionParams& p, const SoftmaxLut& lut, uint64_t sum) {
+  alignas(64) int32_t threshold[kMaxLog2Codes];
 #pragma GCC unroll 16
   for (int j = 0; j < kMaxLog2Codes; ++j) {
     const uint64_t t = 2 * sum / kLisDivisor[j];
     threshold[j] = t < INT32_MAX ? static_cast<int32_t>(t) : INT32_MAX;
   }
-  // block[j]: the last i in [0, 15] with table[16 i] > th_j (0 when none): D_j lies in [16 i, 16 i + 16].
-  const __m512i th = _mm512_load_si512(threshold), coarse = _mm512_load_si512(lut.coarse);
-  __m512i b = _mm512_setzero_si512();
+  const __m512i th = _mm512_load_si512(threshold);
+  const __m512i coarse = _mm512_load_si512(lut.coarse);
+  __m512i block = _mm512_setzero_si512();
   for (int step = 8; step >= 1; step /= 2) {
-    const __m512i at = _mm512_add_epi32(b, _mm512_set1_epi32(step));
-    b = _mm512_mask_add_epi32(b, _mm512_cmpgt_epi32_mask(_mm512_permutexvar_epi32(at, coarse), th), b,
-                              _mm512_set1_epi32(step));
+    const __m512i at = _mm512_add_epi32(block, _mm512_set1_epi32(step));
+    block = _mm512_mask_add_epi32(block, _mm512_cmpgt_epi32_mask(_mm512_permutexvar_epi32(at, coarse), th), block,
+                                  _mm512_set1_epi32(step));
   }
-  _mm512_store_si512(block, b);
-  alignas(64) uint8_t first_d[kCodes] = {};  // D_j for j = 1..J, then 255
-  int passing = 0;                            // J
-  for (int j = 0; j < zero_code; ++j) {
-    const int32_t* entries = table + 16 * block[j];
-    const int d = 16 * block[j] + __builtin_popcount(_mm512_cmpgt_epi32_mask(_mm512_loadu_si512(entries),
-                                                                          _mm512_set1_epi32(threshold[j])));
-    if (d > 255) break;  // so are all later D_j
-    first_d[j] = static_cast<uint8_t>(d);
-    passing = j + 1;
+  __m512i above[2] = {_mm512_slli_epi32(block, 4), _mm512_setzero_si512()};  // two chains of the count
+  for (int x = 0; x < 16; ++x) {
+    const __mmask16 m = _mm512_cmpgt_epi32_mask(_mm512_permutexvar_epi32(block, _mm512_load_si512(lut.transposed[x])), th);
+    above[x % 2] = _mm512_mask_sub_epi32(above[x % 2], m, above[x % 2], _mm512_set1_epi32(-1));
   }
-  for (int j = passing; j < kMaxLog2Codes; ++j) first_d[j] = 255;
-  const __m512i dt = _mm512_load_si512(first_d), cap = _mm512_set1_epi8(static_cast<char>(passing));
-  for (int64_t s = 0; s < p.tokens; s += kCodes) {
+  const __mmask16 live = static_cast<__mmask16>((1u << (1 << p.log2_bits)) - 1);  // j <= 2^b
+  const __m512i d = _mm512_mask_mov_epi32(_mm512_set1_epi32(256), live, _mm512_add_epi32(above[0], above[1]));
+  Log2Plan plan;
+  plan.dt = _mm512_castsi128_si512(_mm512_cvtusepi32_epi8(d));  // 256 saturates to 255
+  plan.cap = _mm512_set1_epi8(static_cast<char>(__builtin_popcount(_mm512_cmple_epi32_mask(d, _mm512_set1_epi32(255)))));
+  return plan;
+}
+
+// Where the codes of a row go: CodeSink stores them; WeightSink turns them into the int16 weights attn x V reads.
+struct CodeSink {
+  uint8_t* probs;
+  void put(int64_t s, __m512i codes, __mmask64 valid) { _mm512_mask_storeu_epi8(probs + s, valid, codes); }
+};
+
+// Weights of attention_rows_avx512.cc's weight_row: 2^(2^b - 1 - k) (log2; 0 for the zero code) or p - zp_p, zero
+// past T, for every chunk of the row; a log2 weight 2^15 (k = 0 at 4 bits) goes in as -2^15 and its token is kept.
+struct WeightSink {
+  int16_t* weights;
+  bool log2, wraps;  // wraps: 2^b - 1 = 15
+  __m512i zero_code, top, prob_zp;
+  int64_t wrapped = -1;
+  void put(int64_t s, __m512i codes, __mmask64 valid) {
+    for (int half = 0; half < 2; ++half) {
+      const __m512i c = _mm512_cvtepu8_epi16(half == 0 ? _mm512_castsi512_si256(codes) : _mm512_extracti64x4_epi64(codes, 1));
+      const auto m = static_cast<__mmask32>(valid >> (32 * half));
+      __m512i w;
+      if (log2) {
+        const __mmask32 live = _mm512_mask_cmplt_epu16_mask(m, c, zero_code);
+        w = _mm512_maskz_sllv_epi16(live, _mm512_set1_epi16(1), _mm512_sub_epi16(top, c));
+        const __mmask32 k0 = wraps ? _mm512_mask_cmpeq_epi16_mask(live, c, _mm512_setzero_si512()) : 0;
+        if (k0 != 0) {
+          assert(wrapped < 0 && (k0 & (k0 - 1)) == 0);  // at most one k = 0 per row
+          wrapped = s + 32 * half + __builtin_ctz(k0);
+        }
+      } else {
+        w = _mm512_maskz_sub_epi16(m, c, prob_zp);
+      }
+      _mm512_storeu_si512(weights + s + 32 * half, w);
+    }
+  }
+};
+
+template <typename Sink>
+void log2_codes(const AttentionParams& p, const Log2Plan& plan, const uint8_t* logits, __m512i max, int64_t chunks,
+                Sink& sink) {
+  const __m512i dt = plan.dt, cap = plan.cap;
+  for (int64_t s = 0; s < chunks * kCodes; s += kCodes) {
     const __mmask64 valid = code_mask(p.tokens - s);
     const __m512i d = _mm512_sub_epi8(max, _mm512_maskz_loadu_epi8(valid, logits + s));
     __m512i k = _mm512_setzero_si512();  // D_1..D_k <= d so far; test D_(k + step) (byte k + step - 1)
@@ -125,7 +167,7 @@ void log2_codes(const AttentionParams& p, const SoftmaxLut& lut, const uint8_t* 
     }
     // k in [0, 15]: byte k fails already unless k = 15 (then it is D_16).
     k = _mm512_mask_add_epi8(k, _mm512_cmpge_epu8_mask(d, _mm512_permutexvar_epi8(k, dt)), k, _mm512_set1_epi8(1));
-    _mm512_mask_storeu_epi8(probs + s, valid, _mm512_min_epu8(k, cap));
+    sink.put(s, _mm512_min_epu8(k, cap), valid);
   }
 }
 
@@ -137,7 +179,8 @@ __m512i quotient(__m512i e, __m512i reciprocal, __m512i sum, __m512i two_sum, __
   return _mm512_mask_add_epi64(q, _mm512_cmpge_epu64_mask(r, two_sum), q, _mm512_set1_epi64(1));
 }
 
-void uniform_codes(const AttentionParams& p, const int32_t* e, uint64_t sum, uint8_t* probs) {
+template <typename Sink>
+void uniform_codes(const AttentionParams& p, const int32_t* e, uint64_t sum, int64_t chunks, Sink& sink) {
   const uint64_t two_sum = 2 * sum;
   const __m512i reciprocal = _mm512_set1_epi64(p.prob_reciprocal_q16), vsum = _mm512_set1_epi64(static_cast<int64_t>(sum));
   const __m512i vtwo_sum = _mm512_set1_epi64(static_cast<int64_t>(two_sum));
@@ -145,7 +188,7 @@ void uniform_codes(const AttentionParams& p, const int32_t* e, uint64_t sum, uin
   const __m512i inv = _mm512_set1_epi64(static_cast<int64_t>((uint64_t{1} << kReciprocalBits) / two_sum));
   const __m512i zp = _mm512_set1_epi32(p.prob_zero_point);
   const __m512i lo = _mm512_set1_epi32(p.prob_lo), hi = _mm512_set1_epi32(p.prob_hi);
-  for (int64_t s = 0; s < p.tokens; s += kCodes) {
+  for (int64_t s = 0; s < chunks * kCodes; s += kCodes) {
     __m512i code[4];
     for (int z = 0; z < 4; ++z) {
       const __m512i ez = _mm512_load_si512(e + s + 16 * z);
@@ -155,7 +198,7 @@ void uniform_codes(const AttentionParams& p, const int32_t* e, uint64_t sum, uin
       code[z] = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(q, zp), lo), hi);
     }
     const __m512i bytes = _mm512_packus_epi16(_mm512_packus_epi32(code[0], code[1]), _mm512_packus_epi32(code[2], code[3]));
-    _mm512_mask_storeu_epi8(probs + s, code_mask(p.tokens - s), bytes);
+    sink.put(s, bytes, code_mask(p.tokens - s));
   }
 }
 
@@ -176,20 +219,61 @@ void prepare_softmax_avx512vbmi(const AttentionParams& p, SoftmaxLut& lut) {
       _mm_store_si128(reinterpret_cast<__m128i*>(lut.plane[b] + d), _mm512_cvtepi32_epi8(_mm512_srli_epi32(e, 8 * b)));
     }
     lut.coarse[d / 16] = table[d];
+    for (int x = 0; x < 16; ++x) lut.transposed[x][d / 16] = table[d + x];
   }
   bool monotone = table[255] >= 0;
   for (int d = 0; d < 255; ++d) monotone = monotone && table[d] >= table[d + 1];
   lut.monotone = monotone;
 }
 
-void softmax_row_avx512vbmi(const AttentionParams& p, const SoftmaxLut& lut, const uint8_t* logits, int32_t* e_scratch,
-                            uint8_t* probs) {
-  assert(softmax_vbmi_supports(p, lut));
-  const __m512i max = _mm512_set1_epi8(static_cast<char>(row_max(logits, p.tokens)));
-  if (p.softmax == SoftmaxKind::kLog2) {
-    return log2_codes(p, lut, logits, max, exp_sum(lut, logits, p.tokens, max, nullptr), probs);
+namespace {
+
+// The rows stage by stage: each stage's rows are independent, so their latency chains overlap. chunks: 64-code
+// chunks per row to emit (past T they carry no valid lane).
+template <typename Sink>
+void rows_stage_by_stage(const AttentionParams& p, const SoftmaxLut& lut, const uint8_t* logits, int64_t logit_ld,
+                         int rows, int32_t* e_scratch, int64_t chunks, Sink* sinks) {
+  assert(softmax_vbmi_supports(p, lut) && rows >= 1 && rows <= kMaxSoftmaxRows);
+  const int64_t e_ld = (p.tokens + kCodes - 1) / kCodes * kCodes;
+  __m512i max[kMaxSoftmaxRows];
+  uint64_t sum[kMaxSoftmaxRows];
+  for (int r = 0; r < rows; ++r) max[r] = _mm512_set1_epi8(static_cast<char>(row_max(logits + r * logit_ld, p.tokens)));
+  const bool log2 = p.softmax == SoftmaxKind::kLog2;
+  for (int r = 0; r < rows; ++r) {
+    sum[r] = exp_sum(lut, logits + r * logit_ld, p.tokens, max[r], log2 ? nullptr : e_scratch + r * e_ld);
   }
-  uniform_codes(p, e_scratch, exp_sum(lut, logits, p.tokens, max, e_scratch), probs);
+  if (log2) {
+    Log2Plan plan[kMaxSoftmaxRows];
+    for (int r = 0; r < rows; ++r) plan[r] = log2_plan(p, lut, sum[r]);
+    for (int r = 0; r < rows; ++r) log2_codes(p, plan[r], logits + r * logit_ld, max[r], chunks, sinks[r]);
+    return;
+  }
+  for (int r = 0; r < rows; ++r) uniform_codes(p, e_scratch + r * e_ld, sum[r], chunks, sinks[r]);
+}
+
+}  // namespace
+
+void softmax_rows_avx512vbmi(const AttentionParams& p, const SoftmaxLut& lut, const uint8_t* logits, int64_t logit_ld,
+                             int rows, int32_t* e_scratch, uint8_t* probs, int64_t prob_ld) {
+  CodeSink sinks[kMaxSoftmaxRows];
+  for (int r = 0; r < rows; ++r) sinks[r].probs = probs + r * prob_ld;
+  rows_stage_by_stage(p, lut, logits, logit_ld, rows, e_scratch, (p.tokens + kCodes - 1) / kCodes, sinks);
+}
+
+void softmax_weights_avx512vbmi(const AttentionParams& p, const SoftmaxLut& lut, const uint8_t* logits,
+                                int64_t logit_ld, int rows, int32_t* e_scratch, int16_t* weights, int64_t weight_ld,
+                                int64_t* wrapped) {
+  WeightSink sinks[kMaxSoftmaxRows];
+  const int32_t zero_code = int32_t{1} << p.log2_bits;
+  for (int r = 0; r < rows; ++r) {
+    sinks[r].weights = weights + r * weight_ld;
+    sinks[r].log2 = p.softmax == SoftmaxKind::kLog2, sinks[r].wraps = zero_code - 1 == 15;
+    sinks[r].zero_code = _mm512_set1_epi16(static_cast<int16_t>(zero_code));
+    sinks[r].top = _mm512_set1_epi16(static_cast<int16_t>(zero_code - 1));
+    sinks[r].prob_zp = _mm512_set1_epi16(static_cast<int16_t>(p.prob_zero_point));
+  }
+  rows_stage_by_stage(p, lut, logits, logit_ld, rows, e_scratch, weight_ld / kCodes, sinks);
+  for (int r = 0; r < rows; ++r) wrapped[r] = sinks[r].wrapped;
 }
 
 }  // namespace fqvit::kernels

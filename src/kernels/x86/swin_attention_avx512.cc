@@ -8,8 +8,8 @@
 //          start value 0 already is), e = exp_table[max - code] by a gather on the kept lanes and exactly 0 on the
 //          others, the row sum in int64 lanes (< T 2^31), then the codes from the exps as the plain softmax
 //          (softmax_from_exp_avx512).
-//   plain softmax of a window's rows: the gather form or the VBMI form of softmax_avx512*.cc, whichever is faster
-//          at the window's size.
+//   plain softmax of a window's rows: the VBMI form of softmax_avx512vbmi.cc four rows at a time, its table
+//          built once per window and head (softmax_row_avx512 builds it for every row), else the gather form.
 #include <cstddef>
 
 #include "kernels/cpu_features.h"
@@ -19,11 +19,6 @@
 #include "kernels/x86/swin_x86.h"
 
 namespace fqvit::kernels {
-namespace {
-
-constexpr int64_t kGatherSoftmaxMaxTokens = 64;
-
-}  // namespace
 
 void swin_bias_logits_avx512(const SwinAttentionParams& p, int64_t h, const uint8_t* a, uint8_t* out) {
   const int64_t square = p.attention.tokens * p.attention.tokens;
@@ -49,14 +44,15 @@ void swin_softmax_rows_avx512(const SwinAttentionParams& p, const uint8_t* logit
                               uint8_t* probs) {
   const AttentionParams& a = p.attention;
   const int64_t n = a.tokens;
-  // Rows of up to 64 tokens (Swin's 7 x 7 windows) take the gather form: fqvit-bench-swin-ops measured it at 1.04
-  // ns per probability against the VBMI form's 1.42 on 49 tokens (docs/kernels.md); longer rows the VBMI form.
-  if (n > kGatherSoftmaxMaxTokens && cpu_has_avx512_vbmi()) {
+  if (cpu_has_avx512_vbmi()) {
     SoftmaxLut lut;  // once per window and head: softmax_row_avx512 would build it for every row
     prepare_softmax_avx512vbmi(a, lut);
     if (softmax_vbmi_supports(a, lut)) {
-      alignas(64) int32_t e[256];  // the uniform form's bound T <= 256 (softmax_vbmi_supports)
-      for (int64_t i = 0; i < n; ++i) softmax_row_avx512vbmi(a, lut, logits + i * n, e, probs + i * n);
+      alignas(64) int32_t e[kMaxSoftmaxRows * 256];  // the uniform form's bound T <= 256 (softmax_vbmi_supports)
+      for (int64_t i = 0; i < n; i += kMaxSoftmaxRows) {
+        const int rows = static_cast<int>(n - i < kMaxSoftmaxRows ? n - i : kMaxSoftmaxRows);
+        softmax_rows_avx512vbmi(a, lut, logits + i * n, n, rows, e, probs + i * n, n);
+      }
       return;
     }
   }
