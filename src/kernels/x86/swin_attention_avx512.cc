@@ -56,7 +56,7 @@ void swin_softmax_rows_avx512(const SwinAttentionParams& p, const uint8_t* logit
       return;
     }
   }
-  for (int64_t i = 0; i < n; ++i) softmax_row_avx512_gather(a, logits + i * n, exp_scratch, probs + i * n);
+  for (int64_t i = 0; i < n; ++i) softmax_row_avx512(a, logits + i * n, exp_scratch, probs + i * n);
 }
 
 void swin_masked_softmax_avx512(const SwinAttentionParams& p, int64_t window, const uint8_t* logits,
