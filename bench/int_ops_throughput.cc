@@ -216,6 +216,36 @@ int main(int argc, char** argv) {
   rows.push_back({"layer_norm (192 channels)", t * dim, [&] { layer_norm_ref(ln, x.data(), t, out_ref.data()); },
                   [&] { kernels::layer_norm_avx512(ln, x.data(), t, out_fast.data()); },
                   [&] { return out_ref == out_fast; }});
+  // The general (int128 halves) form the fast one falls back to, against the fast form; then both in the
+  // executor's calls of at most 32 rows (the per-call channel constants are paid per call); then the float-LN files'
+  // 24-bit M.
+  rows.push_back({"layer_norm: split form | fast", t * dim,
+                  [&] { kernels::layer_norm_split_avx512(ln, x.data(), t, out_ref.data()); },
+                  [&] { kernels::layer_norm_avx512(ln, x.data(), t, out_fast.data()); },
+                  [&] { return out_ref == out_fast; }});
+  auto in_blocks = [t, dim](auto kernel) {
+    for (int64_t r = 0; r < t; r += 32) kernel(r, std::min<int64_t>(32, t - r));
+    (void)dim;
+  };
+  rows.push_back({"layer_norm 32-row calls: split|fast", t * dim,
+                  [&] {
+                    in_blocks([&](int64_t r, int64_t n) {
+                      kernels::layer_norm_split_avx512(ln, x.data() + r * dim, n, out_ref.data() + r * dim);
+                    });
+                  },
+                  [&] {
+                    in_blocks([&](int64_t r, int64_t n) {
+                      kernels::layer_norm_avx512(ln, x.data() + r * dim, n, out_fast.data() + r * dim);
+                    });
+                  },
+                  [&] { return out_ref == out_fast; }});
+  LayerNormParams ln24 = ln;
+  ln24.multiplier_bits = 24;
+  ln24.variance_epsilon = 1000;
+  rows.push_back({"layer_norm 24-bit M (float-LN form)", t * dim,
+                  [&] { layer_norm_ref(ln24, x.data(), t, out_ref.data()); },
+                  [&] { kernels::layer_norm_avx512(ln24, x.data(), t, out_fast.data()); },
+                  [&] { return out_ref == out_fast; }});
   ResidualAddParams ra;
   ra.channels = dim;
   ra.a_zero_point = 128, ra.b_zero_point = 120, ra.out_zero_point = 128;

@@ -15,7 +15,7 @@
 //     paper kernel's quotient and remainder (layer_norm_avx512.cc), kept below 2^61 (checked). v = beta_q32 2^16 -
 //     t (|beta_q32| < 2^45, checked: |v| < 2^62); B = floor((v 2^N + 2^47) / 2^48) = floor((v + 2^(47 - N)) /
 //     2^(48 - N)) (N <= 40), so |B| < 2^54 and the reference's clamp at 2^60 never acts. t = M x + B: |M x| <= 2^31 2^26 = 2^57 (vpmullq), then (t + 2^(N - 1)) >> N, half up.
-// The rows' square roots (isqrt_u64 of D 4^k in [2^60, 2^62)) run 8 at a time, one per lane (isqrt_2_60_x8_avx512,
+// The rows' square roots (isqrt_u64 of D 4^k in [2^60, 2^62)) run 16 at a time, one per lane (isqrt_2_60_x16_avx512,
 // layer_norm_avx512.cc). A row where a channel breaks a check (j outside [0, 60], a quotient too large, |S1| >=
 // 2^32), and a call with a mantissa that is not normalized, go to the reference kernel, so every row is exactly
 // the reference's; none does on our models.
@@ -75,9 +75,9 @@ int bit_length(uint128 v) {
 __m512i load_codes(const uint8_t* p, __mmask16 m) { return _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, p)); }
 __m512i load_codes(const uint16_t* p, __mmask16 m) { return _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p)); }
 
-// A group of up to kRowGroup rows: x and the sums row by row, the square roots together (one zmm), then each row's
+// A group of up to kRowGroup rows: x and the sums row by row, the square roots together, then each row's
 // per-channel pass.
-constexpr int kRowGroup = 8;
+constexpr int kRowGroup = 16;  // isqrt_2_60_x16_avx512 takes 16 rows
 
 template <typename In>
 void layer_norm_rows(const LayerNormWideParams& p, const In* q, int64_t rows, uint8_t* out) {
@@ -152,7 +152,7 @@ void layer_norm_rows(const LayerNormWideParams& p, const In* q, int64_t rows, ui
       scaled[g] = static_cast<uint64_t>(k[g] >= 0 ? static_cast<uint128>(dv) << (2 * k[g])
                                                   : static_cast<uint128>(dv) >> (-2 * k[g]));  // [2^60, 2^62)
     }
-    isqrt_2_60_x8_avx512(scaled, root);  // isqrt_u64 of each row's scaled D, 8 lanes at once
+    isqrt_2_60_x16_avx512(scaled, root);  // isqrt_u64 of each row's scaled D, 16 at once
     for (int g = 0; g < group; ++g) {
       const In* qr = q + (r0 + g) * c_count;
       uint8_t* yr = out + (r0 + g) * c_count;
