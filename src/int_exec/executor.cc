@@ -301,19 +301,36 @@ struct OpRunner {
   }
 
   // The fqvit_plus forms (int_ops_plus.h); 16-bit stream buffers where the plan says so.
+  // embed_tokens_channel_ref by row blocks of every image's tokens, as EmbedOp: a token's codes depend on its own
+  // patch row only; the position add on the dispatching kernel, onto 16-bit codes where the plan says so.
   void operator()(const EmbedChannelOp& p) const {
     const EmbedChannelParams& e = p.params;
-    const int64_t tokens = e.prefix + e.patches;
+    const int64_t tokens = e.prefix + e.patches, dim = e.dim;
     const bool wide = output_bytes() == 2;
-#pragma omp parallel for schedule(static)
-    for (int64_t b = 0; b < batch; ++b) {
-      const uint8_t* patches = in[0] + b * e.patches * e.dim;
-      if (wide) {
-        embed_tokens_channel(e, patches, static_cast<uint16_t*>(output) + b * tokens * e.dim);
-      } else {
-        embed_tokens_channel(e, patches, out() + b * tokens * e.dim);
+    for_row_blocks(batch * tokens, [&](int64_t begin, int64_t end) {
+      thread_local std::vector<uint8_t> embed;
+      embed.resize(static_cast<size_t>((end - begin) * dim));
+      for (int64_t r = begin; r < end; ++r) {
+        const int64_t b = r / tokens, t = r % tokens;
+        uint8_t* dst = embed.data() + (r - begin) * dim;
+        if (t < e.prefix) {
+          std::memcpy(dst, e.prefix_codes.data() + t * dim, static_cast<size_t>(dim));
+        } else {
+          rescale_codes_ref(e.patch_to_embed, in[0] + (b * e.patches + t - e.prefix) * dim, dim, dst);
+        }
       }
-    }
+      for (int64_t r = begin; r < end;) {
+        const int64_t t = r % tokens, run = std::min(end - r, tokens - t);
+        const uint8_t* a = embed.data() + (r - begin) * dim;
+        if (wide) {
+          residual_add_channel(e.add_pos, a, e.pos_codes.data() + t * dim, run,
+                               static_cast<uint16_t*>(output) + r * dim);
+        } else {
+          residual_add_channel(e.add_pos, a, e.pos_codes.data() + t * dim, run, out() + r * dim);
+        }
+        r += run;
+      }
+    });
   }
   void operator()(const LayerNormWideOp& p) const { rows(p); }
   void operator()(const LinearChannelOp& p) const { rows(p); }

@@ -1,7 +1,6 @@
 // The dispatching forms of the fqvit_plus ops (int_ops_plus.h): the AVX-512 kernels (src/kernels/x86/plus_*) and the
 // VNNI GEMM's per-channel epilogue when the GEMM path in use is avx512_vnni or amx, the reference kernels otherwise
 // (read per call, so force_gemm_isa() switches these ops too, as int_ops_dispatch.cc).
-#include <algorithm>
 #include <cstddef>
 #include <vector>
 
@@ -103,20 +102,6 @@ void layer_norm_wide(const LayerNormWideParams& p, const In* q, int64_t rows, ui
   layer_norm_wide_ref(p, q, rows, out);
 }
 
-template <typename Out>
-void embed_tokens_channel(const EmbedChannelParams& p, const uint8_t* patch_codes, Out* tokens) {
-  if (!use_avx512()) return embed_tokens_channel_ref(p, patch_codes, tokens);
-  // embed_tokens_channel_ref's steps, its residual add on the AVX-512 kernel.
-  const int64_t d = p.dim, t_count = p.prefix + p.patches;
-  thread_local std::vector<uint8_t> embed;
-  embed.resize(static_cast<size_t>(t_count * d));
-  std::copy(p.prefix_codes.begin(), p.prefix_codes.begin() + p.prefix * d, embed.begin());
-  rescale_codes_ref(p.patch_to_embed, patch_codes, p.patches * d, embed.data() + p.prefix * d);
-  kernels::residual_add_channel_avx512(p.add_pos, embed.data(), p.pos_codes.data(), t_count, tokens);
-}
-
-template void embed_tokens_channel(const EmbedChannelParams&, const uint8_t*, uint8_t*);
-template void embed_tokens_channel(const EmbedChannelParams&, const uint8_t*, uint16_t*);
 template void residual_add_channel(const ResidualAddChannelParams&, const uint8_t*, const uint8_t*, int64_t, uint8_t*);
 template void residual_add_channel(const ResidualAddChannelParams&, const uint8_t*, const uint8_t*, int64_t,
                                    uint16_t*);

@@ -141,7 +141,5 @@ template <typename A, typename Out>
 void residual_add_channel(const ResidualAddChannelParams& p, const A* a, const uint8_t* b, int64_t rows, Out* out);
 template <typename In>
 void layer_norm_wide(const LayerNormWideParams& p, const In* q, int64_t rows, uint8_t* out);
-template <typename Out>
-void embed_tokens_channel(const EmbedChannelParams& p, const uint8_t* patch_codes, Out* tokens);
 
 }  // namespace fqvit

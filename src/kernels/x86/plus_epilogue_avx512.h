@@ -12,7 +12,7 @@ namespace fqvit::kernels {
 
 // The constants of 16 consecutive channels (missing lanes: zero, never stored).
 struct ChannelLanes {
-  __m512i zero_point, origin, last, shift, base, lo, hi;
+  __m512i zero_point, origin, last, shift, base, in_bucket, lo, hi;  // in_bucket: 2^shift - 1
 };
 
 inline ChannelLanes load_channel_lanes(const ChannelEpilogue& ep, int64_t n0, __mmask16 mask) {
@@ -25,8 +25,10 @@ inline ChannelLanes load_channel_lanes(const ChannelEpilogue& ep, int64_t n0, __
     l.last = _mm512_maskz_loadu_epi32(mask, ep.last + n0);
     l.shift = _mm512_maskz_loadu_epi32(mask, ep.shift + n0);
     l.base = _mm512_maskz_loadu_epi32(mask, ep.base + n0);
+    const __m512i one = _mm512_set1_epi32(1);
+    l.in_bucket = _mm512_sub_epi32(_mm512_sllv_epi32(one, l.shift), one);
   } else {
-    l.origin = l.last = l.shift = l.base = _mm512_setzero_si512();
+    l.origin = l.last = l.shift = l.base = l.in_bucket = _mm512_setzero_si512();
   }
   return l;
 }
@@ -42,7 +44,7 @@ inline __m512i channel_epilogue(__m512i h, const ChannelEpilogue& ep, const Chan
     const __m512i e =
         _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), mask, _mm512_add_epi32(l.base, bucket), ep.gelu_packed, 4);
     const __m512i one = _mm512_set1_epi32(1);
-    const __m512i in_bucket = _mm512_and_si512(offset, _mm512_sub_epi32(_mm512_sllv_epi32(one, l.shift), one));
+    const __m512i in_bucket = _mm512_and_si512(offset, l.in_bucket);
     v = _mm512_sub_epi32(_mm512_and_si512(e, _mm512_set1_epi32(1023)), _mm512_set1_epi32(512));
     const __m512i delta = _mm512_sub_epi32(_mm512_and_si512(_mm512_srli_epi32(e, 10), _mm512_set1_epi32(3)), one);
     const __mmask16 stepped = _mm512_cmpge_epi32_mask(in_bucket, _mm512_srli_epi32(e, 12));

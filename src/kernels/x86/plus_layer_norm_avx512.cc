@@ -55,12 +55,13 @@ struct ChannelConstants {
   int64_t* zero_gamma;  // -1 where gamma = 0 (the zero-variance code), else 0
 };
 
+// count entries of a thread_scratch slot; only the padding [used, count) is zeroed (the rest is written before it
+// is read), so a call does not clear kilobytes it then overwrites.
 template <typename T>
-T* zeroed(int slot, int64_t count) {
-  const auto bytes = count * static_cast<int64_t>(sizeof(T));
-  void* p = thread_scratch(slot, bytes);
-  std::memset(p, 0, static_cast<size_t>(bytes));
-  return static_cast<T*>(p);
+T* scratch_with_zero_tail(int slot, int64_t count, int64_t used) {
+  auto* p = static_cast<T*>(thread_scratch(slot, count * static_cast<int64_t>(sizeof(T))));
+  std::memset(p + used, 0, static_cast<size_t>(count - used) * sizeof(T));
+  return p;
 }
 
 __m512i bit_length_epi64(__m512i v) { return _mm512_sub_epi64(_mm512_set1_epi64(64), _mm512_lzcnt_epi64(v)); }
@@ -84,10 +85,20 @@ void layer_norm_rows(const LayerNormWideParams& p, const In* q, int64_t rows, ui
   const int64_t c_count = p.channels;
   assert(c_count > 0 && c_count <= kLayerNormWideMaxChannels);
   const int64_t padded = (c_count + 15) / 16 * 16;
-  int64_t* wide = zeroed<int64_t>(3, 7 * padded);  // the int64 constants, one slot
-  ChannelConstants cc{zeroed<int32_t>(0, kRowGroup * padded), zeroed<int32_t>(1, padded), zeroed<int32_t>(2, padded),
-                      wide,           wide + padded,           wide + 2 * padded, wide + 3 * padded,
-                      wide + 4 * padded, wide + 5 * padded,    wide + 6 * padded};
+  // The int64 constants share one slot, each padded to a multiple of 16 channels with zeros (the x rows are
+  // written whole, padding included, before they are read).
+  auto* wide = static_cast<int64_t*>(thread_scratch(3, 7 * padded * static_cast<int64_t>(sizeof(int64_t))));
+  for (int a = 0; a < 7; ++a) std::memset(wide + a * padded + c_count, 0, static_cast<size_t>(padded - c_count) * 8);
+  ChannelConstants cc{static_cast<int32_t*>(thread_scratch(0, kRowGroup * padded * 4)),
+                      scratch_with_zero_tail<int32_t>(1, padded, c_count),
+                      scratch_with_zero_tail<int32_t>(2, padded, c_count),
+                      wide,
+                      wide + padded,
+                      wide + 2 * padded,
+                      wide + 3 * padded,
+                      wide + 4 * padded,
+                      wide + 5 * padded,
+                      wide + 6 * padded};
   int64_t j0_min = INT64_MAX, j0_max = INT64_MIN;  // 44 - exponent over the channels with gamma != 0
   bool any_zero_gamma = false;
   for (int64_t c = 0; c < c_count; ++c) {
