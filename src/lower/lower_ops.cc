@@ -338,7 +338,7 @@ AttentionParams attention_params(const ActQuant& qkv, const ActQuant& logits, co
     p.softmax = SoftmaxKind::kLog2;
     p.log2_bits = probs.bits;
     if (probs.bits > 4) fail(origin, field + ".bits", std::to_string(probs.bits), "2..4 for Log-Int-Softmax");
-    // Refined logits (docs/quantization.md 11.7): i-exp on the codes d 2^m at the scale S 2^-m, exact (a shift;
+    // Refined logits (docs/quantization.md 11.11): i-exp on the codes d 2^m at the scale S 2^-m, exact (a shift;
     // d <= 255 and m <= 16 keep d 2^m < 2^24), the same m as the fake-quant emulation (lis_logit_shift).
     const int m = lis_logit_shift(static_cast<float>(s_logit), {probs.bits, probs.exp_shift, probs.refine_logits});
     p.logit_shift = m;

@@ -1,5 +1,6 @@
 // The whole integer model on every kernel path this CPU has (ref, AVX-512 VNNI, AMX: GEMMs and the non-GEMM ops
-// dispatched with them) gives identical scores, at 1 and 2 threads, and for each image alone as in a batch of 8.
+// dispatched with them; on AVX-512 also with VBMI masked, the fallbacks of the kernels that need it) gives identical
+// scores, at 1 and 2 threads, and for each image alone as in a batch of 8.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include "fqvit/kernels/gemm.h"
 #include "fqvit/lower/lower.h"
 #include "int_test_support.h"
+#include "kernels/cpu_features.h"
 
 namespace fqvit {
 namespace {
@@ -38,6 +40,11 @@ void check_paths(const std::string& path, const testing::Images& images, const s
     for (const int threads : {1, 2}) {
       EXPECT_EQ(scores_on(isa, path, images, threads, 0, images.count), want)
           << what << " on " << gemm_isa_name(isa) << " at " << threads << " threads";
+    }
+    if (isa != GemmIsa::kRef && kernels::cpu_has_avx512_vbmi()) {  // the fallbacks of the kernels that need VBMI
+      kernels::mask_avx512_vbmi(true);
+      EXPECT_EQ(scores_on(isa, path, images, 2, 0, images.count), want) << what << " on " << gemm_isa_name(isa) << " without VBMI";
+      kernels::mask_avx512_vbmi(false);
     }
     for (const int64_t i : {int64_t{0}, images.count - 1}) {
       const std::vector<int32_t> alone = scores_on(isa, path, images, 2, i, 1);

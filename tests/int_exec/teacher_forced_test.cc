@@ -47,6 +47,9 @@ constexpr double kAttentionChannelMinAgreement = 0.97;
 // The cost of the int32-safe i-exp shift: our codes (n = the lowering's choice, 22..25 on ViT-Tiny) against the same
 // integer Log-Int-Softmax with the reference's n = 30 computed in int64 (which int32 cannot hold).
 constexpr double kShiftMinAgreement = 0.9999;
+// With refined logits (lis_logits refined) i-exp's c is near 2^14, so the int32-safe shift is n = 16 (the least
+// 4-bit LIS allows): the clamp at n x0 and the floors cost more codes (ViT-Tiny fqvit_plus: 99.967%, max 1 LSB).
+constexpr double kRefinedShiftMinAgreement = 0.999;
 
 // Log-Int-Softmax codes of one row with i-exp shift n, in int64 (the n = 30 baseline).
 void lis_row_int64(const AttentionParams& a, const uint8_t* logits, int n, uint8_t* codes) {
@@ -334,7 +337,8 @@ void teacher_force(const std::string& path, const testing::Images& images) {
       check(op.name + " logits", sl, {kExactMinAgreement, kExactMaxDiff});
       check(op.name + " context", sc, {kExactMinAgreement, kExactMaxDiff});
       if (a.softmax == SoftmaxKind::kLog2) {
-        check(op.name + " log2 n=" + std::to_string(a.exp.n) + " vs n=30", sn, {kShiftMinAgreement, kLisMaxDiff});
+        check(op.name + " log2 n=" + std::to_string(a.exp.n) + " vs n=30", sn,
+              {a.logit_shift > 0 ? kRefinedShiftMinAgreement : kShiftMinAgreement, kLisMaxDiff});
       }
       check(op.name + (a.softmax == SoftmaxKind::kLog2 ? " log2 softmax" : " uint8 softmax"), sp,
             a.softmax == SoftmaxKind::kLog2 ? Bound{kLisMinAgreement, kLisMaxDiff}

@@ -1,4 +1,4 @@
-// Extension "lis_logits": "refined" (docs/quantization.md 11.7): i-exp on the logit codes times 2^m. The reference's
+// Extension "lis_logits": "refined" (docs/quantization.md 11.11): i-exp on the logit codes times 2^m. The reference's
 // i-exp degenerates on 4-bit logit scales (c = 0: every weight exactly zero); the refined one gives the log2 codes of
 // the exact softmax of the same codes, and the integer engine's table (the lowering's attention_params into
 // softmax_row_ref) gives the fake-quant emulation's codes.
@@ -23,7 +23,7 @@ constexpr float kLogitScale = 1.93146f;
 constexpr int32_t kLogitZeroPoint = 7;
 constexpr int64_t kTokens = 65;
 constexpr int kRows = 400;
-// The refined i-exp's worst error on its grid is ~0.16 in log2 (docs 11.7): a code at a log_round boundary may flip
+// The refined i-exp's worst error on its grid is ~0.16 in log2 (docs 11.11): a code at a log_round boundary may flip
 // by one against the exact softmax.
 constexpr double kExactMinAgreement = 0.99;  // measured 99.8%
 // The emulation's n = 30 (float32) against the integer engine's int32-safe n (16 or 17 here): the same i-exp up to

@@ -107,7 +107,7 @@ struct AttentionParams {
   SoftmaxKind softmax = SoftmaxKind::kLog2;
   IntExpParams exp;
   int32_t log2_bits = 4;                 // kLog2
-  // kLog2, "lis_logits": "refined" (docs/quantization.md 11.7): i-exp runs on d 2^logit_shift at the logit scale
+  // kLog2, "lis_logits": "refined" (docs/quantization.md 11.11): i-exp runs on d 2^logit_shift at the logit scale
   // S 2^-logit_shift (exp holds that scale's constants); 0 (the reference): on d at S. 0..16, so d 2^m < 2^24.
   int32_t logit_shift = 0;
   // [256], indexed by d = max logit code - code: kLog2: int_exp(-(d << logit_shift), exp) (the i-exp of every

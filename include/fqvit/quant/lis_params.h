@@ -9,7 +9,7 @@ namespace fqvit {
 struct LisParams {
   int bits = 4;        // b: codes 0..2^b - 1
   int exp_shift = 30;  // n of i-exp (reference: 30; integer-safe: 20)
-  // Extension "lis_logits": "refined" (docs/quantization.md 11.7): i-exp runs on the logit codes times 2^m, i.e. on
+  // Extension "lis_logits": "refined" (docs/quantization.md 11.11): i-exp runs on the logit codes times 2^m, i.e. on
   // the finer scale S 2^-m (m = lis_logit_shift(S, p), log_int_softmax.h); false: the reference's i-exp on S.
   bool refine_logits = false;
 };

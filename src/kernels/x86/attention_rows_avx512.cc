@@ -237,7 +237,7 @@ void row_block(const AttentionParams& p, const Layout& l, const uint8_t* qkv, in
     softmax_weights_avx512vbmi(p, sf.lut, logits, l.keys, R, exp, weights, 2 * l.weight_ld, wrapped);
   } else {
     for (int r = 0; r < R; ++r) {
-      softmax_row_avx512_gather(p, logits + r * l.keys, exp, probs + r * l.prob_ld);
+      softmax_row_avx512(p, logits + r * l.keys, exp, probs + r * l.prob_ld);
       wrapped[r] = weight_row(p, l, probs + r * l.prob_ld, weights + r * 2 * l.weight_ld);
     }
   }

@@ -81,10 +81,16 @@ __attribute__((flatten)) void micro_tile(const Vnni4Weights& w, const int8_t* pa
     if (out == nullptr) {
       unrolled<R>([&](auto r) { _mm512_mask_storeu_epi32(c + r * ldc + 16 * b, mask, acc[r][b]); });
     } else {
-      const RequantLanes q = load_requant_lanes(multiplier + 16 * b, static_cast<int>(lanes), *rq);
+      RequantLanes q = load_requant_lanes(multiplier + 16 * b, static_cast<int>(lanes), *rq);
       if (lut != nullptr) {
+        // clamp(clamp(h, lo, hi), origin, last) in one int64 clamp: to the intersection, or to the end of the table
+        // nearer [lo, hi] when they do not meet.
+        int64_t lo = rq->lo > lut->origin ? rq->lo : lut->origin, hi = rq->hi < lut->last ? rq->hi : lut->last;
+        if (lo > hi) lo = hi = rq->hi < lut->origin ? lut->origin : lut->last;
+        q.lo = _mm512_set1_epi64(lo - rq->zero_point), q.hi = _mm512_set1_epi64(hi - rq->zero_point);
         unrolled<R>([&](auto r) {
-          store_codes_u8(out + r * ldo + 16 * b, bucket_lookup(requantize_lanes(acc[r][b], q), *lut, mask), mask);
+          store_codes_u8(out + r * ldo + 16 * b, bucket_lookup_in_range(requantize_lanes(acc[r][b], q), *lut, mask),
+                         mask);
         });
       } else {
         unrolled<R>([&](auto r) { store_codes_u8(out + r * ldo + 16 * b, requantize_lanes(acc[r][b], q), mask); });
