@@ -174,7 +174,7 @@ int main(int argc, char** argv) {
                   [&] { return c_ref == c_fast; }});
 
   // The window attention's other stages on their own (int_ops.h's kernels, as the chain calls them), for where the
-  // time goes: q k^T, the plain softmax (the windows the shift does not cut), attn x V.
+  // time goes: q k^T, the plain softmax (the windows the shift does not cut, a window's rows at a time), attn x V.
   std::vector<uint8_t> l_ref(a.size()), l_fast(a.size());
   auto stage_loop = [&](const std::function<void(int64_t, int64_t, const uint8_t*, int64_t)>& fn) {
     for (int64_t wh = 0; wh < p.windows * heads; ++wh) fn(wh / heads, wh % heads, qkv.data() + (wh / heads) * n * 3 * dim, wh * square);
@@ -184,8 +184,8 @@ int main(int argc, char** argv) {
                   [&] { stage_loop([&](int64_t, int64_t h, const uint8_t* q, int64_t at) { attention_logits(p.attention, q, h, l_fast.data() + at); }); },
                   [&] { return l_ref == l_fast; }});
   rows.push_back({"  stage: softmax (plain rows)", p.windows * heads * square,
-                  [&] { for (int64_t r = 0; r < p.windows * heads * n; ++r) softmax_row_ref(p.attention, b_ref.data() + r * n, exp.data(), s_ref.data() + r * n); },
-                  [&] { for (int64_t r = 0; r < p.windows * heads * n; ++r) softmax_row(p.attention, b_ref.data() + r * n, exp.data(), s_fast.data() + r * n); },
+                  [&] { for (int64_t wh = 0; wh < p.windows * heads; ++wh) swin_softmax_rows_ref(p, b_ref.data() + wh * square, exp.data(), s_ref.data() + wh * square); },
+                  [&] { for (int64_t wh = 0; wh < p.windows * heads; ++wh) swin_softmax_rows(p, b_ref.data() + wh * square, exp.data(), s_fast.data() + wh * square); },
                   [&] { return s_ref == s_fast; }});
   rows.push_back({"  stage: attn x V", p.windows * heads * square,
                   [&] { stage_loop([&](int64_t w, int64_t h, const uint8_t* q, int64_t at) { attention_context_ref(p.attention, s_ref.data() + at, q, h, c_ref.data() + w * n * dim); }); },

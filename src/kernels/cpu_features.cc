@@ -23,10 +23,15 @@ bool cpu_has_avx512_vnni() {
   return has;
 }
 
+std::atomic<bool> vbmi_masked{false};
+
 bool cpu_has_avx512_vbmi() {
-  static const bool has = cpu_has_avx512_vnni() && __builtin_cpu_supports("avx512vbmi");
-  return has;
+  static const bool has =
+      cpu_has_avx512_vnni() && __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512ifma");
+  return has && !vbmi_masked.load(std::memory_order_relaxed);
 }
+
+void mask_avx512_vbmi(bool masked) { vbmi_masked.store(masked, std::memory_order_relaxed); }
 
 bool cpu_has_amx_int8() {
   static const bool has =

@@ -9,9 +9,9 @@
 
 namespace fqvit {
 
-template <typename Logits, typename Bias, typename Softmax, typename MaskedSoftmax, typename Context>
+template <typename Logits, typename Bias, typename SoftmaxRows, typename MaskedSoftmax, typename Context>
 void swin_attention_chain(const SwinAttentionParams& p, const uint8_t* qkv, int64_t window, int64_t h,
-                          AttentionScratch& scratch, uint8_t* out, Logits logits, Bias bias, Softmax softmax,
+                          AttentionScratch& scratch, uint8_t* out, Logits logits, Bias bias, SoftmaxRows softmax_rows,
                           MaskedSoftmax masked_softmax, Context context) {
   const AttentionParams& a = p.attention;
   const auto square = static_cast<std::size_t>(a.tokens * a.tokens);
@@ -21,9 +21,7 @@ void swin_attention_chain(const SwinAttentionParams& p, const uint8_t* qkv, int6
   logits(a, qkv, h, scratch.probs.data());  // attn.qact_attn1 codes, in probs until biased
   bias(p, h, scratch.probs.data(), scratch.logits.data());
   if (!p.window_has_mask(window)) {
-    for (int64_t t = 0; t < a.tokens; ++t) {
-      softmax(a, scratch.logits.data() + t * a.tokens, scratch.exp.data(), scratch.probs.data() + t * a.tokens);
-    }
+    softmax_rows(p, scratch.logits.data(), scratch.exp.data(), scratch.probs.data());
   } else {
     masked_softmax(p, window, scratch.logits.data(), scratch.exp.data(), scratch.probs.data());
   }

@@ -41,6 +41,11 @@ void swin_bias_logits(const SwinAttentionParams& p, int64_t h, const uint8_t* a,
   swin_bias_logits_ref(p, h, a, out);
 }
 
+void swin_softmax_rows(const SwinAttentionParams& p, const uint8_t* logits, int32_t* exp_scratch, uint8_t* probs) {
+  if (use_avx512()) return kernels::swin_softmax_rows_avx512(p, logits, exp_scratch, probs);
+  swin_softmax_rows_ref(p, logits, exp_scratch, probs);
+}
+
 void swin_masked_softmax(const SwinAttentionParams& p, int64_t window, const uint8_t* logits, int32_t* exp_scratch,
                          uint8_t* probs) {
   if (use_avx512()) return kernels::swin_masked_softmax_avx512(p, window, logits, exp_scratch, probs);
@@ -49,14 +54,14 @@ void swin_masked_softmax(const SwinAttentionParams& p, int64_t window, const uin
 
 void swin_attention_head(const SwinAttentionParams& p, const uint8_t* qkv, int64_t window, int64_t h,
                          AttentionScratch& scratch, uint8_t* out) {
-  swin_attention_chain(p, qkv, window, h, scratch, out, attention_logits, swin_bias_logits, softmax_row,
+  swin_attention_chain(p, qkv, window, h, scratch, out, attention_logits, swin_bias_logits, swin_softmax_rows,
                        swin_masked_softmax, attention_context);
 }
 
 void swin_attention_head_channel(const SwinAttentionParams& p, const ChannelRequantParams& context,
                                  const uint8_t* qkv, int64_t window, int64_t h, AttentionScratch& scratch,
                                  uint8_t* out) {
-  swin_attention_chain(p, qkv, window, h, scratch, out, attention_logits, swin_bias_logits, softmax_row,
+  swin_attention_chain(p, qkv, window, h, scratch, out, attention_logits, swin_bias_logits, swin_softmax_rows,
                        swin_masked_softmax,
                        [&](const AttentionParams& a, const uint8_t* probs, const uint8_t* v, int64_t head, uint8_t* o) {
                          attention_context_channel_ref(a, context, probs, v, head, o);

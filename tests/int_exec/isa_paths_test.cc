@@ -1,5 +1,6 @@
 // The whole integer model on every kernel path this CPU has (ref, AVX-512 VNNI, AMX: GEMMs and the non-GEMM ops
-// dispatched with them) gives identical scores, at 1 and 2 threads, and for each image alone as in a batch of 8.
+// dispatched with them; on AVX-512 also with VBMI masked, the fallbacks of the kernels that need it) gives identical
+// scores, at 1 and 2 threads, and for each image alone as in a batch of 8.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include "fqvit/kernels/gemm.h"
 #include "fqvit/lower/lower.h"
 #include "int_test_support.h"
+#include "kernels/cpu_features.h"
 
 namespace fqvit {
 namespace {
@@ -39,6 +41,11 @@ void check_paths(const std::string& path, const testing::Images& images, const s
       EXPECT_EQ(scores_on(isa, path, images, threads, 0, images.count), want)
           << what << " on " << gemm_isa_name(isa) << " at " << threads << " threads";
     }
+    if (isa != GemmIsa::kRef && kernels::cpu_has_avx512_vbmi()) {  // the fallbacks of the kernels that need VBMI
+      kernels::mask_avx512_vbmi(true);
+      EXPECT_EQ(scores_on(isa, path, images, 2, 0, images.count), want) << what << " on " << gemm_isa_name(isa) << " without VBMI";
+      kernels::mask_avx512_vbmi(false);
+    }
     for (const int64_t i : {int64_t{0}, images.count - 1}) {
       const std::vector<int32_t> alone = scores_on(isa, path, images, 2, i, 1);
       EXPECT_TRUE(std::equal(alone.begin(), alone.end(), want.begin() + i * classes))
@@ -58,6 +65,31 @@ TEST(IsaPaths, DemoModelsGiveIdenticalScoresOnEveryPath) {
       check_paths(path, testing::load_images(list, lowered.config.preprocess), std::string(model) + " " + config);
     }
   }
+}
+
+// The fqvit_plus forms (int_ops_plus.h: per-channel epilogues fused into the VNNI GEMM, the wide LayerNorm, the
+// 16-bit stream's residual adds) against their reference kernels, which the ref path runs.
+TEST(IsaPaths, PlusDemoModelsGiveIdenticalScoresOnEveryPath) {
+  const auto list = testing::first_images(testing::source_dir() + "/demo/data/val",
+                                          testing::source_dir() + "/demo/data/classes.txt", 8, 61);
+  for (const char* config : {"fqvit_plus"}) {
+    const std::string path = testing::calibrate_demo("vit_micro", config);
+    const LoweredModel lowered = lower_quantized_model(path);
+    check_paths(path, testing::load_images(list, lowered.config.preprocess), std::string("vit_micro ") + config);
+  }
+  const std::string dir = testing::source_dir() + "/tests/data/models/deit_distilled_small_random_committed";
+  const std::string path = testing::calibrate_dir(dir, "deit_distilled", "fqvit_plus");
+  const LoweredModel lowered = lower_quantized_model(path);
+  check_paths(path, testing::load_images(list, lowered.config.preprocess), "deit_distilled fqvit_plus");
+}
+
+TEST(IsaPaths, VitTinyPlusGivesIdenticalScoresOnEveryPath) {
+  FQVIT_REQUIRE_SHARED(shared);
+  const std::string path = testing::calibrate_dir(shared + "/models/vit_tiny_patch16_224", "vit_tiny", "fqvit_plus",
+                                                  shared + "/imagenet/calib", shared + "/imagenet/classes.txt");
+  const auto list = testing::first_images(shared + "/imagenet/val", shared + "/imagenet/classes.txt", 8, 80);
+  const LoweredModel lowered = lower_quantized_model(path);
+  check_paths(path, testing::load_images(list, lowered.config.preprocess), "ViT-Tiny fqvit_plus");
 }
 
 TEST(IsaPaths, VitTinyGivesIdenticalScoresOnEveryPath) {

@@ -1,6 +1,6 @@
 // The fast AVX-512 integer LayerNorm (src/kernels/x86/layer_norm_avx512.cc) against layer_norm_ref, every code
 // with ASSERT_EQ: both multiplier widths (the paper's 8-bit M, the float-LN files' 24-bit M with epsilon), C of 1,
-// odd, around the 8 / 16 lane blocks, 192 ... 4096, row counts around the 8-row square-root group, edge rows
+// odd, around the 8 / 16 lane blocks, 192 ... 4096, row counts around the 16-row square-root group, edge rows
 // (constant, one hot channel at either extreme, the largest and the smallest variance, PTF outlier channels with
 // shift 3), gamma 0 / negative / tiny (N clamped at 31) / huge (rows the fast form refuses), and two threads at
 // once. Guards check that the fast form, not its fallback, computed the rows that model-like parameters give.
@@ -112,7 +112,7 @@ class LayerNormFast : public ::testing::Test {
   }
 };
 
-TEST_F(LayerNormFast, SquareRootsOfEightLanesEqualIsqrt) {
+TEST_F(LayerNormFast, SquareRootsOfSixteenLanesEqualIsqrt) {
   std::vector<uint64_t> v;
   const uint64_t lo = uint64_t{1} << 60, hi = uint64_t{1} << 62;
   for (uint64_t r = 1u << 30; r < (1u << 30) + 64; ++r) v.insert(v.end(), {r * r, r * r - 1, r * r + 1});
@@ -121,9 +121,9 @@ TEST_F(LayerNormFast, SquareRootsOfEightLanesEqualIsqrt) {
   std::mt19937_64 rng(5);
   for (int i = 0; i < 4000; ++i) v.push_back(lo + rng() % (hi - lo));
   std::erase_if(v, [&](uint64_t x) { return x < lo || x >= hi; });
-  while (v.size() % 8 != 0) v.push_back(lo);
+  while (v.size() % 16 != 0) v.push_back(lo);
   std::vector<uint64_t> root(v.size());
-  for (size_t i = 0; i < v.size(); i += 8) kernels::isqrt_2_60_x8_avx512(v.data() + i, root.data() + i);
+  for (size_t i = 0; i < v.size(); i += 16) kernels::isqrt_2_60_x16_avx512(v.data() + i, root.data() + i);
   for (size_t i = 0; i < v.size(); ++i) ASSERT_EQ(root[i], isqrt_u64(v[i])) << "v = " << v[i];
 }
 
@@ -132,7 +132,7 @@ TEST_F(LayerNormFast, RandomModelLikeRowsEqualReference) {
   for (const int bits : {8, 24}) {
     int64_t fast = 0, with_variance = 0;
     for (const int64_t c : {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 192, 197, 384, 768, 4096}) {
-      for (const int64_t rows : {1, 7, 8, 9, 17}) {
+      for (const int64_t rows : {1, 7, 8, 9, 15, 16, 17, 33}) {
         if (c >= 768 && rows > 9) continue;
         const LayerNormParams p = model_like(c, bits, GammaMix{}, rng);
         const std::vector<uint8_t> q = activations(p, rows, rng);
@@ -295,7 +295,7 @@ TEST_F(LayerNormFast, TwoThreadsGiveTheSameCodes) {
     const std::vector<uint8_t> q = activations(p, rows, rng);
     std::vector<uint8_t> want(q.size()), got(q.size());
     layer_norm_ref(p, q.data(), rows, want.data());
-    const int64_t half = 27;  // not a multiple of the 8-row group
+    const int64_t half = 27;  // not a multiple of the 16-row group
     std::thread other([&] { kernels::layer_norm_avx512(p, q.data(), half, got.data()); });
     kernels::layer_norm_avx512(p, q.data() + half * 192, rows - half, got.data() + half * 192);
     other.join();

@@ -170,6 +170,28 @@ TEST_F(SwinAvx512, MaskedSoftmaxEqualsReferenceOnCutWindowsAndRandomRegions) {
   }
 }
 
+TEST_F(SwinAvx512, WindowSoftmaxRowsEqualReference) {
+  std::mt19937 rng(21);
+  for (const SoftmaxKind kind : {SoftmaxKind::kLog2, SoftmaxKind::kUniform}) {
+    for (const int bits : {2, 3, 4}) {
+      if (kind == SoftmaxKind::kUniform && bits != 4) continue;
+      for (const int64_t win : {1, 2, 3, 4, 5, 7, 8, 12}) {
+        const SwinAttentionParams p = problem(win, 1, kind, bits, rng);
+        const int64_t n = win * win;
+        for (const int fill : {0, 1}) {
+          std::vector<uint8_t> logits = random_codes(n * n, rng);
+          if (fill == 1) logits.assign(logits.size(), 255);
+          std::vector<uint8_t> want(logits.size()), got(logits.size());
+          std::vector<int32_t> exp(static_cast<size_t>(n));
+          swin_softmax_rows_ref(p, logits.data(), exp.data(), want.data());
+          kernels::swin_softmax_rows_avx512(p, logits.data(), exp.data(), got.data());
+          ASSERT_EQ(got, want) << describe(p) << " fill " << fill;
+        }
+      }
+    }
+  }
+}
+
 TEST_F(SwinAvx512, GatherEqualsReferenceOnEveryRowWidth) {
   std::mt19937 rng(13);
   for (const int64_t code_bytes : {1, 2}) {

@@ -69,7 +69,10 @@ void swin_bias_logits_ref(const SwinAttentionParams& p, int64_t h, const uint8_t
 // [N][N]; exp_scratch holds N values.
 void swin_masked_softmax_ref(const SwinAttentionParams& p, int64_t window, const uint8_t* logits,
                              int32_t* exp_scratch, uint8_t* probs);
-// The dispatching forms of the two (src/kernels/x86/swin_attention_avx512.cc): same bits.
+// The plain softmax of the N rows of a window nothing masks: softmax_row_ref of int_ops.h on each row.
+void swin_softmax_rows_ref(const SwinAttentionParams& p, const uint8_t* logits, int32_t* exp_scratch, uint8_t* probs);
+// The dispatching forms of the three (src/kernels/x86/swin_attention_avx512.cc): same bits.
+void swin_softmax_rows(const SwinAttentionParams& p, const uint8_t* logits, int32_t* exp_scratch, uint8_t* probs);
 void swin_bias_logits(const SwinAttentionParams& p, int64_t h, const uint8_t* a, uint8_t* out);
 void swin_masked_softmax(const SwinAttentionParams& p, int64_t window, const uint8_t* logits, int32_t* exp_scratch,
                          uint8_t* probs);

@@ -55,17 +55,22 @@ void swin_masked_softmax_ref(const SwinAttentionParams& p, int64_t window, const
   }
 }
 
+void swin_softmax_rows_ref(const SwinAttentionParams& p, const uint8_t* logits, int32_t* exp_scratch, uint8_t* probs) {
+  const int64_t n = p.attention.tokens;
+  for (int64_t i = 0; i < n; ++i) softmax_row_ref(p.attention, logits + i * n, exp_scratch, probs + i * n);
+}
+
 void swin_attention_head_ref(const SwinAttentionParams& p, const uint8_t* qkv, int64_t window, int64_t h,
                              AttentionScratch& scratch, uint8_t* out) {
-  swin_attention_chain(p, qkv, window, h, scratch, out, attention_logits_ref, swin_bias_logits_ref, softmax_row_ref,
-                       swin_masked_softmax_ref, attention_context_ref);
+  swin_attention_chain(p, qkv, window, h, scratch, out, attention_logits_ref, swin_bias_logits_ref,
+                       swin_softmax_rows_ref, swin_masked_softmax_ref, attention_context_ref);
 }
 
 void swin_attention_head_channel_ref(const SwinAttentionParams& p, const ChannelRequantParams& context,
                                      const uint8_t* qkv, int64_t window, int64_t h, AttentionScratch& scratch,
                                      uint8_t* out) {
-  swin_attention_chain(p, qkv, window, h, scratch, out, attention_logits_ref, swin_bias_logits_ref, softmax_row_ref,
-                       swin_masked_softmax_ref, [&](const AttentionParams& a, const uint8_t* probs, const uint8_t* v, int64_t head, uint8_t* o) {
+  swin_attention_chain(p, qkv, window, h, scratch, out, attention_logits_ref, swin_bias_logits_ref,
+                       swin_softmax_rows_ref, swin_masked_softmax_ref, [&](const AttentionParams& a, const uint8_t* probs, const uint8_t* v, int64_t head, uint8_t* o) {
                          attention_context_channel_ref(a, context, probs, v, head, o);
                        });
 }

@@ -9,12 +9,10 @@
 
 namespace fqvit::kernels {
 
-// out = (e & 255) + (offset in bucket >= e >> 10 ? ((e >> 8) & 3) - 1 : 0), e = packed[(hc - origin) >> shift],
-// hc = clamp(h, origin, last); only the lanes of `mask` are gathered (the others give unspecified codes).
-inline __m512i bucket_lookup(__m512i h, const BucketLookup& lut, __mmask16 mask) {
-  const __m512i origin = _mm512_set1_epi32(lut.origin);
-  const __m512i hc = _mm512_min_epi32(_mm512_max_epi32(h, origin), _mm512_set1_epi32(lut.last));
-  const __m512i offset = _mm512_sub_epi32(hc, origin);  // >= 0: unsigned shift is floor
+// out = (e & 255) + (offset >= e >> 10 ? ((e >> 8) & 3) - 1 : 0), e = packed[offset >> shift], offset = h - origin,
+// for h already in [origin, last]; only the lanes of `mask` are gathered (the others give unspecified codes).
+inline __m512i bucket_lookup_in_range(__m512i h, const BucketLookup& lut, __mmask16 mask) {
+  const __m512i offset = _mm512_sub_epi32(h, _mm512_set1_epi32(lut.origin));  // >= 0: unsigned shift is floor
   const __m512i bucket = _mm512_srl_epi32(offset, _mm_cvtsi32_si128(lut.shift));
   const __m512i e = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), mask, bucket, lut.packed, 4);
   const __m512i in_bucket = _mm512_and_si512(offset, _mm512_set1_epi32(static_cast<int32_t>((1u << lut.shift) - 1)));
@@ -23,6 +21,12 @@ inline __m512i bucket_lookup(__m512i h, const BucketLookup& lut, __mmask16 mask)
       _mm512_sub_epi32(_mm512_and_si512(_mm512_srli_epi32(e, 8), _mm512_set1_epi32(3)), _mm512_set1_epi32(1));
   const __mmask16 stepped = _mm512_cmpge_epi32_mask(in_bucket, _mm512_srli_epi32(e, 10));
   return _mm512_mask_add_epi32(code, stepped, code, delta);
+}
+
+// The same for any h: hc = clamp(h, origin, last) first.
+inline __m512i bucket_lookup(__m512i h, const BucketLookup& lut, __mmask16 mask) {
+  const __m512i hc = _mm512_min_epi32(_mm512_max_epi32(h, _mm512_set1_epi32(lut.origin)), _mm512_set1_epi32(lut.last));
+  return bucket_lookup_in_range(hc, lut, mask);
 }
 
 }  // namespace fqvit::kernels

@@ -20,12 +20,11 @@ void attention_rows_avx512(const AttentionParams& p, const uint8_t* qkv, int64_t
 // zero past T and past head_dim (width >= head_dim, a multiple of 16; attention_avx512.cc).
 void pack_v_pairs_avx512(const AttentionParams& p, const uint8_t* qkv, int64_t h, int64_t width, int32_t* v_pairs);
 void attention_logits_avx512(const AttentionParams& p, const uint8_t* qkv, int64_t h, uint8_t* logits);
-// One row of logit codes to probability codes: softmax_row_avx512vbmi below when the CPU and the row's form allow,
-// else the gather form (softmax_avx512.cc). exp_scratch: [T].
+// One row of logit codes to probability codes, the gather form (softmax_avx512.cc). exp_scratch: [T].
 void softmax_row_avx512(const AttentionParams& p, const uint8_t* logits, int32_t* exp_scratch, uint8_t* probs);
-void softmax_row_avx512_gather(const AttentionParams& p, const uint8_t* logits, int32_t* exp_scratch, uint8_t* probs);
 // The gather-free softmax (softmax_avx512vbmi.cc; needs cpu_has_avx512_vbmi()): the exp table as byte planes for
-// vpermi2b, built once per AttentionParams by prepare_softmax_avx512vbmi.
+// vpermi2b, built once per AttentionParams and task by prepare_softmax_avx512vbmi (about 2 KB of stores: too much
+// to redo per row, so the per-row stage API above keeps the gather form).
 struct SoftmaxLut {
   alignas(64) uint8_t plane[4][256];  // plane[b][d] = byte b of exp_table[d]
   alignas(64) int32_t coarse[16];     // exp_table[16 i]
@@ -57,8 +56,8 @@ void residual_add_avx512(const ResidualAddParams& p, const uint8_t* a, const uin
 // how many rows the fast form computed.
 void layer_norm_avx512(const LayerNormParams& p, const uint8_t* q, int64_t rows, uint8_t* out,
                        int64_t* fast_rows = nullptr);
-// floor(sqrt(v[i])) for 8 values in [2^60, 2^62) (the fast form's row square roots; exposed for its test).
-void isqrt_2_60_x8_avx512(const uint64_t* v, uint64_t* root);
+// floor(sqrt(v[i])) for 16 values in [2^60, 2^62) (the fast form's row square roots; exposed for its test).
+void isqrt_2_60_x16_avx512(const uint64_t* v, uint64_t* root);
 void layer_norm_split_avx512(const LayerNormParams& p, const uint8_t* q, int64_t rows, uint8_t* out);
 
 }  // namespace fqvit::kernels

@@ -34,7 +34,7 @@
 // (else that row takes the general form): 0 <= j <= 61, unclamped N >= 1, floor(|A| 2^48) > 0, j >= 15 if some N
 // may clamp at 31, |W_h| < 2^31. D <= 0 rows output zero_variance_code.
 //
-// The rows' integer square roots run 8 at a time, one per int64 lane (the reference's digit-by-digit isqrt,
+// The rows' integer square roots run 16 at a time, one per int64 lane (the reference's digit-by-digit isqrt,
 // branch-free): as a scalar loop with a data-dependent branch it cost about a third of the whole kernel.
 // No std templates here (thread_scratch.h says why).
 #include <cassert>
@@ -49,7 +49,7 @@
 namespace fqvit::kernels {
 namespace {
 
-constexpr int kRowGroup = 8;  // rows whose square roots share one zmm
+constexpr int kRowGroup = 16;  // rows whose square roots run together (two zmm)
 // thread_scratch slots 6 and 7: the general form, called from here for refused rows, uses 0..5.
 constexpr int kConstantsSlot = 6, kRowsSlot = 7;
 constexpr int64_t kBetaLimit = int64_t{1} << 61;
@@ -73,49 +73,58 @@ struct CallBounds {
   int64_t zero_gamma = 0;      // channels with gamma = 0 (output: zero_variance_code), listed in zero_gamma_at
 };
 
-int bit_length_u64(uint64_t v) { return v == 0 ? 0 : 64 - __builtin_clzll(v); }
+static_assert(sizeof(FixedMultiplier) == 8 && offsetof(FixedMultiplier, exponent) == 4,
+              "prepare() reads a FixedMultiplier as one int64: mantissa in the low half, exponent in the high");
 
+// The channel constants and the call's bounds, 8 channels a zmm.
 CallBounds prepare(const LayerNormParams& p, int64_t padded, FastChannels& fc, uint16_t* negative16,
                    int32_t* zero_gamma_at) {
   CallBounds cb;
-  const int64_t c_count = p.channels;
-  for (int64_t c = 0; c < padded; ++c) {
-    if (c % 16 == 0) negative16[c / 16] = 0;
-    if (c >= c_count) {  // padding lanes: harmless values (their codes are never stored)
-      fc.u_hi[c] = fc.u_lo[c] = fc.mantissa[c] = fc.n_base[c] = fc.j_mask[c] = fc.j_plus_16[c] = fc.beta[c] = 0;
-      continue;
+  const int64_t c_count = p.channels, bits = p.multiplier_bits;
+  const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi64(1), c64 = _mm512_set1_epi64(c_count);
+  const __m512i low32 = _mm512_set1_epi64(0xFFFFFFFF), k44 = _mm512_set1_epi64(44), k64 = _mm512_set1_epi64(64);
+  const __m512i u_min = _mm512_set1_epi64(int64_t{1} << (bits + 2)), beta_limit = _mm512_set1_epi64(kBetaLimit);
+  const __m512i n_offset = _mm512_set1_epi64(bits - 4), nfix_offset = _mm512_set1_epi64(bits + 61);
+  const __m512i big = _mm512_set1_epi64(1 << 20), small = _mm512_set1_epi64(-(1 << 20));
+  __m512i jb_min = big, jb_max = small, nfix_min = big, nfix_max = small, bj_min = big;
+  __mmask8 refused = 0;
+  for (int64_t c = 0; c < padded; c += 8) {
+    const __mmask8 lanes = static_cast<__mmask8>(c >= c_count ? 0 : (c_count - c >= 8 ? 0xFF : (1u << (c_count - c)) - 1));
+    const __m512i g = _mm512_maskz_loadu_epi64(lanes, p.gamma.data() + c);
+    const __m512i mant = _mm512_srai_epi64(_mm512_slli_epi64(g, 32), 32), exponent = _mm512_srai_epi64(g, 32);
+    const __m512i mant_abs = _mm512_abs_epi64(mant);  // <= 2^31
+    const __mmask8 live = _mm512_mask_cmpneq_epi64_mask(lanes, mant_abs, zero);
+    for (unsigned zeros = lanes & ~live; zeros != 0; zeros &= zeros - 1) {  // gamma = 0: all-zero lanes
+      zero_gamma_at[cb.zero_gamma++] = static_cast<int32_t>(c + __builtin_ctz(zeros));
     }
-    const auto i = static_cast<size_t>(c);
-    const FixedMultiplier g = p.gamma[i];
-    const int64_t mant_abs = g.mantissa_q31 < 0 ? -int64_t{g.mantissa_q31} : g.mantissa_q31;
-    const auto u = static_cast<uint64_t>(c_count * mant_abs);  // < 2^43
-    const int64_t jb = 44 - int64_t{g.exponent};
-    const int64_t beta = p.beta_q32[i];
-    if (mant_abs == 0) {  // zeros in the lanes, the code written after the row
-      fc.u_hi[c] = fc.u_lo[c] = fc.mantissa[c] = fc.n_base[c] = fc.j_mask[c] = fc.j_plus_16[c] = fc.beta[c] = 0;
-      zero_gamma_at[cb.zero_gamma++] = static_cast<int32_t>(c);
-      continue;
-    }
-    if (u < (uint64_t{1} << (p.multiplier_bits + 2)) || jb > 64 || beta >= kBetaLimit || beta <= -kBetaLimit) {
-      cb.fast = false;
-      return cb;
-    }
-    fc.u_hi[c] = static_cast<int64_t>(u >> 32);
-    fc.u_lo[c] = static_cast<int64_t>(u & 0xFFFFFFFFu);
-    fc.mantissa[c] = g.mantissa_q31;
-    fc.n_base[c] = p.multiplier_bits - 4 - int64_t{g.exponent};
-    fc.j_mask[c] = static_cast<int64_t>(jb == 64 ? ~uint64_t{0} : (uint64_t{1} << jb) - 1);
-    fc.j_plus_16[c] = jb + 16;
-    fc.beta[c] = beta;
-    if (g.mantissa_q31 < 0) negative16[c / 16] = static_cast<uint16_t>(negative16[c / 16] | (1u << (c % 16)));
-    const int64_t nfix = p.multiplier_bits + 61 - int64_t{g.exponent} - bit_length_u64(u);
-    cb.jb_min = jb < cb.jb_min ? jb : cb.jb_min;
-    cb.jb_max = jb > cb.jb_max ? jb : cb.jb_max;
-    cb.nfix_min = nfix < cb.nfix_min ? nfix : cb.nfix_min;
-    cb.nfix_max = nfix > cb.nfix_max ? nfix : cb.nfix_max;
-    const int64_t bj = bit_length_u64(u) - jb;
-    cb.bj_min = bj < cb.bj_min ? bj : cb.bj_min;
+    const __m512i u = _mm512_mul_epu32(mant_abs, c64);  // < 2^43
+    const __m512i jb = _mm512_sub_epi64(k44, exponent);
+    const __m512i beta = _mm512_maskz_loadu_epi64(live, p.beta_q32.data() + c);
+    refused = static_cast<__mmask8>(refused | _mm512_mask_cmplt_epu64_mask(live, u, u_min) |
+                                    _mm512_mask_cmpgt_epi64_mask(live, jb, k64) |
+                                    _mm512_mask_cmpge_epu64_mask(live, _mm512_abs_epi64(beta), beta_limit));
+    _mm512_storeu_si512(fc.u_hi + c, _mm512_maskz_srli_epi64(live, u, 32));
+    _mm512_storeu_si512(fc.u_lo + c, _mm512_maskz_and_epi64(live, u, low32));
+    _mm512_storeu_si512(fc.mantissa + c, _mm512_maskz_mov_epi64(live, mant));
+    _mm512_storeu_si512(fc.n_base + c, _mm512_maskz_sub_epi64(live, n_offset, exponent));
+    // 2^jb - 1: sllv gives 0 for jb = 64, and 0 - 1 is 2^64 - 1.
+    _mm512_storeu_si512(fc.j_mask + c, _mm512_maskz_sub_epi64(live, _mm512_sllv_epi64(one, jb), one));
+    _mm512_storeu_si512(fc.j_plus_16 + c, _mm512_maskz_add_epi64(live, jb, _mm512_set1_epi64(16)));
+    _mm512_storeu_si512(fc.beta + c, beta);
+    const __m512i b = _mm512_sub_epi64(k64, _mm512_lzcnt_epi64(u));  // bitlen(u)
+    const __m512i nfix = _mm512_sub_epi64(_mm512_sub_epi64(nfix_offset, exponent), b);
+    jb_min = _mm512_mask_min_epi64(jb_min, live, jb_min, jb);
+    jb_max = _mm512_mask_max_epi64(jb_max, live, jb_max, jb);
+    nfix_min = _mm512_mask_min_epi64(nfix_min, live, nfix_min, nfix);
+    nfix_max = _mm512_mask_max_epi64(nfix_max, live, nfix_max, nfix);
+    bj_min = _mm512_mask_min_epi64(bj_min, live, bj_min, _mm512_sub_epi64(b, jb));
+    const auto negative = static_cast<uint16_t>(_mm512_mask_cmplt_epi64_mask(live, mant, zero));
+    negative16[c / 16] = static_cast<uint16_t>((c % 16 == 0 ? 0 : negative16[c / 16]) | (negative << (c % 16)));
   }
+  cb.fast = refused == 0;
+  cb.jb_min = _mm512_reduce_min_epi64(jb_min), cb.jb_max = _mm512_reduce_max_epi64(jb_max);
+  cb.nfix_min = _mm512_reduce_min_epi64(nfix_min), cb.nfix_max = _mm512_reduce_max_epi64(nfix_max);
+  cb.bj_min = _mm512_reduce_min_epi64(bj_min);
   return cb;
 }
 
@@ -134,23 +143,28 @@ bool row_fits(const CallBounds& cb, RowTerms& t) {
 
 }  // namespace
 
-// floor(sqrt(v)) per lane for v in [2^60, 2^62): isqrt_u64's digit-by-digit loop, its branch as masks.
-static __m512i isqrt_2_60_epi64(__m512i v) {
-  __m512i root = _mm512_setzero_si512();
+// floor(sqrt(v)) per lane for v in [2^60, 2^62), two zmm at once (two independent chains hide each other's
+// latency): isqrt_u64's digit-by-digit loop, its branch as masks.
+static void isqrt_2_60_x2_epi64(__m512i& v0, __m512i& v1) {
+  __m512i root0 = _mm512_setzero_si512(), root1 = root0;
   __m512i bit = _mm512_set1_epi64(int64_t{1} << 60);  // the largest power of 4 <= v
   for (int i = 0; i < 31; ++i) {
-    const __m512i trial = _mm512_add_epi64(root, bit);
-    const __mmask8 ge = _mm512_cmpge_epu64_mask(v, trial);
-    v = _mm512_mask_sub_epi64(v, ge, v, trial);
-    root = _mm512_srli_epi64(root, 1);
-    root = _mm512_mask_add_epi64(root, ge, root, bit);
+    const __m512i trial0 = _mm512_add_epi64(root0, bit), trial1 = _mm512_add_epi64(root1, bit);
+    const __mmask8 ge0 = _mm512_cmpge_epu64_mask(v0, trial0), ge1 = _mm512_cmpge_epu64_mask(v1, trial1);
+    v0 = _mm512_mask_sub_epi64(v0, ge0, v0, trial0);
+    v1 = _mm512_mask_sub_epi64(v1, ge1, v1, trial1);
+    root0 = _mm512_mask_add_epi64(_mm512_srli_epi64(root0, 1), ge0, _mm512_srli_epi64(root0, 1), bit);
+    root1 = _mm512_mask_add_epi64(_mm512_srli_epi64(root1, 1), ge1, _mm512_srli_epi64(root1, 1), bit);
     bit = _mm512_srli_epi64(bit, 2);
   }
-  return root;
+  v0 = root0, v1 = root1;
 }
 
-void isqrt_2_60_x8_avx512(const uint64_t* v, uint64_t* root) {
-  _mm512_storeu_si512(root, isqrt_2_60_epi64(_mm512_loadu_si512(v)));
+void isqrt_2_60_x16_avx512(const uint64_t* v, uint64_t* root) {
+  __m512i v0 = _mm512_loadu_si512(v), v1 = _mm512_loadu_si512(v + 8);
+  isqrt_2_60_x2_epi64(v0, v1);
+  _mm512_storeu_si512(root, v0);
+  _mm512_storeu_si512(root + 8, v1);
 }
 
 namespace {
@@ -234,8 +248,7 @@ void layer_norm_avx512(const LayerNormParams& p, const uint8_t* q, int64_t rows,
   if (!cb.fast) return layer_norm_split_avx512(p, q, rows, out);
 
   auto* xs = static_cast<int32_t*>(thread_scratch(kRowsSlot, kRowGroup * padded * 4));
-  alignas(64) int64_t s1[kRowGroup], k[kRowGroup], root[kRowGroup];
-  alignas(64) int64_t d[kRowGroup];
+  alignas(64) int64_t s1[kRowGroup], k[kRowGroup], root[kRowGroup], d[kRowGroup], inv[kRowGroup];
   for (int64_t r0 = 0; r0 < rows; r0 += kRowGroup) {
     const int64_t group = rows - r0 < kRowGroup ? rows - r0 : kRowGroup;
     for (int64_t g = 0; g < kRowGroup; ++g) {
@@ -248,10 +261,19 @@ void layer_norm_avx512(const LayerNormParams& p, const uint8_t* q, int64_t rows,
       d[g] = c_count * s2 - s1[g] * s1[g] + p.variance_epsilon;  // >= 0, < 2^47
     }
     // k = (62 - bitlen(D)) / 2 = (lzcnt(D) - 2) / 2 and root = isqrt(D 4^k), as the reference (D <= 0: lane unused).
-    const __m512i dv = _mm512_max_epi64(_mm512_load_si512(d), _mm512_set1_epi64(1));
-    const __m512i kv = _mm512_srli_epi64(_mm512_sub_epi64(_mm512_lzcnt_epi64(dv), _mm512_set1_epi64(2)), 1);
-    _mm512_store_si512(k, kv);
-    _mm512_store_si512(root, isqrt_2_60_epi64(_mm512_sllv_epi64(dv, _mm512_add_epi64(kv, kv))));
+    const __m512i d0 = _mm512_max_epi64(_mm512_load_si512(d), _mm512_set1_epi64(1));
+    const __m512i d1 = _mm512_max_epi64(_mm512_load_si512(d + 8), _mm512_set1_epi64(1));
+    const __m512i k0 = _mm512_srli_epi64(_mm512_sub_epi64(_mm512_lzcnt_epi64(d0), _mm512_set1_epi64(2)), 1);
+    const __m512i k1 = _mm512_srli_epi64(_mm512_sub_epi64(_mm512_lzcnt_epi64(d1), _mm512_set1_epi64(2)), 1);
+    _mm512_store_si512(k, k0);
+    _mm512_store_si512(k + 8, k1);
+    __m512i v0 = _mm512_sllv_epi64(d0, _mm512_add_epi64(k0, k0)), v1 = _mm512_sllv_epi64(d1, _mm512_add_epi64(k1, k1));
+    isqrt_2_60_x2_epi64(v0, v1);
+    _mm512_store_si512(root, v0);
+    _mm512_store_si512(root + 8, v1);
+    // inv = floor(2^61 / root) in (2^30, 2^31] (root in [2^30, 2^31)): the rows' divisions back to back, in flight
+    // together.
+    for (int64_t g = 0; g < group; ++g) inv[g] = (int64_t{1} << 61) / root[g];
     for (int64_t g = 0; g < group; ++g) {
       const uint8_t* qr = q + (r0 + g) * c_count;
       uint8_t* yr = out + (r0 + g) * c_count;
@@ -259,8 +281,7 @@ void layer_norm_avx512(const LayerNormParams& p, const uint8_t* q, int64_t rows,
         for (int64_t c = 0; c < c_count; ++c) yr[c] = p.zero_variance_code[static_cast<size_t>(c)];
         continue;
       }
-      RowTerms rt{k[g], (int64_t{1} << 61) / root[g], 0, 0};  // inv in (2^30, 2^31]: root in [2^30, 2^31)
-      rt.w = s1[g] * rt.inv;                                   // |S1 inv| < 2^23 2^31
+      RowTerms rt{k[g], inv[g], s1[g] * inv[g], 0};  // |S1 inv| < 2^23 2^31
       if (!row_fits(cb, rt)) {
         layer_norm_split_avx512(p, qr, 1, yr);
       } else {

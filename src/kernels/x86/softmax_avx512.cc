@@ -1,5 +1,5 @@
-// Both integer softmax forms of attention_ref.cc in AVX-512 with gathers (for CPUs without VBMI and the rows
-// softmax_avx512vbmi.cc does not take), one row of logit codes at a time, bit-exact:
+// Both integer softmax forms of attention_ref.cc in AVX-512 with gathers, one row of logit codes at a time (the
+// per-row stage API, and attention_rows_avx512.cc's fallback where softmax_avx512vbmi.cc does not apply), bit-exact:
 //   exp: e = exp_table[max - code] by a gather from the 256-entry table; the row sum in int64 lanes (< T 2^31).
 //   Log-Int-Softmax: the reference's code k = #{j : 2 sum >= c_j e} (c_1 = 3, c_j = 3 2^(j-1) - 1) is
 //          #{j : e <= floor(2 sum / c_j)} for integers e >= 0, c_j > 0: 2^b thresholds per row, each a division by
@@ -13,7 +13,6 @@
 // No std templates here (thread_scratch.h says why).
 #include <cstddef>
 
-#include "kernels/cpu_features.h"
 #include "kernels/x86/immintrin_quiet.h"
 #include "kernels/x86/int_ops_x86.h"
 #include "kernels/x86/requant_avx512.h"
@@ -103,18 +102,6 @@ void uniform_codes(const AttentionParams& p, const int32_t* exp, int64_t sum, ui
 }  // namespace
 
 void softmax_row_avx512(const AttentionParams& p, const uint8_t* logits, int32_t* exp, uint8_t* probs) {
-  if (cpu_has_avx512_vbmi()) {
-    SoftmaxLut lut;  // per row here (the stage form); attention_rows_avx512 builds it once per head
-    prepare_softmax_avx512vbmi(p, lut);
-    if (softmax_vbmi_supports(p, lut)) {
-      alignas(64) int32_t e[256];  // the uniform form's bound T <= 256
-      return softmax_rows_avx512vbmi(p, lut, logits, p.tokens, 1, e, probs, p.tokens);
-    }
-  }
-  softmax_row_avx512_gather(p, logits, exp, probs);
-}
-
-void softmax_row_avx512_gather(const AttentionParams& p, const uint8_t* logits, int32_t* exp, uint8_t* probs) {
   const bool log2 = p.softmax == SoftmaxKind::kLog2;
   if (log2 ? p.log2_bits > 4
            : (p.tokens > 256 || p.prob_zero_point < -256 || p.prob_reciprocal_q16 < 0 ||

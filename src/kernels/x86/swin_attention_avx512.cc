@@ -8,8 +8,11 @@
 //          start value 0 already is), e = exp_table[max - code] by a gather on the kept lanes and exactly 0 on the
 //          others, the row sum in int64 lanes (< T 2^31), then the codes from the exps as the plain softmax
 //          (softmax_from_exp_avx512).
+//   plain softmax of a window's rows: the VBMI form of softmax_avx512vbmi.cc four rows at a time, its table
+//          built once per window and head (softmax_row_avx512 builds it for every row), else the gather form.
 #include <cstddef>
 
+#include "kernels/cpu_features.h"
 #include "kernels/x86/immintrin_quiet.h"
 #include "kernels/x86/int_ops_x86.h"
 #include "kernels/x86/requant_avx512.h"
@@ -35,6 +38,25 @@ void swin_bias_logits_avx512(const SwinAttentionParams& p, int64_t h, const uint
     const __m512i v = _mm512_min_epi64(_mm512_max_epi64(_mm512_srav_epi64(sum, shift), lo), hi);
     store_codes_u8_from_epi64(out + ij, _mm512_add_epi64(v, zp_b), m);
   }
+}
+
+void swin_softmax_rows_avx512(const SwinAttentionParams& p, const uint8_t* logits, int32_t* exp_scratch,
+                              uint8_t* probs) {
+  const AttentionParams& a = p.attention;
+  const int64_t n = a.tokens;
+  if (cpu_has_avx512_vbmi()) {
+    SoftmaxLut lut;  // once per window and head: softmax_row_avx512 would build it for every row
+    prepare_softmax_avx512vbmi(a, lut);
+    if (softmax_vbmi_supports(a, lut)) {
+      alignas(64) int32_t e[kMaxSoftmaxRows * 256];  // the uniform form's bound T <= 256 (softmax_vbmi_supports)
+      for (int64_t i = 0; i < n; i += kMaxSoftmaxRows) {
+        const int rows = static_cast<int>(n - i < kMaxSoftmaxRows ? n - i : kMaxSoftmaxRows);
+        softmax_rows_avx512vbmi(a, lut, logits + i * n, n, rows, e, probs + i * n, n);
+      }
+      return;
+    }
+  }
+  for (int64_t i = 0; i < n; ++i) softmax_row_avx512(a, logits + i * n, exp_scratch, probs + i * n);
 }
 
 void swin_masked_softmax_avx512(const SwinAttentionParams& p, int64_t window, const uint8_t* logits,

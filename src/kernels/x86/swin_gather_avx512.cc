@@ -1,6 +1,7 @@
 // Swin's token gathers and average pools in AVX-512, bit-exact with swin_ref.cc:
 //   gathers: each output row is a copy of one input row of cols * code_bytes bytes, in 64-byte vectors (the last
-//          one masked); pure copies, so any code width is the same bytes.
+//          one overlapping, or one masked vector for rows under 64 bytes); pure copies, so any code width is the
+//          same bytes.
 //   pools: the int32 sums of 16 channels at a time over the T tokens (|sum| <= 255 T < 2^31, T < 2^23 checked by
 //          the lowering); the dispatch requantizes them per channel (C values per image, not worth lanes).
 #include <cstddef>
@@ -22,12 +23,15 @@ void gather_rows_avx512(const RowGatherParams& p, const uint8_t* in, uint8_t* ou
   for (int64_t r = 0; r < p.out_rows * p.group; ++r) {
     const uint8_t* src = in + static_cast<int64_t>(source[r]) * bytes;
     uint8_t* dst = out + r * bytes;
-    int64_t b = 0;
-    for (; b + 64 <= bytes; b += 64) _mm512_storeu_si512(dst + b, _mm512_loadu_si512(src + b));
-    if (b < bytes) {
-      const __mmask64 m = byte_mask(bytes - b);
-      _mm512_mask_storeu_epi8(dst + b, m, _mm512_maskz_loadu_epi8(m, src + b));
+    if (bytes < 64) {
+      const __mmask64 m = byte_mask(bytes);
+      _mm512_mask_storeu_epi8(dst, m, _mm512_maskz_loadu_epi8(m, src));
+      continue;
     }
+    // Whole vectors, the last one ending at the row's end (overlapping the one before: the same bytes written
+    // twice, no masked store, which is slow on AMD Zen).
+    for (int64_t b = 0; b < bytes - 64; b += 64) _mm512_storeu_si512(dst + b, _mm512_loadu_si512(src + b));
+    _mm512_storeu_si512(dst + bytes - 64, _mm512_loadu_si512(src + bytes - 64));
   }
 }
 

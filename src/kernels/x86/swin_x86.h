@@ -11,6 +11,10 @@ namespace fqvit::kernels {
 
 // swin_attention_avx512.cc: the relative-position-bias add of head h, and the masked softmax of a window's rows.
 void swin_bias_logits_avx512(const SwinAttentionParams& p, int64_t h, const uint8_t* a, uint8_t* out);
+// The N rows of a window nothing masks: the VBMI form (softmax_avx512vbmi.cc, four rows at a time, its byte-plane
+// table built once for the window's rows) where the CPU and the table allow it, else the gather form row by row.
+void swin_softmax_rows_avx512(const SwinAttentionParams& p, const uint8_t* logits, int32_t* exp_scratch,
+                              uint8_t* probs);
 void swin_masked_softmax_avx512(const SwinAttentionParams& p, int64_t window, const uint8_t* logits,
                                 int32_t* exp_scratch, uint8_t* probs);
 
