@@ -25,6 +25,7 @@
 #include "fqvit/lower/lower.h"
 #include "kernels/cpu_features.h"
 #include "kernels/x86/int_ops_x86.h"
+#include "kernels/x86/plus_x86.h"
 #include "lower/lower_ops.h"
 
 namespace {
@@ -253,6 +254,66 @@ int main(int argc, char** argv) {
                   [&] { residual_add_ref(ra, x.data(), y.data(), t, out_ref.data()); },
                   [&] { kernels::residual_add_avx512(ra, x.data(), y.data(), t, out_fast.data()); },
                   [&] { return out_ref == out_fast; }});
+  // The fqvit_plus kernels (int_ops_plus.h) against their reference kernels, ViT-Tiny shapes.
+  const AttentionParams a4 = attention(SoftmaxKind::kLog2, rng);
+  ChannelRequantParams ctx;
+  for (int64_t j = 0; j < dim; ++j) {
+    ctx.multiplier.push_back(mult(a4.context_multiplier.mantissa_q31 * std::ldexp(1.0, a4.context_multiplier.exponent - 31) *
+                                  std::ldexp(1.0, -static_cast<int>(j % 4))));
+    ctx.zero_point.push_back(static_cast<int32_t>(100 + j % 50));
+  }
+  rows.push_back({"plus attention, channel context", t * t * 3,
+                  [&, a4] {
+                    for (int64_t h = 0; h < 3; ++h) {
+                      attention_logits_ref(a4, qkv.data(), h, logits.data());
+                      for (int64_t r = 0; r < t; ++r) {
+                        softmax_row_ref(a4, logits.data() + r * t, exp.data(), probs.data() + r * t);
+                      }
+                      attention_context_channel_ref(a4, ctx, probs.data(), qkv.data(), h, out_ref.data());
+                    }
+                  },
+                  [&, a4] {
+                    for (int64_t h = 0; h < 3; ++h) {
+                      kernels::attention_rows_channel_avx512(a4, ctx, qkv.data(), h, 0, t, out_fast.data());
+                    }
+                  },
+                  [&] { return out_ref == out_fast; }});
+  rows.push_back({"  same, per-tensor context", t * t * 3,
+                  [&, a4] {
+                    for (int64_t h = 0; h < 3; ++h) attention_head_ref(a4, qkv.data(), h, s_ref, out_ref.data());
+                  },
+                  [&, a4] {
+                    for (int64_t h = 0; h < 3; ++h) kernels::attention_rows_avx512(a4, qkv.data(), h, 0, t, out_fast.data());
+                  },
+                  [&] { return out_ref == out_fast; }});
+  LayerNormWideParams lnw;
+  lnw.channels = dim;
+  std::vector<uint16_t> x16(static_cast<size_t>(t * dim)), add16_ref(x16.size()), add16_fast(x16.size());
+  std::uniform_int_distribution<int> code16(30000, 36000);
+  for (auto& v : x16) v = static_cast<uint16_t>(code16(rng));
+  for (int64_t i = 0; i < dim; ++i) {
+    lnw.in_zero_point.push_back(33000 + static_cast<int32_t>(i));
+    lnw.in_shift.push_back(static_cast<uint8_t>(i == 41 ? 6 : i % 3));
+    lnw.gamma.push_back(mult(log_uniform(rng, 0.5, 50)));
+    lnw.beta_q32.push_back(std::llround(std::ldexp(std::uniform_real_distribution<double>(-4, 4)(rng), 32)));
+    lnw.zero_variance_code.push_back(128);
+    lnw.out_zero_point.push_back(100 + static_cast<int32_t>(i % 40));
+  }
+  rows.push_back({"plus layer_norm_wide (192, u16)", t * dim,
+                  [&] { layer_norm_wide_ref(lnw, x16.data(), t, out_ref.data()); },
+                  [&] { kernels::layer_norm_wide_avx512(lnw, x16.data(), t, out_fast.data()); },
+                  [&] { return out_ref == out_fast; }});
+  ResidualAddChannelParams rac;
+  rac.channels = dim;
+  rac.hi = 65535;
+  for (int64_t c = 0; c < dim; ++c) {
+    rac.a_zero_point.push_back(33000), rac.b_zero_point.push_back(120), rac.out_zero_point.push_back(32768);
+    rac.a_multiplier.push_back({1 << 30, -1}), rac.b_multiplier.push_back({1 << 29, -1});
+  }
+  rows.push_back({"plus residual_add (u16 + u8 -> u16)", t * dim,
+                  [&] { residual_add_channel_ref(rac, x16.data(), y.data(), t, add16_ref.data()); },
+                  [&] { kernels::residual_add_channel_avx512(rac, x16.data(), y.data(), t, add16_fast.data()); },
+                  [&] { return add16_ref == add16_fast; }});
   std::printf("%-34s %10s %10s %10s %9s\n", "kernel (one core)", "elements", "ref ns/el", "avx512", "speed-up");
   for (const Row& r : rows) {
     if (r.op.find(only) != std::string::npos) print(r, seconds);

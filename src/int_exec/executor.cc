@@ -52,6 +52,7 @@ struct RowOpRunner {
   uint8_t* out;
   int64_t begin, end;
   std::atomic<int64_t>* ns;
+  int in0_bytes = 1, out_bytes = 1;  // code width of the first input and of the output (BufferSpec::code_bytes)
 
   void operator()(const LayerNormOp& p) const {
     const int64_t c = p.params.channels, t0 = ns ? op_profile_now_ns() : 0;
@@ -76,17 +77,68 @@ struct RowOpRunner {
     residual_add(p.params, in[0] + begin * c, in[1] + begin * c, end - begin, out + begin * c);
     if (ns) *ns += op_profile_now_ns() - t0;
   }
+  // The fqvit_plus forms (int_ops_plus.h), 16-bit stream buffers where the plan says so.
+  void operator()(const LayerNormWideOp& p) const {
+    const int64_t c = p.params.channels, t0 = ns ? op_profile_now_ns() : 0;
+    if (in0_bytes == 2) {
+      layer_norm_wide(p.params, reinterpret_cast<const uint16_t*>(in[0]) + begin * c, end - begin, out + begin * c);
+    } else {
+      layer_norm_wide(p.params, in[0] + begin * c, end - begin, out + begin * c);
+    }
+    if (ns) *ns += op_profile_now_ns() - t0;
+  }
+  void operator()(const LinearChannelOp& op) const {  // the per-channel requantization in the GEMM's epilogue
+    const LinearParams& l = op.linear;
+    const int64_t t0 = ns ? op_profile_now_ns() : 0;
+    if (out_bytes == 2) {  // Swin's patch-merging reduction onto the 16-bit stream
+      linear_requantize_channels(*l.weights, end - begin, in[0] + begin * l.in, l.in, l.bias.data(), op.requant,
+                                 reinterpret_cast<uint16_t*>(out) + begin * l.out);
+    } else {
+      linear_requantize_channels(*l.weights, end - begin, in[0] + begin * l.in, l.in, l.bias.data(), op.requant,
+                                 out + begin * l.out);
+    }
+    if (ns) *ns += op_profile_now_ns() - t0;
+  }
+  void operator()(const MlpUpChannelOp& op) const {  // fc1 with the GELU groups in its epilogue
+    const LinearParams& l = op.linear;
+    const int64_t t0 = ns ? op_profile_now_ns() : 0;
+    linear_gelu_channel(*l.weights, end - begin, in[0] + begin * l.in, l.in, l.bias.data(), op.gelu,
+                        out + begin * l.out);
+    if (ns) *ns += op_profile_now_ns() - t0;
+  }
+  void operator()(const ResidualAddChannelOp& op) const {
+    const int64_t c = op.params.channels, t0 = ns ? op_profile_now_ns() : 0;
+    const uint8_t* b = in[1] + begin * c;
+    if (in0_bytes == 2 && out_bytes == 2) {
+      residual_add_channel(op.params, reinterpret_cast<const uint16_t*>(in[0]) + begin * c, b, end - begin,
+                           reinterpret_cast<uint16_t*>(out) + begin * c);
+    } else if (in0_bytes == 1 && out_bytes == 2) {
+      residual_add_channel(op.params, in[0] + begin * c, b, end - begin, reinterpret_cast<uint16_t*>(out) + begin * c);
+    } else {
+      assert(in0_bytes == 1 && out_bytes == 1);
+      residual_add_channel(op.params, in[0] + begin * c, b, end - begin, out + begin * c);
+    }
+    if (ns) *ns += op_profile_now_ns() - t0;
+  }
   template <typename T>
   void operator()(const T&) const {
     assert(false && "not a row-local op");
   }
 };
 
-// The fqvit_plus ops (int_ops_plus.h) are row-local too but run one by one (OpRunner): their buffers' code width
-// lives in the plan, which RowOpRunner does not see.
 bool is_row_local(const PlanOp& op) {
   return std::holds_alternative<LayerNormOp>(op.params) || std::holds_alternative<LinearOp>(op.params) ||
-         std::holds_alternative<MlpUpOp>(op.params) || std::holds_alternative<ResidualAddOp>(op.params);
+         std::holds_alternative<MlpUpOp>(op.params) || std::holds_alternative<ResidualAddOp>(op.params) ||
+         std::holds_alternative<LayerNormWideOp>(op.params) || std::holds_alternative<LinearChannelOp>(op.params) ||
+         std::holds_alternative<MlpUpChannelOp>(op.params) || std::holds_alternative<ResidualAddChannelOp>(op.params);
+}
+
+// Code widths of an op's first input and its output.
+int input0_bytes(const IntPlan& plan, const PlanOp& op) {
+  return op.inputs.empty() ? 1 : plan.buffers[static_cast<size_t>(op.inputs[0])].code_bytes;
+}
+int output_code_bytes(const IntPlan& plan, const PlanOp& op) {
+  return op.output < 0 ? 1 : plan.buffers[static_cast<size_t>(op.output)].code_bytes;
 }
 
 struct OpRunner {
@@ -145,6 +197,13 @@ struct OpRunner {
   void operator()(const AttentionOp& p) const {
     const AttentionParams& a = p.params;
     const int64_t dim = a.heads * a.head_dim;
+    attention_tasks(a, [&](int64_t b, int64_t h, int64_t t0, int64_t t1, AttentionScratch& scratch) {
+      attention_head_rows(a, in[0] + b * a.tokens * 3 * dim, h, t0, t1, scratch, out() + b * a.tokens * dim);
+    });
+  }
+  // fn(image, head, t0, t1, scratch) over tasks of query rows of one head, spread over the threads.
+  template <typename Fn>
+  void attention_tasks(const AttentionParams& a, Fn fn) const {
     // Tasks of query rows of one head: whole heads when their count is a multiple of the threads, else each head
     // cut into the fewest row chunks that make it one (batch 1: 3 heads on 2 threads would leave one idle for a
     // third of the time; 2 chunks each make 6 tasks). Each task packs its head's K and V again, so no more chunks.
@@ -160,7 +219,7 @@ struct OpRunner {
       for (int64_t task = 0; task < pairs * per_head; ++task) {
         const int64_t bh = task / per_head, t0 = task % per_head * rows;
         const int64_t b = bh / a.heads, h = bh % a.heads, t1 = t0 + rows < a.tokens ? t0 + rows : a.tokens;
-        attention_head_rows(a, in[0] + b * a.tokens * 3 * dim, h, t0, t1, scratch, out() + b * a.tokens * dim);
+        fn(b, h, t0, t1, scratch);
       }
     }
   }
@@ -237,7 +296,7 @@ struct OpRunner {
   template <typename T>
   void rows(const T& p) const {
     for_row_blocks(batch * rows_per_image(), [&](int64_t begin, int64_t end) {
-      RowOpRunner{in, out(), begin, end, nullptr}(p);
+      RowOpRunner{in, out(), begin, end, nullptr, input0_bytes(*plan, op), output_code_bytes(*plan, op)}(p);
     });
   }
 
@@ -250,41 +309,22 @@ struct OpRunner {
     for (int64_t b = 0; b < batch; ++b) {
       const uint8_t* patches = in[0] + b * e.patches * e.dim;
       if (wide) {
-        embed_tokens_channel_ref(e, patches, static_cast<uint16_t*>(output) + b * tokens * e.dim);
+        embed_tokens_channel(e, patches, static_cast<uint16_t*>(output) + b * tokens * e.dim);
       } else {
-        embed_tokens_channel_ref(e, patches, out() + b * tokens * e.dim);
+        embed_tokens_channel(e, patches, out() + b * tokens * e.dim);
       }
     }
   }
-  void operator()(const LayerNormWideOp& p) const {
-    const int64_t c = p.params.channels;
-    const bool wide = input_bytes(0) == 2;
-    for_row_blocks(batch * rows_per_image(), [&](int64_t begin, int64_t end) {
-      if (wide) {
-        layer_norm_wide_ref(p.params, reinterpret_cast<const uint16_t*>(in[0]) + begin * c, end - begin,
-                            out() + begin * c);
-      } else {
-        layer_norm_wide_ref(p.params, in[0] + begin * c, end - begin, out() + begin * c);
-      }
-    });
-  }
-  void operator()(const LinearChannelOp& p) const {
-    const LinearParams& l = p.linear;
-    const bool wide = output_bytes() == 2;  // Swin's patch-merging reduction onto the 16-bit stream
-    for_row_blocks(batch * rows_per_image(), [&](int64_t begin, int64_t end) {
-      std::vector<int32_t> acc(static_cast<size_t>((end - begin) * l.out));
-      gemm_u8s8s32(*l.weights, end - begin, in[0] + begin * l.in, l.in, l.bias.data(), acc.data(), l.out);
-      if (wide) {
-        requantize_channels_ref(p.requant, acc.data(), end - begin, l.out,
-                                static_cast<uint16_t*>(output) + begin * l.out);
-      } else {
-        requantize_channels_ref(p.requant, acc.data(), end - begin, l.out, out() + begin * l.out);
-      }
-    });
-  }
+  void operator()(const LayerNormWideOp& p) const { rows(p); }
+  void operator()(const LinearChannelOp& p) const { rows(p); }
   void operator()(const AttentionChannelOp& p) const {
     const AttentionParams& a = p.params;
     const int64_t dim = a.heads * a.head_dim, t2 = a.tokens * a.tokens;
+    if (attention_rows_channel_supported(a, p.context)) {  // the paper's fused rows kernel, per-channel context
+      return attention_tasks(a, [&](int64_t b, int64_t h, int64_t t0, int64_t t1, AttentionScratch&) {
+        attention_rows_channel(a, p.context, in[0] + b * a.tokens * 3 * dim, h, t0, t1, out() + b * a.tokens * dim);
+      });
+    }
 #pragma omp parallel
     {
       std::vector<uint8_t> logits(static_cast<size_t>(t2)), probs(static_cast<size_t>(t2));
@@ -301,31 +341,8 @@ struct OpRunner {
       }
     }
   }
-  void operator()(const MlpUpChannelOp& p) const {
-    const LinearParams& l = p.linear;
-    for_row_blocks(batch * rows_per_image(), [&](int64_t begin, int64_t end) {
-      std::vector<int32_t> acc(static_cast<size_t>((end - begin) * l.out));
-      gemm_u8s8s32(*l.weights, end - begin, in[0] + begin * l.in, l.in, l.bias.data(), acc.data(), l.out);
-      gelu_channel_ref(p.gelu, acc.data(), end - begin, out() + begin * l.out);
-    });
-  }
-  void operator()(const ResidualAddChannelOp& p) const {
-    const int64_t c = p.params.channels;
-    const int a_bytes = input_bytes(0), o_bytes = output_bytes();
-    for_row_blocks(batch * rows_per_image(), [&](int64_t begin, int64_t end) {
-      const uint8_t* b = in[1] + begin * c;
-      if (a_bytes == 2 && o_bytes == 2) {
-        residual_add_channel_ref(p.params, reinterpret_cast<const uint16_t*>(in[0]) + begin * c, b, end - begin,
-                                 static_cast<uint16_t*>(output) + begin * c);
-      } else if (a_bytes == 1 && o_bytes == 2) {
-        residual_add_channel_ref(p.params, in[0] + begin * c, b, end - begin,
-                                 static_cast<uint16_t*>(output) + begin * c);
-      } else {
-        assert(a_bytes == 1 && o_bytes == 1);
-        residual_add_channel_ref(p.params, in[0] + begin * c, b, end - begin, out() + begin * c);
-      }
-    });
-  }
+  void operator()(const MlpUpChannelOp& p) const { rows(p); }
+  void operator()(const ResidualAddChannelOp& p) const { rows(p); }
 
   int input_bytes(size_t i) const { return plan->buffers[static_cast<size_t>(op.inputs[i])].code_bytes; }
   int output_bytes() const { return plan->buffers[static_cast<size_t>(op.output)].code_bytes; }
@@ -355,7 +372,7 @@ std::string profile_kind(const PlanOp& op) {
         if constexpr (std::is_same_v<T, ResidualAddChannelOp>) return "residual_add";
         if constexpr (std::is_same_v<T, EmbedChannelOp>) return "embed";
         if constexpr (std::is_same_v<T, AttentionChannelOp>) return "attention";
-        if constexpr (std::is_same_v<T, MlpUpChannelOp>) return "fc1+gelu";
+        if constexpr (std::is_same_v<T, MlpUpChannelOp>) return "gemm.fc1+gelu";  // GELU groups in the epilogue
         if constexpr (std::is_same_v<T, SwinAttentionChannelOp>) return "window_attention";
         if constexpr (std::is_same_v<T, TokenMeanChannelOp>) return "token_mean";
         return "";
@@ -469,8 +486,10 @@ void IntExecutor::run(const uint8_t* pixels, int64_t batch, int32_t* scores) con
 #pragma omp parallel for schedule(dynamic, 1)
       for (int64_t blk = 0; blk < blocks.count; ++blk) {
         for (size_t j = i; j < end; ++j) {
-          RowOpRunner runner{inputs[j - i], static_cast<uint8_t*>(outputs[j - i]), blocks.begin(blk), blocks.end(blk),
-                             profile ? &ns[j - i] : nullptr};
+          RowOpRunner runner{inputs[j - i],        static_cast<uint8_t*>(outputs[j - i]),
+                             blocks.begin(blk),    blocks.end(blk),
+                             profile ? &ns[j - i] : nullptr, input0_bytes(plan, plan.ops[j]),
+                             output_code_bytes(plan, plan.ops[j])};
           std::visit(runner, plan.ops[j].params);
         }
       }

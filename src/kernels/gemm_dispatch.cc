@@ -219,6 +219,17 @@ void gemm_u8s8_lookup_u8(const PackedWeights& w, int64_t m, const uint8_t* a, in
   kernels_for(w.impl()).lookup_u8(w.impl(), m, a, lda, bias, rq, lut, out, ldo);
 }
 
+void gemm_u8s8_channel_u8(const PackedWeights& w, int64_t m, const uint8_t* a, int64_t lda, const int32_t* bias,
+                          const RequantParams& rq, const ChannelEpilogue& ep, uint8_t* out, int64_t ldo) {
+  assert(lda >= w.k() && ldo >= w.n());
+  assert(rq.multiplier != nullptr && ep.zero_point != nullptr && 0 <= ep.lo && ep.lo <= ep.hi && ep.hi <= 255);
+  if (m <= 0) return;
+  if (w.impl().isa == GemmIsa::kRef) {
+    return gemm_u8s8_channel_u8_ref(m, w.n(), w.k(), a, lda, w.impl().rows.data(), bias, rq, ep, out, ldo);
+  }
+  kernels::gemm_u8s8_channel_u8_avx512_vnni(w.impl().vnni4, m, a, lda, bias, rq, ep, out, ldo);  // AMX: its VNNI twin
+}
+
 void requantize_u8(int64_t m, int64_t n, const int32_t* acc, int64_t lda, const int32_t* bias,
                    const RequantParams& rq, uint8_t* out, int64_t ldo) {
   assert(lda >= n && ldo >= n);

@@ -67,6 +67,31 @@ TEST(IsaPaths, DemoModelsGiveIdenticalScoresOnEveryPath) {
   }
 }
 
+// The fqvit_plus forms (int_ops_plus.h: per-channel epilogues fused into the VNNI GEMM, the wide LayerNorm, the
+// 16-bit stream's residual adds) against their reference kernels, which the ref path runs.
+TEST(IsaPaths, PlusDemoModelsGiveIdenticalScoresOnEveryPath) {
+  const auto list = testing::first_images(testing::source_dir() + "/demo/data/val",
+                                          testing::source_dir() + "/demo/data/classes.txt", 8, 61);
+  for (const char* config : {"fqvit_plus"}) {
+    const std::string path = testing::calibrate_demo("vit_micro", config);
+    const LoweredModel lowered = lower_quantized_model(path);
+    check_paths(path, testing::load_images(list, lowered.config.preprocess), std::string("vit_micro ") + config);
+  }
+  const std::string dir = testing::source_dir() + "/tests/data/models/deit_distilled_small_random_committed";
+  const std::string path = testing::calibrate_dir(dir, "deit_distilled", "fqvit_plus");
+  const LoweredModel lowered = lower_quantized_model(path);
+  check_paths(path, testing::load_images(list, lowered.config.preprocess), "deit_distilled fqvit_plus");
+}
+
+TEST(IsaPaths, VitTinyPlusGivesIdenticalScoresOnEveryPath) {
+  FQVIT_REQUIRE_SHARED(shared);
+  const std::string path = testing::calibrate_dir(shared + "/models/vit_tiny_patch16_224", "vit_tiny", "fqvit_plus",
+                                                  shared + "/imagenet/calib", shared + "/imagenet/classes.txt");
+  const auto list = testing::first_images(shared + "/imagenet/val", shared + "/imagenet/classes.txt", 8, 80);
+  const LoweredModel lowered = lower_quantized_model(path);
+  check_paths(path, testing::load_images(list, lowered.config.preprocess), "ViT-Tiny fqvit_plus");
+}
+
 TEST(IsaPaths, VitTinyGivesIdenticalScoresOnEveryPath) {
   FQVIT_REQUIRE_SHARED(shared);
   const std::string path = testing::reference_vit_tiny(shared, "golden_vit_tiny_qparams.json", kLisReferenceShift);

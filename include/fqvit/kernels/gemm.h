@@ -64,6 +64,27 @@ void gemm_u8s8_lookup_u8_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a, 
                              const int32_t* bias, const RequantParams& rq, const BucketLookup& lut, uint8_t* out,
                              int64_t ldo);
 
+// Per-channel form (the fqvit_plus ops, int_ops_plus.h): h = requantize(acc, multiplier[n], rounding_offset[n], 0,
+// -2^30, 2^30) (rq's zero point 0, lo -2^30, hi 2^30), then per output channel n
+//   gelu_packed null:  out = clamp(zero_point[n] + h, lo, hi)              (requantize_channels_ref)
+//   else:              out = clamp(zero_point[n] + v(h), lo, hi)           (gelu_channel_ref), v from n's bucket
+//     table: hc = clamp(h, origin[n], last[n]), o = hc - origin[n], e = gelu_packed[base[n] + (o >> shift[n])],
+//     v = (e & 1023) - 512 + (o mod 2^shift[n] >= e >> 12 ? ((e >> 10) & 3) - 1 : 0)
+// Clamping h to +-2^30 first changes nothing while |zero_point[n]| < 2^29 and 0 <= lo <= hi <= 255 (the callers
+// check it): zero_point + h is then clamped to [lo, hi] either way.
+struct ChannelEpilogue {
+  const int32_t* zero_point = nullptr;  // [n]
+  const uint32_t* gelu_packed = nullptr;
+  const int32_t* origin = nullptr;      // [n] each, with gelu_packed
+  const int32_t* last = nullptr;
+  const int32_t* shift = nullptr;
+  const int32_t* base = nullptr;
+  int32_t lo = 0, hi = 255;
+};
+void gemm_u8s8_channel_u8_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, const int8_t* w,
+                              const int32_t* bias, const RequantParams& rq, const ChannelEpilogue& ep, uint8_t* out,
+                              int64_t ldo);
+
 // Weights packed once at load for the fastest path this CPU offers (or the one forced by FQVIT_ISA / force_isa()).
 // Opaque layout; the kernels behind gemm_u8s8s32 / gemm_u8s8_requant_u8 read it.
 class PackedWeights {
@@ -90,6 +111,10 @@ void gemm_u8s8_requant_u8(const PackedWeights& w, int64_t m, const uint8_t* a, i
 // The AMX path runs the lookup form on the VNNI kernel (same packed layout; no AMX lookup epilogue yet).
 void gemm_u8s8_lookup_u8(const PackedWeights& w, int64_t m, const uint8_t* a, int64_t lda, const int32_t* bias,
                          const RequantParams& rq, const BucketLookup& lut, uint8_t* out, int64_t ldo);
+
+// The per-channel form above over packed weights (the AMX path runs it on the VNNI kernel, as the lookup form).
+void gemm_u8s8_channel_u8(const PackedWeights& w, int64_t m, const uint8_t* a, int64_t lda, const int32_t* bias,
+                          const RequantParams& rq, const ChannelEpilogue& ep, uint8_t* out, int64_t ldo);
 
 // The kernel paths. Chosen once from CPUID (the fastest this CPU and OS offer); the environment variable
 // FQVIT_ISA=ref|avx512_vnni|amx or force_gemm_isa() forces one (tests, comparisons). Packed weights record the

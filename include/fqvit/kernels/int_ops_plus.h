@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "fqvit/kernels/gemm.h"
 #include "fqvit/kernels/int_ops.h"
 
 namespace fqvit {
@@ -102,9 +103,14 @@ struct GeluChannelParams {
   std::vector<int32_t> zero_point;    // [C]
   std::vector<GeluParams> groups;     // tables only (channels, to_h and GeluParams' own buckets unused)
   std::vector<GeluStepBuckets> buckets;  // beside groups (build_gelu_channel_buckets)
+  // The buckets per channel in the packed form of the fused fc1 epilogue (gemm.h ChannelEpilogue): every group's
+  // buckets one after the other, e = (v + 512) | (delta + 1) << 10 | step offset in the bucket << 12 (2^shift:
+  // none). Empty when a group has no buckets, a v outside [-512, 511] or a shift above 19 (20 bits of offset).
+  std::vector<uint32_t> lane_packed;
+  std::vector<int32_t> lane_origin, lane_last, lane_shift, lane_base;  // [C]
   int32_t lo = 0, hi = 255;
 };
-// Fills p.buckets from the groups' rise / fall tables.
+// Fills p.buckets from the groups' rise / fall tables, and the packed per-channel form from those.
 void build_gelu_channel_buckets(GeluChannelParams& p);
 void gelu_channel_ref(const GeluChannelParams& p, const int32_t* acc, int64_t rows, uint8_t* out);
 
@@ -113,5 +119,29 @@ void gelu_channel_ref(const GeluChannelParams& p, const int32_t* acc, int64_t ro
 // j = h dh + d.
 void attention_context_channel_ref(const AttentionParams& p, const ChannelRequantParams& out_q, const uint8_t* probs,
                                    const uint8_t* qkv, int64_t h, uint8_t* out);
+
+// Dispatching forms (plus_dispatch.cc): the AVX-512 kernels (src/kernels/x86/plus_*_avx512.cc, the fused VNNI
+// epilogue) when the GEMM path in use is avx512_vnni or amx, the reference kernels above otherwise; same bits.
+// A linear onto a per-channel output quantizer, the requantization in the GEMM's epilogue.
+void linear_requantize_channels(const PackedWeights& w, int64_t rows, const uint8_t* a, int64_t lda,
+                                const int32_t* bias, const ChannelRequantParams& p, uint8_t* out);
+// The same onto 16-bit codes (Swin's patch-merging reduction): GEMM, then the reference requantization.
+void linear_requantize_channels(const PackedWeights& w, int64_t rows, const uint8_t* a, int64_t lda,
+                                const int32_t* bias, const ChannelRequantParams& p, uint16_t* out);
+// fc1 with the per-channel GELU groups in its epilogue.
+void linear_gelu_channel(const PackedWeights& w, int64_t rows, const uint8_t* a, int64_t lda, const int32_t* bias,
+                         const GeluChannelParams& p, uint8_t* out);
+// Query rows [t_begin, t_end) of head h, logits -> softmax -> context requantized per channel, fused (the paper's
+// rows kernel) when attention_rows_channel_supported(p, context); the executor runs whole heads through the reference
+// kernels otherwise.
+bool attention_rows_channel_supported(const AttentionParams& p, const ChannelRequantParams& context);
+void attention_rows_channel(const AttentionParams& p, const ChannelRequantParams& context, const uint8_t* qkv,
+                            int64_t h, int64_t t_begin, int64_t t_end, uint8_t* out);
+template <typename A, typename Out>
+void residual_add_channel(const ResidualAddChannelParams& p, const A* a, const uint8_t* b, int64_t rows, Out* out);
+template <typename In>
+void layer_norm_wide(const LayerNormWideParams& p, const In* q, int64_t rows, uint8_t* out);
+template <typename Out>
+void embed_tokens_channel(const EmbedChannelParams& p, const uint8_t* patch_codes, Out* tokens);
 
 }  // namespace fqvit

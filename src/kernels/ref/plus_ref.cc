@@ -189,6 +189,38 @@ GeluStepBuckets step_buckets(const GeluParams& g) {
 void build_gelu_channel_buckets(GeluChannelParams& p) {
   p.buckets.clear();
   for (const GeluParams& g : p.groups) p.buckets.push_back(step_buckets(g));
+  // The packed per-channel form (int_ops_plus.h), or none.
+  p.lane_packed.clear(), p.lane_origin.clear(), p.lane_last.clear(), p.lane_shift.clear(), p.lane_base.clear();
+  constexpr int32_t kHLimit = int32_t{1} << 30;
+  constexpr int kMaxLaneShift = 19;
+  std::vector<uint32_t> packed;
+  std::vector<int32_t> base, last;
+  for (const GeluStepBuckets& t : p.buckets) {
+    if (t.value.empty() || t.shift > kMaxLaneShift) return;
+    base.push_back(static_cast<int32_t>(packed.size()));
+    // h never exceeds 2^30, so the table's last h is taken there (never below the origin), as gelu_channel_ref.
+    const int64_t end = t.origin + (static_cast<int64_t>(t.value.size()) << t.shift) - 1;
+    last.push_back(static_cast<int32_t>(std::max<int64_t>(std::min<int64_t>(end, kHLimit), t.origin)));
+    for (std::size_t b = 0; b < t.value.size(); ++b) {
+      const int32_t v = t.value[b];
+      if (v < -512 || v > 511) return;
+      const int64_t start = t.origin + (static_cast<int64_t>(b) << t.shift);
+      const bool has_step = t.step[b] != INT32_MAX;
+      const auto offset = static_cast<uint32_t>(has_step ? t.step[b] - start : int64_t{1} << t.shift);
+      const int32_t step_delta = has_step ? t.delta[b] : 0;
+      if (step_delta < -1 || step_delta > 1) return;
+      const auto delta = static_cast<uint32_t>(step_delta + 1);
+      packed.push_back(static_cast<uint32_t>(v + 512) | delta << 10 | offset << 12);
+    }
+  }
+  for (int64_t c = 0; c < p.channels; ++c) {
+    const std::size_t g = p.group[static_cast<std::size_t>(c)];
+    p.lane_origin.push_back(p.buckets[g].origin);
+    p.lane_last.push_back(last[g]);
+    p.lane_shift.push_back(p.buckets[g].shift);
+    p.lane_base.push_back(base[g]);
+  }
+  p.lane_packed = std::move(packed);
 }
 
 void gelu_channel_ref(const GeluChannelParams& p, const int32_t* acc, int64_t rows, uint8_t* out) {

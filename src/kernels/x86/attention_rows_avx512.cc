@@ -24,6 +24,8 @@
 #include "kernels/thread_scratch.h"
 #include "kernels/x86/immintrin_quiet.h"
 #include "kernels/x86/int_ops_x86.h"
+#include "kernels/x86/plus_context_avx512.h"
+#include "kernels/x86/plus_x86.h"
 #include "kernels/x86/requant_avx512.h"
 #include "kernels/x86/vnni_asm.h"
 
@@ -167,7 +169,7 @@ int64_t weight_row(const AttentionParams& p, const Layout& l, const uint8_t* pro
 // as logits_tile).
 template <int R>
 __attribute__((flatten)) void context_tile(const Layout& l, const int32_t* weights, const int64_t* wrapped, int64_t d0,
-                                           const RequantLanes& rq, uint8_t* out) {
+                                           const ContextRequant& rq, uint8_t* out) {
   const int32_t* v_pairs = scratch<int32_t>(kVPairs, 0) + d0;
   __m512i acc[R][4];
   unrolled<R>([&](auto r) { unrolled<4>([&](auto c) { acc[r][c] = _mm512_setzero_si512(); }); });
@@ -193,7 +195,7 @@ __attribute__((flatten)) void context_tile(const Layout& l, const int32_t* weigh
     unrolled<4>([&](auto c) {
       const int64_t d = d0 + c * kLanes;
       if (d < l.head_dim) {
-        store_codes_u8(out + r * l.dim + d, requantize_lanes(acc[r][c], rq), lane_mask(l.head_dim - d));
+        store_codes_u8(out + r * l.dim + d, rq.codes(acc[r][c], d / kLanes), lane_mask(l.head_dim - d));
       }
     });
   });
@@ -216,7 +218,7 @@ struct SoftmaxForm {
 
 template <int R>
 void row_block(const AttentionParams& p, const Layout& l, const uint8_t* qkv, int64_t h, int64_t t0,
-               const SoftmaxForm& sf, const RequantLanes& logit_rq, const RequantLanes& context_rq, uint8_t* out) {
+               const SoftmaxForm& sf, const RequantLanes& logit_rq, const ContextRequant& context_rq, uint8_t* out) {
   uint32_t* q_words = scratch<uint32_t>(kQWords, kRows * l.groups);
   uint8_t* logits = scratch<uint8_t>(kLogits, kRows * l.keys);
   uint8_t* probs = scratch<uint8_t>(kProbs, kRows * l.prob_ld);
@@ -251,14 +253,14 @@ void row_block(const AttentionParams& p, const Layout& l, const uint8_t* qkv, in
 
 bool attention_rows_avx512_supports(const AttentionParams& p) { return p.head_dim <= 4096; }
 
-void attention_rows_avx512(const AttentionParams& p, const uint8_t* qkv, int64_t h, int64_t t_begin, int64_t t_end,
-                           uint8_t* out) {
-  assert(attention_rows_avx512_supports(p));
+namespace {
+
+void rows(const AttentionParams& p, const uint8_t* qkv, int64_t h, int64_t t_begin, int64_t t_end,
+          const ContextRequant& context_rq, uint8_t* out) {
   const Layout l(p);
   pack_k(p, l, qkv, h);
   pack_v_pairs_avx512(p, qkv, h, l.width, scratch<int32_t>(kVPairs, l.token_pairs * l.width));
   const RequantLanes logit_rq = per_tensor_lanes(p.score_multiplier, p.logit_zero_point, p.logit_lo, p.logit_hi);
-  const RequantLanes context_rq = per_tensor_lanes(p.context_multiplier, p.out_zero_point, p.lo, p.hi);
   SoftmaxForm sf;
   if (cpu_has_avx512_vbmi()) {
     prepare_softmax_avx512vbmi(p, sf.lut);
@@ -272,6 +274,26 @@ void attention_rows_avx512(const AttentionParams& p, const uint8_t* qkv, int64_t
     case 1: row_block<1>(p, l, qkv, h, t, sf, logit_rq, context_rq, out); break;
     default: break;
   }
+}
+
+}  // namespace
+
+void attention_rows_avx512(const AttentionParams& p, const uint8_t* qkv, int64_t h, int64_t t_begin, int64_t t_end,
+                           uint8_t* out) {
+  assert(attention_rows_avx512_supports(p));
+  const RequantLanes lanes = per_tensor_lanes(p.context_multiplier, p.out_zero_point, p.lo, p.hi);
+  ContextRequant context_rq;
+  context_rq.lanes = &lanes;
+  rows(p, qkv, h, t_begin, t_end, context_rq, out);
+}
+
+// fqvit_plus (plus_x86.h): the same rows with the context requantized per output channel.
+void attention_rows_channel_avx512(const AttentionParams& p, const ChannelRequantParams& context, const uint8_t* qkv,
+                                   int64_t h, int64_t t_begin, int64_t t_end, uint8_t* out) {
+  assert(p.head_dim <= kContextChannelMaxHeadDim);
+  RequantLanes lanes[kContextChannelMaxHeadDim / kLanes];
+  __m512i zero_point[kContextChannelMaxHeadDim / kLanes];
+  rows(p, qkv, h, t_begin, t_end, channel_context_requant(context, p.head_dim, h, lanes, zero_point), out);
 }
 
 }  // namespace fqvit::kernels

@@ -24,6 +24,7 @@
 
 #include "kernels/x86/bucket_lookup_avx512.h"
 #include "kernels/x86/gemm_x86.h"
+#include "kernels/x86/plus_epilogue_avx512.h"
 #include "kernels/x86/requant_avx512.h"
 #include "kernels/x86/vnni_asm.h"
 
@@ -49,7 +50,7 @@ template <int R, int B>
 __attribute__((flatten)) void micro_tile(const Vnni4Weights& w, const int8_t* panel, const uint8_t* a, int64_t lda,
                                          const int32_t* bias, int64_t n_left, int32_t* c, int64_t ldc,
                                          const RequantParams* rq, const FixedMultiplier* multiplier, uint8_t* out,
-                                         int64_t ldo, const BucketLookup* lut) {
+                                         int64_t ldo, const BucketLookup* lut, const ChannelEpilogue* ch) {
   __m512i acc[R][B];
   unrolled<B>([&](auto b) {
     const __m512i init = bias ? _mm512_maskz_loadu_epi32(lane_mask(n_left - 16 * b), bias + 16 * b)
@@ -82,7 +83,12 @@ __attribute__((flatten)) void micro_tile(const Vnni4Weights& w, const int8_t* pa
       unrolled<R>([&](auto r) { _mm512_mask_storeu_epi32(c + r * ldc + 16 * b, mask, acc[r][b]); });
     } else {
       RequantLanes q = load_requant_lanes(multiplier + 16 * b, static_cast<int>(lanes), *rq);
-      if (lut != nullptr) {
+      if (ch != nullptr) {  // fqvit_plus: per-channel zero points (and GELU groups), plus_epilogue_avx512.h
+        const ChannelLanes cl = load_channel_lanes(*ch, (multiplier - rq->multiplier) + 16 * b, mask);
+        unrolled<R>([&](auto r) {
+          store_codes_u8(out + r * ldo + 16 * b, channel_epilogue(requantize_lanes(acc[r][b], q), *ch, cl, mask), mask);
+        });
+      } else if (lut != nullptr) {
         // clamp(clamp(h, lo, hi), origin, last) in one int64 clamp: to the intersection, or to the end of the table
         // nearer [lo, hi] when they do not meet.
         int64_t lo = rq->lo > lut->origin ? rq->lo : lut->origin, hi = rq->hi < lut->last ? rq->hi : lut->last;
@@ -101,7 +107,7 @@ __attribute__((flatten)) void micro_tile(const Vnni4Weights& w, const int8_t* pa
 
 using MicroTile = void (*)(const Vnni4Weights&, const int8_t*, const uint8_t*, int64_t, const int32_t*, int64_t,
                            int32_t*, int64_t, const RequantParams*, const FixedMultiplier*, uint8_t*, int64_t,
-                           const BucketLookup*);
+                           const BucketLookup*, const ChannelEpilogue*);
 
 // Micro-tiles by [rows - 1][blocks - 1]: row and column tails run the same code with fewer registers.
 #define FQVIT_TILE_ROW(r) {&micro_tile<r, 1>, &micro_tile<r, 2>, &micro_tile<r, 3>, &micro_tile<r, 4>}
@@ -133,7 +139,7 @@ void gemm_u8s8s32_avx512_vnni(const Vnni4Weights& w, int64_t m, const uint8_t* a
   for_each_tile(w, m, [&](int rows, int blocks, int64_t r0, int64_t n0, int64_t n_left) {
     kMicroTiles[rows - 1][blocks - 1](w, w.data + (n0 / kBlockN) * w.block_bytes(), a + r0 * lda, lda,
                                       bias ? bias + n0 : nullptr, n_left, c + r0 * ldc + n0, ldc, nullptr, nullptr,
-                                      nullptr, 0, nullptr);
+                                      nullptr, 0, nullptr, nullptr);
   });
 }
 
@@ -142,7 +148,7 @@ void gemm_u8s8_requant_u8_avx512_vnni(const Vnni4Weights& w, int64_t m, const ui
   for_each_tile(w, m, [&](int rows, int blocks, int64_t r0, int64_t n0, int64_t n_left) {
     kMicroTiles[rows - 1][blocks - 1](w, w.data + (n0 / kBlockN) * w.block_bytes(), a + r0 * lda, lda,
                                       bias ? bias + n0 : nullptr, n_left, nullptr, 0, &rq, rq.multiplier + n0,
-                                      out + r0 * ldo + n0, ldo, nullptr);
+                                      out + r0 * ldo + n0, ldo, nullptr, nullptr);
   });
 }
 
@@ -152,7 +158,17 @@ void gemm_u8s8_lookup_u8_avx512_vnni(const Vnni4Weights& w, int64_t m, const uin
   for_each_tile(w, m, [&](int rows, int blocks, int64_t r0, int64_t n0, int64_t n_left) {
     kMicroTiles[rows - 1][blocks - 1](w, w.data + (n0 / kBlockN) * w.block_bytes(), a + r0 * lda, lda,
                                       bias ? bias + n0 : nullptr, n_left, nullptr, 0, &rq, rq.multiplier + n0,
-                                      out + r0 * ldo + n0, ldo, &lut);
+                                      out + r0 * ldo + n0, ldo, &lut, nullptr);
+  });
+}
+
+void gemm_u8s8_channel_u8_avx512_vnni(const Vnni4Weights& w, int64_t m, const uint8_t* a, int64_t lda,
+                                      const int32_t* bias, const RequantParams& rq, const ChannelEpilogue& ep,
+                                      uint8_t* out, int64_t ldo) {
+  for_each_tile(w, m, [&](int rows, int blocks, int64_t r0, int64_t n0, int64_t n_left) {
+    kMicroTiles[rows - 1][blocks - 1](w, w.data + (n0 / kBlockN) * w.block_bytes(), a + r0 * lda, lda,
+                                      bias ? bias + n0 : nullptr, n_left, nullptr, 0, &rq, rq.multiplier + n0,
+                                      out + r0 * ldo + n0, ldo, nullptr, &ep);
   });
 }
 

@@ -19,6 +19,11 @@ void gemm_u8s8_lookup_u8_avx512_vnni(const Vnni4Weights& w, int64_t m, const uin
                                      const int32_t* bias, const RequantParams& rq, const BucketLookup& lut,
                                      uint8_t* out, int64_t ldo);
 
+// The per-channel form (gemm.h ChannelEpilogue, the fqvit_plus linears and fc1 + GELU groups).
+void gemm_u8s8_channel_u8_avx512_vnni(const Vnni4Weights& w, int64_t m, const uint8_t* a, int64_t lda,
+                                      const int32_t* bias, const RequantParams& rq, const ChannelEpilogue& ep,
+                                      uint8_t* out, int64_t ldo);
+
 // requantize_u8 (gemm.h) in AVX-512 F / BW / VL: the epilogue of the GEMMs above as a pass of its own.
 void requantize_u8_avx512(int64_t m, int64_t n, const int32_t* acc, int64_t lda, const int32_t* bias,
                           const RequantParams& rq, uint8_t* out, int64_t ldo);
