@@ -26,7 +26,8 @@ bool cpu_has_avx512_vnni() {
 std::atomic<bool> vbmi_masked{false};
 
 bool cpu_has_avx512_vbmi() {
-  static const bool has = cpu_has_avx512_vnni() && __builtin_cpu_supports("avx512vbmi");
+  static const bool has =
+      cpu_has_avx512_vnni() && __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512ifma");
   return has && !vbmi_masked.load(std::memory_order_relaxed);
 }
 

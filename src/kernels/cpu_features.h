@@ -5,7 +5,8 @@
 namespace fqvit::kernels {
 
 bool cpu_has_avx512_vnni();  // AVX-512 F, BW, VL and VNNI (vpdpbusd)
-bool cpu_has_avx512_vbmi();  // cpu_has_avx512_vnni() and VBMI (vpermb, vpermi2b): Ice Lake, Zen 4 on; not Cascade Lake
+bool cpu_has_avx512_vbmi();  // cpu_has_avx512_vnni(), VBMI (vpermb, vpermi2b) and IFMA (vpmadd52huq): Ice Lake, Zen 4
+                             // on; not Cascade Lake
 // For tests: masked, cpu_has_avx512_vbmi() answers false and the kernels that need VBMI take their fallbacks (the
 // gather-form softmax), so both forms run on one CPU; unmasked, it answers CPUID again.
 void mask_avx512_vbmi(bool masked);

@@ -9,8 +9,10 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <string>
 #include <vector>
 
+#include "fqvit/core/error.h"
 #include "fqvit/kernels/int_ops.h"
 #include "fqvit/quant/log_int_softmax.h"
 #include "lower/lower_ops.h"
@@ -82,13 +84,18 @@ TEST(LisRefinedLogits, ReferenceDegeneratesRefinedIsTheExactSoftmax) {
   EXPECT_GE(static_cast<double>(agree) / static_cast<double>(total), kExactMinAgreement);
 }
 
+lower::ActQuant lis_quant(bool refine) {
+  lower::ActQuant probs;
+  probs.kind = "lis", probs.bits = 4, probs.exp_shift = 30, probs.refine_logits = refine;
+  probs.point = "blocks.0.attn.log_int_softmax";
+  return probs;
+}
+
 TEST(LisRefinedLogits, IntegerTableIsTheEmulation) {
-  lower::ActQuant qkv, logits, probs, out;
+  lower::ActQuant qkv, logits, probs = lis_quant(true), out;
   qkv.scale = {0.05}, qkv.zero_point = 8, qkv.hi = 15, qkv.point = "blocks.0.attn.qact1";
   logits.scale = {kLogitScale}, logits.zero_point = kLogitZeroPoint, logits.hi = 15;
   logits.point = "blocks.0.attn.qact_attn1";
-  probs.kind = "lis", probs.bits = 4, probs.exp_shift = 30, probs.refine_logits = true;
-  probs.point = "blocks.0.attn.log_int_softmax";
   out.scale = {0.05}, out.zero_point = 8, out.hi = 15, out.point = "blocks.0.attn.qact2";
   const AttentionParams a = lower::attention_params(qkv, logits, probs, out, kTokens, 1, 16, "test");
   ASSERT_EQ(a.logit_shift, 7);
@@ -110,6 +117,23 @@ TEST(LisRefinedLogits, IntegerTableIsTheEmulation) {
     }
   }
   EXPECT_GE(static_cast<double>(agree) / static_cast<double>(total), kEngineMinAgreement);
+}
+
+// Without the extension the lowering refuses 4-bit logit scales with one line naming the field and the way out.
+TEST(LisRefinedLogits, ReferenceIExpOnCoarseLogitsIsRefused) {
+  lower::ActQuant qkv, logits, out;
+  qkv.scale = {0.05}, qkv.hi = 15, out.scale = {0.05}, out.hi = 15;
+  logits.scale = {kLogitScale}, logits.zero_point = kLogitZeroPoint, logits.hi = 15;
+  logits.point = "blocks.0.attn.qact_attn1";
+  try {
+    lower::attention_params(qkv, logits, lis_quant(false), out, kTokens, 1, 16, "q.safetensors");
+    FAIL() << "a 4-bit logit scale lowered with the reference's i-exp";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("q.safetensors"), std::string::npos) << m;
+    EXPECT_NE(m.find("qact_attn1.scale"), std::string::npos) << m;
+    EXPECT_NE(m.find("lis_logits"), std::string::npos) << m;
+  }
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // Both integer softmax forms of attention_ref.cc without a gather or a division per element, 64 codes per zmm,
-// bit-exact (AVX-512 VBMI: vpermb / vpermi2b; the caller checks cpu_has_avx512_vbmi()):
+// bit-exact (AVX-512 VBMI: vpermb / vpermi2b, and IFMA: vpmadd52huq; the caller checks cpu_has_avx512_vbmi()):
 //   exp: exp_table (256 int32, indexed by d = max - code) lives as four byte planes; byte b of e = table[d] for 64
 //        lanes is two vpermi2b (entries 0-127 and 128-255, chosen by bit 7 of d). The row sum adds the planes by
 //        vpsadbw: sum = sum_b 2^(8 b) sum_s plane_b[d_s], exact in uint64 (< T 2^31).
@@ -29,6 +29,24 @@ constexpr int kMaxLog2Codes = 16;
 constexpr uint64_t kLisDivisor[kMaxLog2Codes] = {3,    5,    11,   23,    47,    95,    191,   383,
                                                   767,  1535, 3071, 6143,  12287, 24575, 49151, 98303};
 constexpr int kReciprocalBits = 50;
+
+__extension__ typedef unsigned __int128 uint128;
+
+// ceil(2^(52 + L) / c) and L = floor(log2 c) for each LIS divisor c (log2_plan).
+struct LisReciprocals {
+  uint64_t multiplier[kMaxLog2Codes], shift[kMaxLog2Codes];
+  constexpr LisReciprocals() : multiplier{}, shift{} {
+    for (int j = 0; j < kMaxLog2Codes; ++j) {
+      const uint64_t c = kLisDivisor[j];
+      shift[j] = static_cast<uint64_t>(63 - __builtin_clzll(c));
+      const uint128 scale = uint128{1} << (52 + shift[j]);
+      multiplier[j] = static_cast<uint64_t>((scale + c - 1) / c);
+    }
+  }
+};
+constexpr LisReciprocals kLisReciprocal;
+static_assert(kLisReciprocal.multiplier[0] < (uint64_t{1} << 52) && kLisReciprocal.multiplier[15] < (uint64_t{1} << 52),
+              "vpmadd52huq reads 52 bits");
 
 __mmask64 code_mask(int64_t count) {
   return count >= kCodes ? ~__mmask64{0} : (count <= 0 ? __mmask64{0} : (__mmask64{1} << count) - 1);
@@ -91,13 +109,16 @@ struct Log2Plan {
 // search of every 16th entry (vpermd), then D_j = 16 block + #{x : table[16 block + x] > th_j}, each x one vpermd
 // of the transposed table (lane j picks its block's entry x).
 Log2Plan log2_plan(const AttentionParams& p, const SoftmaxLut& lut, uint64_t sum) {
-  alignas(64) int32_t threshold[kMaxLog2Codes];
-#pragma GCC unroll 16
-  for (int j = 0; j < kMaxLog2Codes; ++j) {
-    const uint64_t t = 2 * sum / kLisDivisor[j];
-    threshold[j] = t < INT32_MAX ? static_cast<int32_t>(t) : INT32_MAX;
+  // th_j = min(floor(2 sum / c_j), 2^31 - 1), 8 per zmm: floor(N / c) = floor(N ceil(2^(52 + L) / c) / 2^(52 + L))
+  // (L = floor(log2 c), so the multiplier is below 2^52: c is never a power of two) for every N < 2^51, and
+  // vpmadd52huq gives bits 52..103 of the 52 x 52-bit product exactly; N = 2 sum < 2^51 for T < 2^19.
+  const __m512i n = _mm512_set1_epi64(static_cast<int64_t>(2 * sum)), cap = _mm512_set1_epi64(INT32_MAX);
+  __m256i half[2];
+  for (int h = 0; h < 2; ++h) {
+    const __m512i q = _mm512_madd52hi_epu64(_mm512_setzero_si512(), n, _mm512_loadu_si512(kLisReciprocal.multiplier + 8 * h));
+    half[h] = _mm512_cvtepi64_epi32(_mm512_min_epu64(_mm512_srlv_epi64(q, _mm512_loadu_si512(kLisReciprocal.shift + 8 * h)), cap));
   }
-  const __m512i th = _mm512_load_si512(threshold);
+  const __m512i th = _mm512_inserti64x4(_mm512_castsi256_si512(half[0]), half[1], 1);
   const __m512i coarse = _mm512_load_si512(lut.coarse);
   __m512i block = _mm512_setzero_si512();
   for (int step = 8; step >= 1; step /= 2) {
