@@ -9,7 +9,7 @@
 //          others, the row sum in int64 lanes (< T 2^31), then the codes from the exps as the plain softmax
 //          (softmax_from_exp_avx512).
 //   plain softmax of a window's rows: the VBMI form of softmax_avx512vbmi.cc four rows at a time, its table
-//          built once per window and head (softmax_row_avx512 builds it for every row), else the gather form.
+//          built once per window and head, else the gather form (softmax_row_avx512) row by row.
 #include <cstddef>
 
 #include "kernels/cpu_features.h"
@@ -45,7 +45,7 @@ void swin_softmax_rows_avx512(const SwinAttentionParams& p, const uint8_t* logit
   const AttentionParams& a = p.attention;
   const int64_t n = a.tokens;
   if (cpu_has_avx512_vbmi()) {
-    SoftmaxLut lut;  // once per window and head: softmax_row_avx512 would build it for every row
+    SoftmaxLut lut;  // once per window and head, for its N rows
     prepare_softmax_avx512vbmi(a, lut);
     if (softmax_vbmi_supports(a, lut)) {
       alignas(64) int32_t e[kMaxSoftmaxRows * 256];  // the uniform form's bound T <= 256 (softmax_vbmi_supports)
