@@ -302,8 +302,9 @@ TEST_F(Avx512Kernels, ResidualAddEqualsReference) {
 }
 
 
-// Per-channel gamma (some negative, some zero, outliers 100x), beta (some beyond the fast form's 2^45 / 2^32
-// limit: those rows go through the reference), PTF shifts 0..3, the reference's 8-bit M and the 24-bit M with eps.
+// Per-channel gamma (some negative, some zero, outliers 100x), beta (some beyond the split form's 2^45 / 2^32
+// limit, which sends such rows to the reference, and within the fast form's 2^61 / 2^32), PTF shifts 0..3, the
+// reference's 8-bit M and the 24-bit M with eps. tests/kernels/layer_norm_fast_test.cc covers the fast form itself.
 LayerNormParams layer_norm_random(int64_t c, int bits, bool wide_beta, std::mt19937& rng) {
   std::uniform_int_distribution<int> u8(0, 255), shift(0, 3);
   LayerNormParams p;

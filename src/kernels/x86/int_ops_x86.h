@@ -56,7 +56,7 @@ void residual_add_avx512(const ResidualAddParams& p, const uint8_t* a, const uin
 // how many rows the fast form computed.
 void layer_norm_avx512(const LayerNormParams& p, const uint8_t* q, int64_t rows, uint8_t* out,
                        int64_t* fast_rows = nullptr);
-// floor(sqrt(v[i])) for 16 values in [2^60, 2^62) (the fast form's row square roots; exposed for its test).
+// floor(sqrt(v[i])) for 16 values in [2^60, 2^62) (the fast form's row square roots; also the wide LayerNorm's).
 void isqrt_2_60_x16_avx512(const uint64_t* v, uint64_t* root);
 void layer_norm_split_avx512(const LayerNormParams& p, const uint8_t* q, int64_t rows, uint8_t* out);
 
