@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "best_seconds.h"
 #include "fqvit/core/error.h"
 #include "fqvit/io/atomic_file.h"
 #include "fqvit/kernels/gemm.h"
@@ -66,22 +67,7 @@ std::vector<Shape> model_shapes() {
   return shapes;
 }
 
-// Fastest run of fn over repeated runs within `seconds` (at least 5), after one warm-up run. The minimum, not the
-// median: on a shared machine it is the figure least disturbed by other processes (measured here: medians of the
-// same kernel varied 3x under load, minima by a few percent).
-double best_seconds(const std::function<void()>& fn, double seconds) {
-  fn();
-  double best = 1e30;
-  int runs = 0;
-  const auto start = std::chrono::steady_clock::now();
-  while (runs < 5 || std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < seconds) {
-    const auto t0 = std::chrono::steady_clock::now();
-    fn();
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    ++runs;
-  }
-  return best;
-}
+using fqvit::bench::best_seconds;
 
 struct Problem {
   std::vector<uint8_t> a;

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "best_seconds.h"
 #include "fqvit/kernels/gemm.h"
 #include "fqvit/kernels/int_ops.h"
 #include "fqvit/lower/lower.h"
@@ -32,19 +33,7 @@ namespace {
 
 using namespace fqvit;
 
-double best_seconds(const std::function<void()>& fn, double seconds) {
-  fn();
-  double best = 1e30;
-  int runs = 0;
-  const auto start = std::chrono::steady_clock::now();
-  while (runs < 5 || std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < seconds) {
-    const auto t0 = std::chrono::steady_clock::now();
-    fn();
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    ++runs;
-  }
-  return best;
-}
+using fqvit::bench::best_seconds;
 
 double log_uniform(std::mt19937& rng, double lo, double hi) {
   return std::exp(std::uniform_real_distribution<double>(std::log(lo), std::log(hi))(rng));

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "best_seconds.h"
 #include "fqvit/kernels/gemm.h"
 #include "fqvit/kernels/swin_ops.h"
 #include "fqvit/lower/lower.h"
@@ -31,19 +32,7 @@ namespace {
 
 using namespace fqvit;
 
-double best_seconds(const std::function<void()>& fn, double seconds) {
-  fn();
-  double best = 1e30;
-  int runs = 0;
-  const auto start = std::chrono::steady_clock::now();
-  while (runs < 5 || std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < seconds) {
-    const auto t0 = std::chrono::steady_clock::now();
-    fn();
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    ++runs;
-  }
-  return best;
-}
+using fqvit::bench::best_seconds;
 
 FixedMultiplier mult(double real) { return fixed_multiplier_from_real(real, "bench", "multiplier"); }
 

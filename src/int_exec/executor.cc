@@ -44,6 +44,32 @@ void for_row_blocks(int64_t rows, Fn fn) {
   for (int64_t blk = 0; blk < blocks.count; ++blk) fn(blocks.begin(blk), blocks.end(blk));
 }
 
+// Rows [begin, end) of every image's token sequence (tokens = prefix + patches rows per image) before the position
+// add, into dst: a prefix token's constant codes, or its patch row rescaled onto the embedding quantizer. EmbedOp and
+// EmbedChannelOp share it (their params name the same fields).
+template <typename Params>
+void token_codes(const Params& e, const uint8_t* patch_codes, int64_t begin, int64_t end, uint8_t* dst) {
+  const int64_t tokens = e.prefix + e.patches, dim = e.dim;
+  for (int64_t r = begin; r < end; ++r, dst += dim) {
+    const int64_t b = r / tokens, t = r % tokens;
+    if (t < e.prefix) {
+      std::memcpy(dst, e.prefix_codes.data() + t * dim, static_cast<size_t>(dim));
+    } else {
+      rescale_codes_ref(e.patch_to_embed, patch_codes + (b * e.patches + t - e.prefix) * dim, dim, dst);
+    }
+  }
+}
+
+// fn(r, t, run) over rows [begin, end) cut where an image's sequence ends: run rows from row r, token t of its image.
+template <typename Fn>
+void for_image_runs(int64_t begin, int64_t end, int64_t tokens, Fn fn) {
+  for (int64_t r = begin; r < end;) {
+    const int64_t t = r % tokens, run = std::min(end - r, tokens - t);
+    fn(r, t, run);
+    r += run;
+  }
+}
+
 // The row-local ops (LayerNorm, linear, fc1 + GELU, residual add): row r of the output depends on row r of the
 // inputs only, so a chain of them can run block by block with no barrier in between (IntExecutor::run). One op on
 // rows [begin, end) on the calling thread; the profile's nanoseconds go to *ns when ns is not null.
@@ -175,21 +201,11 @@ struct OpRunner {
     for_row_blocks(batch * tokens, [&](int64_t begin, int64_t end) {
       thread_local std::vector<uint8_t> embed;
       embed.resize(static_cast<size_t>((end - begin) * dim));
-      for (int64_t r = begin; r < end; ++r) {
-        const int64_t b = r / tokens, t = r % tokens;
-        uint8_t* dst = embed.data() + (r - begin) * dim;
-        if (t < e.prefix) {
-          std::memcpy(dst, e.prefix_codes.data() + t * dim, static_cast<size_t>(dim));
-        } else {
-          rescale_codes_ref(e.patch_to_embed, in[0] + (b * e.patches + t - e.prefix) * dim, dim, dst);
-        }
-      }
+      token_codes(e, in[0], begin, end, embed.data());
       // The position codes of rows [begin, end) of each image, one image's run of rows at a time.
-      for (int64_t r = begin; r < end;) {
-        const int64_t t = r % tokens, run = std::min(end - r, tokens - t);
+      for_image_runs(begin, end, tokens, [&](int64_t r, int64_t t, int64_t run) {
         residual_add(e.add_pos, embed.data() + (r - begin) * dim, e.pos_codes.data() + t * dim, run, out() + r * dim);
-        r += run;
-      }
+      });
     });
   }
   void operator()(const LayerNormOp& p) const { rows(p); }
@@ -310,17 +326,8 @@ struct OpRunner {
     for_row_blocks(batch * tokens, [&](int64_t begin, int64_t end) {
       thread_local std::vector<uint8_t> embed;
       embed.resize(static_cast<size_t>((end - begin) * dim));
-      for (int64_t r = begin; r < end; ++r) {
-        const int64_t b = r / tokens, t = r % tokens;
-        uint8_t* dst = embed.data() + (r - begin) * dim;
-        if (t < e.prefix) {
-          std::memcpy(dst, e.prefix_codes.data() + t * dim, static_cast<size_t>(dim));
-        } else {
-          rescale_codes_ref(e.patch_to_embed, in[0] + (b * e.patches + t - e.prefix) * dim, dim, dst);
-        }
-      }
-      for (int64_t r = begin; r < end;) {
-        const int64_t t = r % tokens, run = std::min(end - r, tokens - t);
+      token_codes(e, in[0], begin, end, embed.data());
+      for_image_runs(begin, end, tokens, [&](int64_t r, int64_t t, int64_t run) {
         const uint8_t* a = embed.data() + (r - begin) * dim;
         if (wide) {
           residual_add_channel(e.add_pos, a, e.pos_codes.data() + t * dim, run,
@@ -328,8 +335,7 @@ struct OpRunner {
         } else {
           residual_add_channel(e.add_pos, a, e.pos_codes.data() + t * dim, run, out() + r * dim);
         }
-        r += run;
-      }
+      });
     });
   }
   void operator()(const LayerNormWideOp& p) const { rows(p); }

@@ -602,6 +602,14 @@ int64_t float_model_bytes(const QuantizedFile& file) {
 
 void shrink_to_fit(OpParams& params) { std::visit(Shrink{}, params); }
 
+void emit_op(IntPlan& plan, std::string name, OpParams params, std::vector<int> inputs, int output) {
+  shrink_to_fit(params);
+  PlanOp op{std::move(name), std::move(params), std::move(inputs), output, {}, {}};
+  for (int id : op.inputs) op.input_points.push_back(plan.buffers[static_cast<size_t>(id)].point);
+  op.output_point = output >= 0 ? plan.buffers[static_cast<size_t>(output)].point : "scores";
+  plan.ops.push_back(std::move(op));
+}
+
 std::vector<uint8_t> constant_codes(const float* x, int64_t n, const ActQuant& q) {
   std::vector<uint8_t> codes(static_cast<size_t>(n));
   const QParams qp = q.qparams();

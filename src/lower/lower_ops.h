@@ -110,6 +110,9 @@ int64_t float_model_bytes(const QuantizedFile& file);
 // Releases the spare capacity of every vector in `params` (push_back leaves up to 2x): the plan is built once and
 // kept for the model's lifetime, so its resident bytes are its sizes (int_exec/plan.h: plan_bytes).
 void shrink_to_fit(OpParams& params);
+// Appends op `name` (its params shrunk to fit) reading buffers `inputs`, writing buffer `output` (-1: the scores),
+// with the buffers' point names: the one way both lowerings add an op to a plan.
+void emit_op(IntPlan& plan, std::string name, OpParams params, std::vector<int> inputs, int output);
 // Codes of a float tensor under a per-tensor quantizer (the fake-quant arithmetic, bit for bit).
 std::vector<uint8_t> constant_codes(const float* x, int64_t n, const ActQuant& q);
 // The i-exp constants of logit scale s (float32, as the reference), with the largest shift n <= max_n for which

@@ -39,11 +39,7 @@ class VitLowering {
     return static_cast<int>(plan_->buffers.size()) - 1;
   }
   void emit(std::string name, OpParams params, std::vector<int> inputs, int output) {
-    shrink_to_fit(params);
-    PlanOp op{std::move(name), std::move(params), std::move(inputs), output, {}, {}};
-    for (int id : op.inputs) op.input_points.push_back(plan_->buffers[static_cast<size_t>(id)].point);
-    op.output_point = output >= 0 ? plan_->buffers[static_cast<size_t>(output)].point : "scores";
-    plan_->ops.push_back(std::move(op));
+    emit_op(*plan_, std::move(name), std::move(params), std::move(inputs), output);
   }
   PatchEmbedOp patch_embed(const ActQuant& out) const;
   // Each op in the paper's form where its quantizers allow, in the fqvit_plus form (int_ops_plus.h) otherwise.

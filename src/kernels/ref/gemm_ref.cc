@@ -58,6 +58,26 @@ void gemm_u8s8_lookup_u8_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a, 
   });
 }
 
+// The per-channel form (gemm.h ChannelEpilogue, the fqvit_plus linears): requantize to h, optionally through the
+// channel's GELU bucket table, then the channel's zero point and clamp.
+void gemm_u8s8_channel_u8_ref(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, const int8_t* w,
+                              const int32_t* bias, const RequantParams& rq, const ChannelEpilogue& ep, uint8_t* out,
+                              int64_t ldo) {
+  for_each_accumulator(m, n, k, a, lda, w, bias, [&](int64_t i, int64_t j, int32_t acc) {
+    const int32_t h = requantize_one(acc, rq, j);
+    int64_t v = h;
+    if (ep.gelu_packed != nullptr) {
+      const int64_t hc = h < ep.origin[j] ? ep.origin[j] : (h > ep.last[j] ? ep.last[j] : h);
+      const int64_t offset = hc - ep.origin[j];
+      const uint32_t e = ep.gelu_packed[ep.base[j] + (offset >> ep.shift[j])];
+      const int64_t in_bucket = offset & ((int64_t{1} << ep.shift[j]) - 1);
+      v = int64_t{e & 1023} - 512 + (in_bucket >= (e >> 12) ? int64_t{(e >> 10) & 3} - 1 : 0);
+    }
+    v += ep.zero_point[j];
+    out[i * ldo + j] = static_cast<uint8_t>(v < ep.lo ? ep.lo : (v > ep.hi ? ep.hi : v));
+  });
+}
+
 void requantize_u8_ref(int64_t m, int64_t n, const int32_t* acc, int64_t lda, const int32_t* bias,
                        const RequantParams& rq, uint8_t* out, int64_t ldo) {
   for (int64_t i = 0; i < m; ++i) {
